@@ -1,0 +1,1 @@
+"""SimPy campus simulator: students walking timetables, a radio model, ground truth."""

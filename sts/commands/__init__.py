@@ -1,0 +1,1 @@
+"""Sub-commands of `sts`, one module each, each with `register(subparsers)`."""
