@@ -29,7 +29,11 @@ def _ecef(lon_deg: FloatArray, lat_deg: FloatArray) -> FloatArray:
     lat = np.radians(lat_deg)
     n = _A / np.sqrt(1.0 - _E2 * np.sin(lat) ** 2)
     return np.stack(
-        [n * np.cos(lat) * np.cos(lon), n * np.cos(lat) * np.sin(lon), n * (1.0 - _E2) * np.sin(lat)],
+        [
+            n * np.cos(lat) * np.cos(lon),
+            n * np.cos(lat) * np.sin(lon),
+            n * (1.0 - _E2) * np.sin(lat),
+        ],
         axis=-1,
     )
 
@@ -49,9 +53,7 @@ class LocalFrame:
         o = _ecef(np.array(self.origin.lon), np.array(self.origin.lat))
         return east, north, up, o
 
-    def to_local(
-        self, lon: npt.ArrayLike, lat: npt.ArrayLike
-    ) -> tuple[FloatArray, FloatArray]:
+    def to_local(self, lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
         """x, y in metres of WGS84 points (degrees); arrays in, arrays out."""
         east, north, _, o = self._basis()
         d = _ecef(np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)) - o
@@ -66,8 +68,6 @@ class LocalFrame:
         px, py, pz = p3[..., 0], p3[..., 1], p3[..., 2]
         p = np.hypot(px, py)
         theta = np.arctan2(pz * _A, p * _B)
-        lat = np.arctan2(
-            pz + _EP2 * _B * np.sin(theta) ** 3, p - _E2 * _A * np.cos(theta) ** 3
-        )
+        lat = np.arctan2(pz + _EP2 * _B * np.sin(theta) ** 3, p - _E2 * _A * np.cos(theta) ** 3)
         lon = np.arctan2(py, px)
         return np.degrees(lon), np.degrees(lat)

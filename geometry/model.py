@@ -95,7 +95,7 @@ class Level:
 
 @dataclass(frozen=True, slots=True)
 class Zone:
-    """A named area on one level; the polygon (holes allowed, or several parts) is in local metres."""
+    """A named area on one level; its polygon (holes, several parts allowed) is in local metres."""
 
     id: str
     name: str
