@@ -58,7 +58,7 @@ class ReadingBatch:
     def __len__(self) -> int:
         return len(self.t)
 
-    def take(self, index: npt.ArrayLike) -> ReadingBatch:
+    def take(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> ReadingBatch:
         """The rows selected by a boolean mask or an index array."""
         return ReadingBatch(self.t[index], self.tag[index], self.reader[index], self.rssi[index])
 
@@ -116,7 +116,7 @@ class PositionBatch:
     def __len__(self) -> int:
         return len(self.t)
 
-    def take(self, index: npt.ArrayLike) -> PositionBatch:
+    def take(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> PositionBatch:
         """The rows selected by a boolean mask or an index array."""
         return PositionBatch(
             self.t[index],
