@@ -3,7 +3,7 @@
 The frame is the plane tangent to the WGS84 ellipsoid at the site origin (east-north-up,
 ENU, with the up component dropped). At campus scale this is exact enough: over 1 km
 the plane departs from the ellipsoid by 8 cm vertically and horizontal distances differ
-from geodesic ones by less than 1 part in 10^6 (tests/geometry/test_frame.py checks it).
+from ellipsoidal ones by less than 1 part in 10^6 (tests/geometry/test_frame.py checks it).
 """
 
 from __future__ import annotations
