@@ -83,3 +83,7 @@ class Alert:
     acknowledged_at: float | None = None
     resolved_at: float | None = None
     details: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    raised_at: float | None = None  # when the alert was first raised (t is this change's time)
+    resolved_by: str = ""  # "system" or the person who resolved it
+    resolution: str = ""  # the reason given on resolve
+    occurrences: int = 1  # how many times the same condition triggered while open
