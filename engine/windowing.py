@@ -1,0 +1,257 @@
+"""Windowing: per tag and update time, a robust RSSI per reader over a sliding window.
+
+Update times are the multiples of the update interval (`T = k * interval`), so a stream
+cut into batches anywhere gives the same grid. The window of update `T` holds the
+readings with `T - window < t <= T`. Per tag, per update, per reader heard in the window,
+one statistic of the RSSI values (mean, median, max or an upper quantile); then the
+`top_k` readers by that value, strongest first, packed into `(n, top_k)` arrays: the
+shape `geometry.trilateration.trilaterate` takes.
+
+The work is one stable sort of the readings by tag (numpy) and one numba pass that walks
+each tag's readings with two pointers; no Python loop per reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+from engine.batches import ReadingBatch
+from geometry.errors import ConfigError
+
+
+class Statistic(IntEnum):
+    """How the RSSI values of one reader in one window become one number."""
+
+    MEAN = 0
+    MEDIAN = 1
+    MAX = 2
+    QUANTILE = 3
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSpec:
+    """Windowing parameters: update interval and window length (s), top-K, statistic."""
+
+    interval: float = 1.0
+    window: float = 2.0
+    top_k: int = 6
+    statistic: Statistic = Statistic.MEDIAN
+    quantile: float = 0.75
+
+    def __post_init__(self) -> None:
+        if not (self.interval > 0 and np.isfinite(self.interval)):
+            raise ConfigError(f"interval must be a positive number of seconds, got {self.interval}")
+        if not (self.window >= self.interval and np.isfinite(self.window)):
+            raise ConfigError(
+                f"window ({self.window} s) must be at least the interval ({self.interval} s)"
+            )
+        if not 1 <= self.top_k <= 64:
+            raise ConfigError(f"top_k must be between 1 and 64, got {self.top_k}")
+        if not 0.0 <= self.quantile <= 1.0:
+            raise ConfigError(f"quantile must be between 0 and 1, got {self.quantile}")
+
+
+@dataclass(frozen=True, slots=True)
+class Windows:
+    """One row per (tag, update time) with at least one reading in its window.
+
+    `reader` and `rssi` hold the `count` strongest readers first; unused columns are
+    reader -1 and rssi NaN. `samples` is how many readings each value summarises.
+    Rows are ordered by update time, then tag.
+    """
+
+    t: npt.NDArray[np.float64]
+    tag: npt.NDArray[np.int32]
+    reader: npt.NDArray[np.int32]
+    rssi: npt.NDArray[np.float64]
+    samples: npt.NDArray[np.int32]
+    count: npt.NDArray[np.int32]
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+
+@njit(cache=True)
+def _stat(values: np.ndarray, n: int, kind: int, q: float) -> float:
+    """The statistic of values[:n], which are sorted ascending."""
+    if kind == 0:
+        s = 0.0
+        for i in range(n):
+            s += values[i]
+        return s / n
+    if kind == 2:
+        return values[n - 1]
+    if kind == 1:
+        q = 0.5
+    pos = q * (n - 1)
+    lo = int(np.floor(pos))
+    hi = min(lo + 1, n - 1)
+    frac = pos - lo
+    return values[lo] * (1.0 - frac) + values[hi] * frac
+
+
+@njit(cache=True)
+def _window_kernel(
+    t: np.ndarray,
+    reader: np.ndarray,
+    rssi: np.ndarray,
+    starts: np.ndarray,
+    tags: np.ndarray,
+    n_readers: int,
+    k0: int,
+    k1: int,
+    interval: float,
+    window: float,
+    top_k: int,
+    kind: int,
+    q: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Walk each tag's time-sorted readings; emit one row per update with readings."""
+    n_tags = len(tags)
+    n_steps = k1 - k0 + 1
+    cap = n_tags * n_steps if n_steps > 0 else 0
+    # Rows for a tag cannot outnumber the steps, nor the steps its readings can touch.
+    max_rows = 0
+    per_reading = int(np.ceil(window / interval)) + 1
+    for g in range(n_tags):
+        max_rows += min(n_steps, (starts[g + 1] - starts[g]) * per_reading)
+    cap = min(cap, max_rows)
+    out_k = np.empty(cap, np.int64)
+    out_tag = np.empty(cap, np.int32)
+    out_reader = np.full((cap, top_k), -1, np.int32)
+    out_rssi = np.full((cap, top_k), np.nan)
+    out_samples = np.zeros((cap, top_k), np.int32)
+    out_count = np.zeros(cap, np.int32)
+    # Scratch: per reader, the values in the current window (sorted per reader on use).
+    counts = np.zeros(n_readers, np.int64)
+    touched = np.empty(n_readers, np.int64)
+    values = np.empty(64, np.float64)
+    agg = np.empty(n_readers, np.float64)
+    agg_n = np.empty(n_readers, np.int64)
+    row = 0
+    for g in range(n_tags):
+        a = starts[g]
+        b = starts[g + 1]
+        if a == b:
+            continue
+        # First update whose window can hold the tag's first reading.
+        k_first = int(np.ceil(t[a] / interval))
+        # The last update whose window can hold the tag's last reading.
+        k_last = int(np.floor((t[b - 1] + window) / interval))
+        if k_last > k1:
+            k_last = k1
+        if k_first < k0:
+            k_first = k0
+        lo = a
+        hi = a
+        for k in range(k_first, k_last + 1):
+            T = k * interval
+            while hi < b and t[hi] <= T:
+                hi += 1
+            while lo < hi and t[lo] <= T - window:
+                lo += 1
+            if lo == hi:
+                continue
+            # Group the window's readings by reader: count, then gather sorted values.
+            n_touched = 0
+            for i in range(lo, hi):
+                r = reader[i]
+                if counts[r] == 0:
+                    touched[n_touched] = r
+                    n_touched += 1
+                counts[r] += 1
+            for j in range(n_touched):
+                r = touched[j]
+                m = counts[r]
+                if m > values.shape[0]:
+                    values = np.empty(2 * m, np.float64)
+                c = 0
+                for i in range(lo, hi):
+                    if reader[i] == r:
+                        values[c] = rssi[i]
+                        c += 1
+                vs = np.sort(values[:m])
+                agg[j] = _stat(vs, m, kind, q)
+                agg_n[j] = m
+                counts[r] = 0
+            # Top-K by value, strongest first; ties broken by the lower reader index.
+            order = np.argsort(-agg[:n_touched], kind="mergesort")
+            n_out = min(top_k, n_touched)
+            for c in range(n_out):
+                j = order[c]
+                out_reader[row, c] = touched[j]
+                out_rssi[row, c] = agg[j]
+                out_samples[row, c] = agg_n[j]
+            out_count[row] = n_out
+            out_k[row] = k
+            out_tag[row] = tags[g]
+            row += 1
+    return (
+        out_k[:row],
+        out_tag[:row],
+        out_reader[:row],
+        out_rssi[:row],
+        out_samples[:row],
+        out_count[:row],
+    )
+
+
+def window_readings(
+    batch: ReadingBatch, n_readers: int, spec: WindowSpec, k0: int, k1: int
+) -> Windows:
+    """Rows for the update times `k * spec.interval`, k0 <= k <= k1, of every tag in `batch`.
+
+    `batch` must hold every reading of the windows asked for (the caller keeps the
+    readings of the last `spec.window` seconds between batches); reader indexes must be
+    in `0 .. n_readers - 1`.
+    """
+    if len(batch) == 0 or k1 < k0:
+        return _empty(spec.top_k)
+    # One stable sort by (tag, t): readings of a tag become a contiguous, time-ordered run.
+    order = np.lexsort((batch.t, batch.tag))
+    tag_sorted = batch.tag[order]
+    cut = np.flatnonzero(np.diff(tag_sorted)) + 1
+    starts = np.concatenate(([0], cut, [len(order)])).astype(np.int64)
+    tags = tag_sorted[starts[:-1]].astype(np.int32)
+    k, tag, reader, rssi, samples, count = _window_kernel(
+        batch.t[order],
+        batch.reader[order].astype(np.int64),
+        batch.rssi[order].astype(np.float64),
+        starts,
+        tags,
+        int(n_readers),
+        int(k0),
+        int(k1),
+        float(spec.interval),
+        float(spec.window),
+        int(spec.top_k),
+        int(spec.statistic),
+        float(spec.quantile),
+    )
+    # Output order: update time, then tag (the order the tracker consumes fixes in).
+    by_time = np.lexsort((tag, k))
+    return Windows(
+        t=k[by_time].astype(np.float64) * spec.interval,
+        tag=tag[by_time],
+        reader=reader[by_time],
+        rssi=rssi[by_time],
+        samples=samples[by_time],
+        count=count[by_time],
+    )
+
+
+def _empty(top_k: int) -> Windows:
+    """Windows with no rows."""
+    return Windows(
+        t=np.empty(0, np.float64),
+        tag=np.empty(0, np.int32),
+        reader=np.empty((0, top_k), np.int32),
+        rssi=np.empty((0, top_k), np.float64),
+        samples=np.empty((0, top_k), np.int32),
+        count=np.empty(0, np.int32),
+    )
