@@ -331,6 +331,7 @@ def _track_kernel(
     inside: np.ndarray,
     near_x: np.ndarray,
     near_y: np.ndarray,
+    t_out: np.ndarray,
     out_x: np.ndarray,
     out_y: np.ndarray,
     out_u: np.ndarray,
@@ -428,9 +429,16 @@ def _track_kernel(
                 )
                 mean[g, 0] = px
                 mean[g, 1] = py
-        out_x[i] = mean[g, 0]
-        out_y[i] = mean[g, 1]
-        out_u[i] = np.sqrt(max(cov[g, 0, 0] + cov[g, 1, 1], 0.0))
+        # Report at the update time: the fix held at t (its readings' mean time).
+        lead = max(t_out[i] - last_t[g], 0.0)
+        ox = mean[g, 0] + lead * mean[g, 2]
+        oy = mean[g, 1] + lead * mean[g, 3]
+        if constrain and lead > 0.0:
+            ox, oy = _project_one(level[g], ox, oy, x0, y0, cell, inside, near_x, near_y)
+        out_x[i] = ox
+        out_y[i] = oy
+        var = cov[g, 0, 0] + cov[g, 1, 1] + lead * lead * (cov[g, 2, 2] + cov[g, 3, 3])
+        out_u[i] = np.sqrt(max(var, 0.0))
         out_level[i] = level[g]
         out_valid[i] = True
 
@@ -446,10 +454,13 @@ def track(
     sigma: npt.NDArray[np.float64],
     level: npt.NDArray[np.int32],
     ok: npt.NDArray[np.bool_],
+    t_out: npt.NDArray[np.float64] | None = None,
 ) -> Tracks:
     """Run the filter over fixes ordered by time (then tag); `state` is updated in place.
 
-    A fix with `ok` False (no solution) only advances the tag's prediction.
+    `t` is when each fix holds (e.g. the mean time of its window's readings); the output
+    is predicted to `t_out` (the update time; default `t`). A fix with `ok` False (no
+    solution) only advances the tag's prediction.
     """
     n = len(t)
     if n:
@@ -488,6 +499,7 @@ def track(
         grid.inside,
         grid.near_x,
         grid.near_y,
+        np.ascontiguousarray(t if t_out is None else t_out, np.float64),
         out_x,
         out_y,
         out_u,

@@ -71,6 +71,7 @@ class Windows:
     rssi: npt.NDArray[np.float64]
     samples: npt.NDArray[np.int32]
     count: npt.NDArray[np.int32]
+    t_obs: npt.NDArray[np.float64]  # mean time of the window's readings: when the fix holds
 
     def __len__(self) -> int:
         return len(self.t)
@@ -110,7 +111,7 @@ def _window_kernel(
     top_k: int,
     kind: int,
     q: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Walk each tag's time-sorted readings; emit one row per update with readings."""
     n_tags = len(tags)
     n_steps = k1 - k0 + 1
@@ -127,6 +128,7 @@ def _window_kernel(
     out_rssi = np.full((cap, top_k), np.nan)
     out_samples = np.zeros((cap, top_k), np.int32)
     out_count = np.zeros(cap, np.int32)
+    out_tobs = np.empty(cap, np.float64)
     # Scratch: per reader, the values in the current window (sorted per reader on use).
     counts = np.zeros(n_readers, np.int64)
     touched = np.empty(n_readers, np.int64)
@@ -188,6 +190,10 @@ def _window_kernel(
                 out_rssi[row, c] = agg[j]
                 out_samples[row, c] = agg_n[j]
             out_count[row] = n_out
+            ts = 0.0
+            for i in range(lo, hi):
+                ts += t[i]
+            out_tobs[row] = ts / (hi - lo)
             out_k[row] = k
             out_tag[row] = tags[g]
             row += 1
@@ -198,6 +204,7 @@ def _window_kernel(
         out_rssi[:row],
         out_samples[:row],
         out_count[:row],
+        out_tobs[:row],
     )
 
 
@@ -218,7 +225,7 @@ def window_readings(
     cut = np.flatnonzero(np.diff(tag_sorted)) + 1
     starts = np.concatenate(([0], cut, [len(order)])).astype(np.int64)
     tags = tag_sorted[starts[:-1]].astype(np.int32)
-    k, tag, reader, rssi, samples, count = _window_kernel(
+    k, tag, reader, rssi, samples, count, t_obs = _window_kernel(
         batch.t[order],
         batch.reader[order].astype(np.int64),
         batch.rssi[order].astype(np.float64),
@@ -242,6 +249,7 @@ def window_readings(
         rssi=rssi[by_time],
         samples=samples[by_time],
         count=count[by_time],
+        t_obs=t_obs[by_time],
     )
 
 
@@ -254,4 +262,5 @@ def _empty(top_k: int) -> Windows:
         rssi=np.empty((0, top_k), np.float64),
         samples=np.empty((0, top_k), np.int32),
         count=np.empty(0, np.int32),
+        t_obs=np.empty(0, np.float64),
     )
