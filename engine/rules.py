@@ -1,0 +1,607 @@
+"""Rules: zone events and time in, alerts out (deterministic, pure, no I/O).
+
+A `RuleSet` implements the Engine's rule protocol:
+
+- `on_events(events, positions, t) -> list[Alert]`: zone events of one batch (in order)
+  and the freshest fixes, then the time-driven checks up to t;
+- `on_tick(t) -> list[Alert]`: time-driven checks only (dwell limits, timetable, muster).
+
+The returned alerts are lifecycle changes: new alerts (`raised`) and alerts the system
+resolved because their condition ended (`resolved`, never for critical ones). Repeated
+triggers of an open alert fold into it (see `engine/alerts.py`) and are not returned.
+People act through `acknowledge` and `resolve`; evacuations through `start_evacuation`,
+`mark_safe` and `end_evacuation`.
+
+The rule types and their exact semantics are documented in docs/rules.md. The state
+kept per student is small: the set of zones the student is in (with entry times), the
+badge health, and the evidence of the last zone event. Nothing else about positions is
+kept: fresher fixes are read from `positions` only when an alert needs evidence.
+
+Alert-only policy (e.g. staff badges): for a tag whose group is in
+`RulesConfig.alert_only_groups` the rule set keeps NO state at all. Its events are
+checked one by one against the rules that can decide from a single event
+(`restricted_zone`); the evidence is read only when such an alert is raised. The
+validator refuses any other rule type naming an alert-only group. `alert_only_tags` tells
+the Engine which tags' events and positions it must not forward or store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from engine.alerts import AlertBook
+from engine.events import Alert, EventKind, Evidence, Severity, ZoneEvent
+from engine.rollcall import RollCall, RollCallReport, RollMode, RollStatus, Sighting
+from engine.schedule import Occurrence, Timetable
+from geometry.errors import StsError
+from geometry.model import Floorplan, ZoneKind
+
+
+class RuleType(StrEnum):
+    """Every rule type a rules file may use."""
+
+    RESTRICTED_ZONE = "restricted_zone"
+    SAFE_AREA_LEFT = "safe_area_left"
+    DWELL_LIMIT = "dwell_limit"
+    NOT_IN_TIMETABLED_ROOM = "not_in_timetabled_room"
+    BADGE_LOST = "badge_lost"
+    MUSTER_OVERDUE = "muster_overdue"
+    HALL_PASS = "hall_pass"
+
+
+#: Rule types that decide from one event alone (the only ones alert-only tags may meet).
+STATELESS_TYPES: frozenset[RuleType] = frozenset({RuleType.RESTRICTED_ZONE})
+#: Rule types that need the timetable (its calendar gives school hours).
+TIMETABLE_TYPES: frozenset[RuleType] = frozenset(
+    {RuleType.SAFE_AREA_LEFT, RuleType.NOT_IN_TIMETABLED_ROOM, RuleType.HALL_PASS}
+)
+
+
+class RuleError(StsError):
+    """A rule set cannot be built or a rule command cannot be carried out."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One rule. Fields not used by a type keep their defaults (the validator checks)."""
+
+    id: str
+    type: RuleType
+    severity: Severity
+    groups: frozenset[str] = frozenset()  # empty: every group not under the alert-only policy
+    zones: frozenset[str] = frozenset()
+    kinds: frozenset[ZoneKind] = frozenset()
+    after_s: float = 0.0  # grace / dwell limit / minutes into the period / muster deadline
+    max_out: int | None = None  # hall pass: at most this many of a group out at once
+    flagged: tuple[tuple[str, str], ...] = ()  # hall pass: pairs never out together
+    max_out_s: float | None = None  # hall pass: longest time out of the room
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RulesConfig:
+    """A validated rules file."""
+
+    rules: tuple[Rule, ...] = ()
+    cooldown_s: float = 300.0
+    alert_only_groups: frozenset[str] = frozenset()
+
+
+class RuleSetProtocol(Protocol):
+    """What the Engine calls (engine/engine.py)."""
+
+    def on_events(
+        self, events: Sequence[ZoneEvent], positions: Mapping[str, Evidence] | None, t: float
+    ) -> list[Alert]:
+        """Alerts caused by a batch of zone events (and time up to t)."""
+        ...
+
+    def on_tick(self, t: float) -> list[Alert]:
+        """Alerts caused by time passing up to t."""
+        ...
+
+
+@dataclass(slots=True)
+class _Tag:
+    zones: dict[str, float] = field(default_factory=dict)  # zone -> entered at
+    last_zone: str = ""
+    last: Evidence | None = None
+    last_t: float | None = None
+    silent: bool = False  # stale or lost, nothing heard since
+    lost: bool = False
+    left_safe_at: float | None = None  # when the student left the last safe area
+    arrived: dict[str, float] = field(default_factory=dict)  # lesson key -> first in room
+    out_since: dict[str, float] = field(default_factory=dict)  # lesson key -> left the room
+
+
+def _lesson_key(occ: Occurrence) -> str:
+    return f"{occ.day.isoformat()}/{occ.period.id}/{occ.lesson.group}"
+
+
+class RuleSet:
+    """The rules of one site, evaluated over zone events and time."""
+
+    def __init__(
+        self,
+        config: RulesConfig,
+        floorplan: Floorplan,
+        *,
+        timetable: Timetable | None = None,
+        tag_groups: Mapping[str, str] | None = None,
+    ) -> None:
+        self.config = config
+        self.floorplan = floorplan
+        self.timetable = timetable
+        self.tag_groups: Mapping[str, str] = dict(tag_groups or {})
+        self.book = AlertBook(config.cooldown_s)
+        self._kind = {z.id: z.kind for z in floorplan.zones}
+        safe = {z.id for z in floorplan.zones if z.kind == ZoneKind.SAFE_AREA}
+        # A plan without a safe area: every zone counts as campus.
+        self.campus_zones: frozenset[str] = frozenset(safe or self._kind)
+        self.muster_zones: frozenset[str] = frozenset(
+            z.id for z in floorplan.zones if z.kind == ZoneKind.MUSTER_POINT
+        )
+        for rule in config.rules:
+            if rule.type in TIMETABLE_TYPES and timetable is None:
+                raise RuleError(
+                    f"rule {rule.id!r} ({rule.type.value}) needs a timetable; "
+                    'give the rules file `timetable = "timetable.toml"`'
+                )
+        self._tags: dict[str, _Tag] = {}
+        self._pending: dict[tuple[str, str, str], float] = {}  # (rule, tag, zone) -> due at
+        self._fired: set[tuple[str, str, str]] = set()
+        self._checked: set[tuple[str, str]] = set()  # (rule, lesson slot) fully scanned
+        self._lesson_alerts: dict[tuple[str, str, str], float] = {}  # key -> lesson end
+        self.rollcall: RollCall | None = None
+        self._now = float("-inf")
+        self._positions: Mapping[str, Evidence] | None = None
+
+    # ---- who the rules apply to ---------------------------------------------------------
+
+    @property
+    def alert_only_tags(self) -> frozenset[str]:
+        """Tags under the alert-only policy: the Engine keeps and forwards nothing of them."""
+        only = self.config.alert_only_groups
+        return frozenset(t for t, g in self.tag_groups.items() if g in only)
+
+    def _applies(self, rule: Rule, tag: str) -> bool:
+        group = self.tag_groups.get(tag, "")
+        if rule.groups:
+            return group in rule.groups
+        return group not in self.config.alert_only_groups
+
+    def _matches_zone(self, rule: Rule, zone: str) -> bool:
+        return zone in rule.zones or self._kind.get(zone) in rule.kinds
+
+    def _evidence(self, tag: str, t: float) -> Evidence | None:
+        fresh = self._positions.get(tag) if self._positions is not None else None
+        if fresh is not None:
+            return fresh
+        st = self._tags.get(tag)
+        if st is None or st.last is None or st.last_t is None:
+            return None
+        ev = st.last
+        return Evidence(ev.x, ev.y, ev.level, ev.uncertainty_m, ev.age_s + (t - st.last_t))
+
+    def _on_campus(self, st: _Tag) -> bool:
+        return not st.silent and any(z in self.campus_zones for z in st.zones)
+
+    # ---- the protocol ---------------------------------------------------------------------
+
+    def on_events(
+        self, events: Sequence[ZoneEvent], positions: Mapping[str, Evidence] | None, t: float
+    ) -> list[Alert]:
+        """Alerts caused by a batch of zone events, then by time up to t."""
+        out: list[Alert] = []
+        self._positions = positions
+        try:
+            only = self.config.alert_only_groups
+            for ev in events:
+                if self.tag_groups.get(ev.tag, "") in only:
+                    self._alert_only_event(ev, out)
+                else:
+                    self._event(ev, out)
+            if self.rollcall is not None:
+                self.rollcall.observe(
+                    e for e in events if self.tag_groups.get(e.tag, "") not in only
+                )
+            out.extend(self._advance(t))
+        finally:
+            self._positions = None
+        return out
+
+    def on_tick(self, t: float) -> list[Alert]:
+        """Alerts caused by time passing up to t."""
+        return self._advance(t)
+
+    # ---- commands from people -----------------------------------------------------------
+
+    def acknowledge(self, alert_id: str, by: str, t: float) -> Alert:
+        """A person takes an alert on."""
+        return self.book.acknowledge(alert_id, by, t)
+
+    def resolve(self, alert_id: str, by: str, t: float, reason: str = "") -> Alert:
+        """A person closes an alert."""
+        return self.book.resolve(alert_id, by, t, reason)
+
+    def start_evacuation(self, t: float, mode: RollMode | str = RollMode.LIVE) -> RollCall:
+        """Begin a roll call: every student on campus now (or silent on campus) is expected."""
+        if self.rollcall is not None and self.rollcall.ended_at is None:
+            raise RuleError("an evacuation is already running; end it before starting another")
+        expected = [
+            Sighting(
+                tag=tag,
+                zones=frozenset(st.zones),
+                last_zone=st.last_zone,
+                last_seen=None
+                if st.last_t is None or st.last is None
+                else st.last_t - st.last.age_s,
+                uncertainty_m=None if st.last is None else st.last.uncertainty_m,
+                silent=st.silent,
+            )
+            for tag, st in sorted(self._tags.items())
+            if any(z in self.campus_zones for z in st.zones)
+        ]
+        self.rollcall = RollCall(RollMode(mode), t, self.muster_zones, self.campus_zones, expected)
+        return self.rollcall
+
+    def mark_safe(self, tag: str, by: str, reason: str, t: float) -> list[Alert]:
+        """Staff mark a student safe by hand; clears that student's muster alert."""
+        if self.rollcall is None:
+            raise RuleError("no evacuation is running; start one before marking students safe")
+        self.rollcall.mark_safe(tag, by, reason, t)
+        return self._advance(t)
+
+    def end_evacuation(self, t: float) -> RollCallReport:
+        """Stop the roll call; returns the final report (muster alerts stay for people)."""
+        if self.rollcall is None or self.rollcall.ended_at is not None:
+            raise RuleError("no evacuation is running")
+        report = self.rollcall.report(t)
+        self.rollcall.ended_at = t
+        return report
+
+    # ---- events -----------------------------------------------------------------------------
+
+    def _alert_only_event(self, ev: ZoneEvent, out: list[Alert]) -> None:
+        """Stateless checks for alert-only tags: nothing about them is stored."""
+        if ev.kind not in (EventKind.ENTER, EventKind.INSIDE, EventKind.CROSS):
+            return
+        for rule in self.config.rules:
+            if (
+                rule.type in STATELESS_TYPES
+                and self._applies(rule, ev.tag)
+                and self._matches_zone(rule, ev.zone)
+            ):
+                self._raise(rule, ev.tag, ev.zone, ev.t, ev.evidence, out, kind=ev.kind.value)
+
+    def _event(self, ev: ZoneEvent, out: list[Alert]) -> None:
+        st = self._tags.setdefault(ev.tag, _Tag())
+        if ev.kind in (EventKind.STALE, EventKind.LOST):
+            st.silent = True
+            if ev.kind == EventKind.LOST and not st.lost:
+                st.lost = True
+                self._badge_lost(ev, st, out)
+            return
+        if st.silent:
+            st.silent = False
+            if st.lost:
+                st.lost = False
+                for rule in self._rules(RuleType.BADGE_LOST):
+                    self._clear(rule.id, ev.tag, "", ev.t, "badge heard again", out)
+        if ev.evidence is not None:
+            st.last, st.last_t = ev.evidence, ev.t
+        if ev.kind in (EventKind.ENTER, EventKind.INSIDE):
+            st.zones.setdefault(ev.zone, ev.t)
+            st.last_zone = ev.zone
+        elif ev.kind == EventKind.EXIT:
+            st.zones.pop(ev.zone, None)
+        elif ev.kind == EventKind.CROSS:
+            st.last_zone = ev.zone
+        for rule in self.config.rules:
+            if self._applies(rule, ev.tag):
+                self._rule_event(rule, ev, st, out)
+
+    def _rule_event(self, rule: Rule, ev: ZoneEvent, st: _Tag, out: list[Alert]) -> None:
+        kind, tag, zone = ev.kind, ev.tag, ev.zone
+        entering = kind in (EventKind.ENTER, EventKind.INSIDE)
+        if rule.type in (RuleType.RESTRICTED_ZONE, RuleType.DWELL_LIMIT):
+            if not self._matches_zone(rule, zone):
+                return
+            if kind == EventKind.CROSS and rule.type == RuleType.RESTRICTED_ZONE:
+                self._raise(rule, tag, zone, ev.t, ev.evidence, out, kind="cross")
+            elif entering and rule.after_s == 0:
+                self._raise(rule, tag, zone, ev.t, ev.evidence, out, kind=kind.value)
+            elif entering:
+                self._schedule(rule, tag, zone, ev.t + rule.after_s)
+            elif kind == EventKind.EXIT:
+                self._unschedule(rule, tag, zone)
+                self._clear(rule.id, tag, zone, ev.t, "left the zone", out)
+        elif rule.type == RuleType.SAFE_AREA_LEFT:
+            targets = rule.zones or self.campus_zones
+            if zone not in targets:
+                return
+            if entering:
+                st.left_safe_at = None
+                self._unschedule(rule, tag, "")
+                self._clear(rule.id, tag, "", ev.t, "back inside the safe area", out)
+            elif kind == EventKind.EXIT and not any(z in targets for z in st.zones):
+                st.left_safe_at = ev.t
+        elif rule.type in (RuleType.NOT_IN_TIMETABLED_ROOM, RuleType.HALL_PASS):
+            self._lesson_event(rule, ev, st, out)
+
+    def _badge_lost(self, ev: ZoneEvent, st: _Tag, out: list[Alert]) -> None:
+        if not any(z in self.campus_zones for z in st.zones):
+            return  # lost off campus (gone home): not an alert
+        for rule in self._rules(RuleType.BADGE_LOST):
+            if self._applies(rule, ev.tag):
+                evidence = self._evidence(ev.tag, ev.t)
+                self._raise(rule, ev.tag, "", ev.t, evidence, out, last_zone=st.last_zone)
+
+    # ---- timetable rules ----------------------------------------------------------------
+
+    def _lesson(self, tag: str, t: float) -> Occurrence | None:
+        group = self.tag_groups.get(tag, "")
+        if self.timetable is None or not group:
+            return None
+        return self.timetable.lesson_at(group, t)
+
+    def _lesson_event(self, rule: Rule, ev: ZoneEvent, st: _Tag, out: list[Alert]) -> None:
+        occ = self._lesson(ev.tag, ev.t)
+        if occ is None:
+            return
+        room, key = occ.lesson.room, _lesson_key(occ)
+        if rule.type == RuleType.NOT_IN_TIMETABLED_ROOM:
+            # Raised once per period by the scan at start + N minutes (_tick_timetable);
+            # leaving the room later is the hall-pass rules' business. Arriving clears it.
+            if ev.zone == room and ev.kind in (EventKind.ENTER, EventKind.INSIDE):
+                self._clear(rule.id, ev.tag, room, ev.t, "arrived in the timetabled room", out)
+            return
+        # hall pass: only students who arrived in this lesson can be "out" of it
+        if ev.zone != room:
+            return
+        if ev.kind in (EventKind.ENTER, EventKind.INSIDE):
+            st.arrived.setdefault(key, ev.t)
+            if st.out_since.pop(key, None) is not None:
+                for sub in ("max_out", "pair", "too_long"):
+                    self._clear(f"{rule.id}/{sub}", ev.tag, room, ev.t, "back in the room", out)
+                self._unschedule(rule, ev.tag, room)
+                self._hall_counts(rule, occ, ev.t, out)
+        elif ev.kind == EventKind.EXIT and key in st.arrived:
+            st.out_since[key] = ev.t
+            if rule.max_out_s is not None:
+                self._schedule(rule, ev.tag, room, ev.t + rule.max_out_s)
+            self._hall_counts(rule, occ, ev.t, out, leaver=ev.tag)
+
+    def _hall_counts(
+        self, rule: Rule, occ: Occurrence, t: float, out: list[Alert], leaver: str = ""
+    ) -> None:
+        key, room = _lesson_key(occ), occ.lesson.room
+        away = sorted(tag for tag, st in self._tags.items() if key in st.out_since)
+        if rule.max_out is not None:
+            name = f"{rule.id}/max_out"
+            if len(away) > rule.max_out and leaver:
+                self._raise(
+                    rule, leaver, room, t, self._evidence(leaver, t), out,
+                    name=name, out_now=len(away), limit=rule.max_out, period=occ.period.id,
+                )  # fmt: skip
+            elif len(away) <= rule.max_out:
+                for tag in sorted({a.tag for a in self.book.open_alerts() if a.rule == name}):
+                    self._clear(name, tag, room, t, "few enough students out", out)
+        if leaver:
+            for a, b in rule.flagged:
+                if leaver in (a, b) and a in away and b in away:
+                    partner = b if leaver == a else a
+                    self._raise(
+                        rule, leaver, room, t, self._evidence(leaver, t), out,
+                        name=f"{rule.id}/pair", partner=partner, period=occ.period.id,
+                    )  # fmt: skip
+        else:
+            for a, b in rule.flagged:
+                for tag in (a, b):
+                    if not (a in away and b in away):
+                        self._clear(f"{rule.id}/pair", tag, room, t, "pair no longer out", out)
+
+    def _check_in_room(
+        self, rule: Rule, tag: str, st: _Tag, occ: Occurrence, t: float, out: list[Alert]
+    ) -> None:
+        room = occ.lesson.room
+        if room in st.zones or not self._on_campus(st):
+            return
+        where = sorted(st.zones)
+        self._raise(
+            rule, tag, room, t, self._evidence(tag, t), out,
+            period=occ.period.id, group=occ.lesson.group, seen_in=";".join(where),
+        )  # fmt: skip
+        self._lesson_alerts[(rule.id, tag, room)] = occ.end
+
+    # ---- time -------------------------------------------------------------------------------
+
+    def _advance(self, t: float) -> list[Alert]:
+        """Run every time-driven check up to t, in a fixed order."""
+        out: list[Alert] = []
+        if t < self._now:
+            t = self._now  # time never runs backwards inside the rule set
+        self._now = t
+        # Timed conditions fire at their due time (not the tick's), so the alerts do not
+        # depend on how often the caller ticks.
+        due_now = sorted((due, k) for k, due in self._pending.items() if due <= t)
+        for due, key in due_now:
+            if key in self._fired:
+                continue
+            rule = self._rule(key[0])
+            tag, zone = key[1], key[2]
+            self._fired.add(key)
+            st = self._tags.get(tag)
+            if rule.type == RuleType.HALL_PASS:
+                since = min(st.out_since.values()) if st and st.out_since else due
+                self._raise(
+                    rule, tag, zone, due, self._evidence(tag, due), out,
+                    name=f"{rule.id}/too_long", out_s=due - since,
+                )  # fmt: skip
+            else:
+                since = st.zones.get(zone, due) if st else due
+                self._raise(
+                    rule, tag, zone, due, self._evidence(tag, due), out, dwell_s=due - since
+                )
+        for (rule_id, tag, zone), end in sorted(self._lesson_alerts.items()):
+            if end <= t:
+                del self._lesson_alerts[(rule_id, tag, zone)]
+                self._clear(rule_id, tag, zone, t, "the period ended", out)
+        for rule in self.config.rules:
+            if rule.type == RuleType.SAFE_AREA_LEFT:
+                self._tick_safe_area(rule, t, out)
+            elif rule.type == RuleType.NOT_IN_TIMETABLED_ROOM:
+                self._tick_timetable(rule, t, out)
+            elif rule.type == RuleType.HALL_PASS:
+                self._tick_hall_pass(rule, t, out)
+            elif rule.type == RuleType.MUSTER_OVERDUE:
+                self._tick_muster(rule, t, out)
+        return out
+
+    def _tick_safe_area(self, rule: Rule, t: float, out: list[Alert]) -> None:
+        assert self.timetable is not None
+        cal = self.timetable.calendar
+        in_hours = cal.in_school_hours(t)
+        for tag, st in sorted(self._tags.items()):
+            if st.left_safe_at is None or not self._applies(rule, tag):
+                continue
+            if not in_hours:
+                self._clear(rule.id, tag, "", t, "outside school hours", out)
+                continue
+            day_start = cal.epoch(cal.local(t).date(), cal.day_start_min)
+            due = max(st.left_safe_at, day_start) + rule.after_s
+            if due <= t:
+                self._raise(
+                    rule, tag, "", due, self._evidence(tag, due), out,
+                    left_at=st.left_safe_at, last_zone=st.last_zone,
+                )  # fmt: skip
+
+    def _tick_timetable(self, rule: Rule, t: float, out: list[Alert]) -> None:
+        assert self.timetable is not None
+        period = self.timetable.period_at(t)
+        if period is None:
+            return
+        day = self.timetable.calendar.local(t).date().isoformat()
+        slot = f"{day}/{period.id}"
+        if (rule.id, slot) in self._checked:
+            return
+        cal = self.timetable.calendar
+        check_at = cal.epoch(cal.local(t).date(), period.start_min) + rule.after_s
+        if t < check_at:
+            return
+        # Once per period, at start + N minutes, every student on campus is checked; after
+        # that, arriving in the room clears the alert (_lesson_event) and the period's end
+        # clears what is left (_advance).
+        self._checked.add((rule.id, slot))
+        for tag, st in sorted(self._tags.items()):
+            if not self._applies(rule, tag):
+                continue
+            occ = self._lesson(tag, check_at)
+            if occ is not None:
+                self._check_in_room(rule, tag, st, occ, check_at, out)
+
+    def _tick_hall_pass(self, rule: Rule, t: float, out: list[Alert]) -> None:
+        # A lesson that ended takes its hall-pass state (and open hall-pass alerts) with it.
+        names = {f"{rule.id}/{sub}" for sub in ("max_out", "pair", "too_long")}
+        for tag, st in sorted(self._tags.items()):
+            if not st.out_since and not st.arrived:
+                continue
+            occ = self._lesson(tag, t)
+            current = "" if occ is None else _lesson_key(occ)
+            st.arrived = {k: v for k, v in st.arrived.items() if k == current}
+            for key in [k for k in st.out_since if k != current]:
+                del st.out_since[key]
+                self._unschedule(rule, tag, "*")
+                for a in self.book.open_alerts():
+                    if a.rule in names and a.tag == tag:
+                        self._clear(a.rule, tag, a.zone, t, "the period ended", out)
+
+    def _tick_muster(self, rule: Rule, t: float, out: list[Alert]) -> None:
+        rc = self.rollcall
+        if rc is None or rc.mode == RollMode.TEST:
+            return
+        for tag in sorted(rc.expected_tags):
+            entry = rc.entry(tag)
+            if entry.status in (RollStatus.ACCOUNTED, RollStatus.MARKED_SAFE):
+                self._clear(rule.id, tag, "", t, f"{entry.status.value} at roll call", out)
+            elif rc.ended_at is None and t >= rc.started_at + rule.after_s:
+                at = max(rc.started_at + rule.after_s, entry.last_seen or 0.0)
+                self._raise(
+                    rule, tag, "", at, self._evidence(tag, at), out,
+                    mode=rc.mode.value, roll_status=entry.status.value,
+                    last_zone=entry.last_zone,
+                )  # fmt: skip
+
+    # ---- plumbing ---------------------------------------------------------------------------
+
+    def _rules(self, rule_type: RuleType) -> Iterable[Rule]:
+        return (r for r in self.config.rules if r.type == rule_type)
+
+    def _rule(self, rule_id: str) -> Rule:
+        for r in self.config.rules:
+            if r.id == rule_id:
+                return r
+        raise KeyError(rule_id)
+
+    def _schedule(self, rule: Rule, tag: str, zone: str, due: float) -> None:
+        key = (rule.id, tag, zone)
+        if key not in self._pending:
+            self._pending[key] = due
+            self._fired.discard(key)
+
+    def _unschedule(self, rule: Rule, tag: str, zone: str) -> None:
+        keys = [k for k in self._pending if k[0] == rule.id and k[1] == tag]
+        for key in keys:
+            if zone == "*" or key[2] == zone:
+                del self._pending[key]
+                self._fired.discard(key)
+
+    def _raise(
+        self,
+        rule: Rule,
+        tag: str,
+        zone: str,
+        t: float,
+        evidence: Evidence | None,
+        out: list[Alert],
+        *,
+        name: str = "",
+        **details: Any,
+    ) -> None:
+        mode = self.rollcall.mode if self.rollcall is not None else RollMode.LIVE
+        message = rule.message or _MESSAGES[rule.type]
+        if rule.type == RuleType.MUSTER_OVERDUE and mode == RollMode.DRILL:
+            message = f"DRILL: {message}"
+        alert = self.book.trigger(
+            name or rule.id,
+            rule.severity,
+            tag,
+            zone,
+            t,
+            message=message,
+            evidence=evidence,
+            details={"type": rule.type.value, **details},
+        )
+        if alert is not None:
+            out.append(alert)
+
+    def _clear(
+        self, rule_id: str, tag: str, zone: str, t: float, why: str, out: list[Alert]
+    ) -> None:
+        done = self.book.clear(rule_id, tag, zone, t, why)
+        if done is not None:
+            out.append(done)
+
+
+_MESSAGES: Mapping[RuleType, str] = {
+    RuleType.RESTRICTED_ZONE: "entered a restricted zone",
+    RuleType.SAFE_AREA_LEFT: "left the safe area during school hours",
+    RuleType.DWELL_LIMIT: "stayed in the zone longer than allowed",
+    RuleType.NOT_IN_TIMETABLED_ROOM: "not in the timetabled room",
+    RuleType.BADGE_LOST: "badge lost on campus",
+    RuleType.MUSTER_OVERDUE: "not at a muster point",
+    RuleType.HALL_PASS: "hall-pass limit exceeded",
+}
