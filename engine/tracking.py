@@ -41,14 +41,15 @@ class Gate(IntEnum):
 class TrackerSpec:
     """Filter parameters (SI units)."""
 
-    accel_noise: float = 0.5  # m/s^2 spectral density of walking accelerations
+    # accel_noise and fix_sigma_scale: chosen by cross-validation on tetam-ble.
+    accel_noise: float = 0.1  # m^2/s^3 spectral density of walking accelerations
     max_speed: float = 2.5  # m/s, a brisk walk / a run in a corridor
     gate: Gate = Gate.INFLATE
     gate_margin_sigma: float = 2.0  # fix noise allowed on top of max_speed * dt
     reset_after: int = 5  # consecutive gated fixes after which the track restarts there
     initial_speed_sigma: float = 1.0  # m/s, velocity uncertainty of a new track
     min_fix_sigma: float = 0.5  # m, floor on the measurement noise of one fix
-    fix_sigma_scale: float = 1.0  # measurement sigma = scale * fix uncertainty
+    fix_sigma_scale: float = 2.0  # measurement sigma = scale * fix uncertainty
     constrain: bool = True  # keep estimates inside walkable space
 
     def __post_init__(self) -> None:

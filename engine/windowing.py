@@ -37,10 +37,13 @@ class Statistic(IntEnum):
 class WindowSpec:
     """Windowing parameters: update interval and window length (s), top-K, statistic."""
 
+    # Defaults chosen by leave-one-track-out cross-validation on tetam-ble
+    # (benchmarks/RESULTS.md, "Positioning accuracy"): an upper quantile resists the
+    # deep fades of a body in the way better than the mean or the median.
     interval: float = 1.0
     window: float = 2.0
-    top_k: int = 6
-    statistic: Statistic = Statistic.MEDIAN
+    top_k: int = 12
+    statistic: Statistic = Statistic.QUANTILE
     quantile: float = 0.75
 
     def __post_init__(self) -> None:

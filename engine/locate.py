@@ -1,0 +1,374 @@
+"""Locate: readings in, tracked positions out, one fix per tag per update interval.
+
+`Locator.process(batch)` runs the whole path on a `ReadingBatch`: validation (bad rows
+are counted, never fatal), windowing (`engine.windowing`), trilateration
+(`geometry.trilateration`), tracking (`engine.tracking`). It keeps per-tag state and
+the readings of the last window between calls, so a stream cut into batches anywhere
+gives the same positions, byte for byte, as the whole stream in one batch.
+
+Time: the update times are the multiples of the interval. A reading older than the
+running maximum of the timestamps seen so far minus `late_tolerance` is rejected as
+late. The update at T is emitted once a reading with t > T + late_tolerance has been
+seen (so no accepted reading can still fall in its window); `flush()` emits the rest
+at the end of a stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.batches import PositionBatch, ReadingBatch
+from engine.tracking import TrackerSpec, TrackState, WalkableGrid, predict, track
+from engine.windowing import Windows, WindowSpec, window_readings
+from geometry.errors import ConfigError
+from geometry.model import Floorplan, ReaderCalibration
+from geometry.trilateration import trilaterate
+
+RSSI_MIN = -127.0
+RSSI_MAX = 0.0
+
+
+class Reject(IntEnum):
+    """Why a reading was rejected."""
+
+    UNKNOWN_READER = 1
+    RSSI_RANGE = 2
+    BAD_TIME = 3
+    LATE = 4
+
+
+REJECT_TEXT: dict[Reject, str] = {
+    Reject.UNKNOWN_READER: "unknown reader",
+    Reject.RSSI_RANGE: f"rssi outside {RSSI_MIN:.0f}..{RSSI_MAX:.0f} dBm",
+    Reject.BAD_TIME: "timestamp not finite",
+    Reject.LATE: "timestamp older than the stream (late beyond the tolerance)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Rows of one batch that were rejected: their indexes in the batch and the reason."""
+
+    index: npt.NDArray[np.int64]
+    reason: npt.NDArray[np.int8]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def counts(self) -> dict[Reject, int]:
+        """How many rows each reason rejected (reasons with none left out)."""
+        values, n = np.unique(self.reason, return_counts=True)
+        return {Reject(int(v)): int(c) for v, c in zip(values, n, strict=True)}
+
+
+@dataclass(frozen=True, slots=True)
+class LocatorConfig:
+    """Everything that shapes the output besides the floorplan and calibration."""
+
+    window: WindowSpec = field(default_factory=WindowSpec)
+    tracker: TrackerSpec = field(default_factory=TrackerSpec)
+    tracking: bool = True  # False: raw trilateration fixes (for measurement)
+    seed_from_track: bool = False  # trilaterate from the tracker's prediction
+    tag_height: float = 1.2  # m above the floor: a badge worn on the chest
+    min_readers: int = 3
+    max_iter: int = 8
+    late_tolerance: float = 0.5  # s
+    walkable_cell: float = 0.25  # m, raster of walkable space
+    walkable_tolerance: float = 0.25  # m, slack around walkable zones
+    sigma_floor_db: float = 2.0  # lowest per-reader noise used by the solver
+
+    def __post_init__(self) -> None:
+        if self.min_readers < 1:
+            raise ConfigError(f"min_readers must be at least 1, got {self.min_readers}")
+        if not (self.late_tolerance >= 0 and np.isfinite(self.late_tolerance)):
+            raise ConfigError(f"late_tolerance must be >= 0 s, got {self.late_tolerance}")
+        if not (0 < self.walkable_cell <= 5):
+            raise ConfigError(f"walkable_cell must be in (0, 5] m, got {self.walkable_cell}")
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderTable:
+    """Readers as arrays indexed by reader code (the order of `ids`)."""
+
+    ids: tuple[str, ...]
+    xyz: npt.NDArray[np.float64]  # (R, 3)
+    level: npt.NDArray[np.int32]  # (R,) index into the floorplan's levels
+    rssi_1m: npt.NDArray[np.float64]
+    exponent: npt.NDArray[np.float64]
+    sigma_db: npt.NDArray[np.float64]
+
+    @classmethod
+    def from_floorplan(
+        cls, floorplan: Floorplan, calibration: Mapping[str, ReaderCalibration] | None = None
+    ) -> ReaderTable:
+        """The floorplan's readers; `calibration` (by reader id) overrides their own values."""
+        if not floorplan.readers:
+            raise ConfigError(
+                f"floorplan {floorplan.site.id!r} has no readers; add reader features to locate"
+            )
+        levels = {lv.id: i for i, lv in enumerate(floorplan.levels)}
+        cal = dict(calibration or {})
+        unknown = sorted(set(cal) - {r.id for r in floorplan.readers})
+        if unknown:
+            raise ConfigError(
+                f"calibration names readers not in the floorplan: {', '.join(unknown[:5])}; "
+                "calibrate against this floorplan"
+            )
+        rows = [cal.get(r.id, r.calibration) for r in floorplan.readers]
+        return cls(
+            ids=tuple(r.id for r in floorplan.readers),
+            xyz=np.array([[r.x, r.y, r.z] for r in floorplan.readers], np.float64),
+            level=np.array([levels.get(r.level, 0) for r in floorplan.readers], np.int32),
+            rssi_1m=np.array([c.rssi_1m for c in rows], np.float64),
+            exponent=np.array([c.exponent for c in rows], np.float64),
+            sigma_db=np.array([c.sigma_db for c in rows], np.float64),
+        )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def validate(batch: ReadingBatch, n_readers: int) -> npt.NDArray[np.int8]:
+    """Per row, 0 when usable, else the `Reject` reason (first that applies)."""
+    reason = np.zeros(len(batch), np.int8)
+    late_free = ~np.isfinite(batch.t)
+    reason[late_free] = Reject.BAD_TIME
+    bad_rssi = ~((batch.rssi >= RSSI_MIN) & (batch.rssi <= RSSI_MAX))
+    reason[(reason == 0) & bad_rssi] = Reject.RSSI_RANGE
+    bad_reader = (batch.reader < 0) | (batch.reader >= n_readers)
+    reason[(reason == 0) & bad_reader] = Reject.UNKNOWN_READER
+    return reason
+
+
+class Locator:
+    """Streaming readings -> positions for one site; deterministic; no I/O."""
+
+    def __init__(
+        self,
+        floorplan: Floorplan,
+        calibration: Mapping[str, ReaderCalibration] | None = None,
+        config: LocatorConfig | None = None,
+    ) -> None:
+        self.config = config or LocatorConfig()
+        self.readers = ReaderTable.from_floorplan(floorplan, calibration)
+        self.grid = WalkableGrid.from_floorplan(
+            floorplan, cell=self.config.walkable_cell, tolerance=self.config.walkable_tolerance
+        )
+        self.bounds = _bounds(floorplan, self.readers)
+        self._state = TrackState()
+        self._buffer = ReadingBatch.empty()
+        self._watermark = -np.inf
+        self._next_k: int | None = None
+        self.rejected_total: dict[Reject, int] = {}
+
+    # -- streaming ---------------------------------------------------------------------
+
+    def process(self, batch: ReadingBatch) -> PositionBatch:
+        """Positions for every update time that this batch completes."""
+        positions, _ = self.process_with_report(batch)
+        return positions
+
+    def process_with_report(self, batch: ReadingBatch) -> tuple[PositionBatch, Rejected]:
+        """`process`, plus the rows of `batch` that were rejected and why."""
+        rejected = self._accept(batch)
+        cfg = self.config
+        if self._next_k is None or not np.isfinite(self._watermark):
+            return PositionBatch.empty(), rejected
+        # Emit T < watermark - tolerance: no reading accepted later can fall in its window.
+        k_end = int(np.ceil((self._watermark - cfg.late_tolerance) / cfg.window.interval)) - 1
+        return self._emit(k_end), rejected
+
+    def flush(self) -> PositionBatch:
+        """At the end of a stream: positions for the update times not yet emitted."""
+        if self._next_k is None or not np.isfinite(self._watermark):
+            return PositionBatch.empty()
+        k_end = int(np.floor(self._watermark / self.config.window.interval))
+        return self._emit(k_end)
+
+    # -- steps -------------------------------------------------------------------------
+
+    def _accept(self, batch: ReadingBatch) -> Rejected:
+        """Validate, drop late rows against the running watermark, buffer the rest."""
+        reason = validate(batch, len(self.readers))
+        # Only otherwise-valid rows move time on: a garbage row must not hold up the rest.
+        t = np.where(reason == 0, batch.t, -np.inf)
+        # Watermark before each row: the max of every earlier timestamp, this batch and past.
+        running = np.maximum.accumulate(np.concatenate(([self._watermark], t)))[:-1]
+        late = (reason == 0) & (batch.t < running - self.config.late_tolerance)
+        reason[late] = Reject.LATE
+        good = reason == 0
+        if good.any():
+            self._watermark = max(self._watermark, float(t.max()))
+        bad = np.flatnonzero(~good)
+        rejected = Rejected(bad.astype(np.int64), reason[bad])
+        for why, n in rejected.counts().items():
+            self.rejected_total[why] = self.rejected_total.get(why, 0) + n
+        if good.any():
+            fresh = batch.take(good)
+            if self._next_k is None:
+                # From the stream's first row, less the tolerance: no later row can be
+                # older, so cutting the stream anywhere gives the same first update.
+                first = float(fresh.t[0]) - self.config.late_tolerance
+                self._next_k = int(np.ceil(first / self.config.window.interval))
+            self._buffer = _concat(self._buffer, fresh)
+        return rejected
+
+    def _emit(self, k_end: int) -> PositionBatch:
+        """Window, solve and track the update times next_k .. k_end; keep what is needed."""
+        assert self._next_k is not None
+        cfg = self.config
+        k0 = self._next_k
+        if k_end < k0:
+            return PositionBatch.empty()
+        windows = window_readings(self._buffer, len(self.readers), cfg.window, k0, k_end)
+        positions = self._locate(windows)
+        self._next_k = k_end + 1
+        # Keep the readings that later windows (T >= next update) can still see.
+        keep_after = self._next_k * cfg.window.interval - cfg.window.window
+        self._buffer = self._buffer.take(self._buffer.t > keep_after)
+        return positions
+
+    def _solve(
+        self, w: Windows, x0: npt.NDArray[np.float64] | None
+    ) -> tuple[npt.NDArray[np.float64], ...]:
+        """Trilaterate window rows: x, y, uncertainty, ok."""
+        r = self.readers
+        idx = np.maximum(w.reader, 0)
+        sigma = np.maximum(r.sigma_db[idx], self.config.sigma_floor_db)
+        rssi = np.where(np.isfinite(w.rssi), w.rssi, -100.0)
+        fixes = trilaterate(
+            r.xyz[idx],
+            rssi,
+            w.count.astype(np.int32),
+            r.rssi_1m[idx],
+            r.exponent[idx],
+            sigma,
+            tag_height=self.config.tag_height,
+            bounds=self.bounds,
+            x0=x0,
+            max_iter=self.config.max_iter,
+            min_readers=self.config.min_readers,
+        )
+        ok = (fixes.status == 0) | (fixes.status == 1)
+        return fixes.x, fixes.y, fixes.uncertainty, ok
+
+    def _locate(self, w: Windows) -> PositionBatch:
+        """Fixes for window rows (ordered by time, then tag), then the tracker."""
+        n = len(w)
+        if n == 0:
+            return PositionBatch.empty()
+        level = self._level(w)
+        cfg = self.config
+        if cfg.tracking and cfg.seed_from_track:
+            # One solve per update time, seeded by the track predicted to it.
+            x = np.empty(n)
+            y = np.empty(n)
+            u = np.empty(n)
+            ok = np.zeros(n, bool)
+            out_x = np.empty(n)
+            out_y = np.empty(n)
+            out_u = np.empty(n)
+            out_level = np.empty(n, np.int32)
+            valid = np.zeros(n, bool)
+            cuts = np.flatnonzero(np.diff(w.t)) + 1
+            for a, b in zip(np.concatenate(([0], cuts)), np.concatenate((cuts, [n])), strict=True):
+                part = _rows(w, slice(int(a), int(b)))
+                guess = predict(self._state, part.tag, part.t)
+                seeded = np.isfinite(guess[:, 0])
+                xs, ys, us, oks = self._solve(part, guess if seeded.any() else None)
+                x[a:b], y[a:b], u[a:b], ok[a:b] = xs, ys, us, oks
+                tr = track(
+                    self._state,
+                    cfg.tracker,
+                    self.grid,
+                    part.t,
+                    part.tag,
+                    xs,
+                    ys,
+                    us,
+                    level[a:b],
+                    oks,
+                )
+                out_x[a:b], out_y[a:b], out_u[a:b] = tr.x, tr.y, tr.uncertainty
+                out_level[a:b], valid[a:b] = tr.level, tr.valid
+        else:
+            x, y, u, ok = self._solve(w, None)
+            if cfg.tracking:
+                tr = track(self._state, cfg.tracker, self.grid, w.t, w.tag, x, y, u, level, ok)
+                out_x, out_y, out_u, out_level, valid = (
+                    tr.x,
+                    tr.y,
+                    tr.uncertainty,
+                    tr.level,
+                    tr.valid,
+                )
+            else:
+                out_x, out_y, out_u, out_level, valid = x, y, u, level, ok
+        return PositionBatch.from_arrays(
+            w.t[valid], w.tag[valid], out_level[valid], out_x[valid], out_y[valid], out_u[valid]
+        )
+
+    def _level(self, w: Windows) -> npt.NDArray[np.int32]:
+        """Level of each row: the level of its strongest reader."""
+        first = np.maximum(w.reader[:, 0], 0)
+        return self.readers.level[first].astype(np.int32)
+
+
+def _rows(w: Windows, sl: slice) -> Windows:
+    """A slice of window rows."""
+    return Windows(
+        w.t[sl], w.tag[sl], w.reader[sl], w.rssi[sl], w.samples[sl], w.count[sl], w.t_obs[sl]
+    )
+
+
+def _concat(a: ReadingBatch, b: ReadingBatch) -> ReadingBatch:
+    """Two reading batches, one after the other."""
+    if len(a) == 0:
+        return b
+    return ReadingBatch(
+        np.concatenate((a.t, b.t)),
+        np.concatenate((a.tag, b.tag)),
+        np.concatenate((a.reader, b.reader)),
+        np.concatenate((a.rssi, b.rssi)),
+    )
+
+
+def _bounds(floorplan: Floorplan, readers: ReaderTable) -> tuple[float, float, float, float]:
+    """The solver's box: every zone and reader of the site."""
+    xs = list(readers.xyz[:, 0])
+    ys = list(readers.xyz[:, 1])
+    for z in floorplan.zones:
+        x0, y0, x1, y1 = z.polygon.bounds
+        xs += [x0, x1]
+        ys += [y0, y1]
+    return float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys))
+
+
+def locate_all(
+    floorplan: Floorplan,
+    batch: ReadingBatch,
+    calibration: Mapping[str, ReaderCalibration] | None = None,
+    config: LocatorConfig | None = None,
+) -> tuple[PositionBatch, Rejected]:
+    """A whole recording in one go: process, then flush."""
+    locator = Locator(floorplan, calibration, config)
+    first, rejected = locator.process_with_report(batch)
+    rest = locator.flush()
+    return _concat_positions(first, rest), rejected
+
+
+def _concat_positions(a: PositionBatch, b: PositionBatch) -> PositionBatch:
+    """Two position batches, one after the other."""
+    return PositionBatch(
+        np.concatenate((a.t, b.t)),
+        np.concatenate((a.tag, b.tag)),
+        np.concatenate((a.level, b.level)),
+        np.concatenate((a.x, b.x)),
+        np.concatenate((a.y, b.y)),
+        np.concatenate((a.uncertainty, b.uncertainty)),
+    )

@@ -1,0 +1,247 @@
+"""`sts calibrate`: fit the path-loss model of every reader from a survey (readings + truth).
+
+The calibration file (TOML) is what `sts locate --calibration` reads:
+
+    [calibration]
+    format = "sts-calibration"
+    version = 1
+    tag_height_m = 1.2          # height of the surveyed tag above the floor
+
+    [calibration.global]        # the fit over every reader (used where one had few samples)
+    rssi_1m = -62.0
+    exponent = 1.4
+    sigma_db = 6.0
+
+    [readers."b827eb4521b4"]    # one table per reader id of the floorplan
+    rssi_1m = -61.2
+    exponent = 1.4
+    sigma_db = 5.8
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.batches import ReadingBatch
+from engine.locate import RSSI_MAX, RSSI_MIN
+from geometry.errors import ConfigError, InputError
+from geometry.model import Floorplan, ReaderCalibration
+from sts.readings_csv import Truth, read_readings, read_truth, summarise_problems
+
+DEFAULT_TAG_HEIGHT = 1.2
+#: A reading is used when the truth has a position within this many seconds of it.
+MAX_TRUTH_GAP_S = 2.0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `calibrate` sub-command."""
+    p = subparsers.add_parser(
+        "calibrate",
+        help="fit per-reader path-loss parameters from readings with known positions",
+        description=(
+            "Fit rssi = rssi_1m - 10 n log10(d) per reader (and globally) from a survey: "
+            "readings.csv (t,tag,reader,rssi) and truth.csv (t,tag,x,y[,level]); the truth "
+            "is interpolated to each reading's time. Writes a TOML file for `sts locate`."
+        ),
+    )
+    p.add_argument("--floorplan", required=True, type=Path, help="floorplan.geojson or its folder")
+    p.add_argument("--readings", required=True, type=Path, help="readings.csv")
+    p.add_argument("--truth", required=True, type=Path, help="truth.csv")
+    p.add_argument("--out", required=True, type=Path, help="calibration TOML to write")
+    p.add_argument(
+        "--tag-height",
+        type=float,
+        default=DEFAULT_TAG_HEIGHT,
+        help=f"height of the tag above the floor, m (default {DEFAULT_TAG_HEIGHT})",
+    )
+    p.add_argument(
+        "--min-samples", type=int, default=30, help="readings a reader needs for its own fit"
+    )
+    p.set_defaults(run=run)
+
+
+def truth_at(
+    truth: Truth, tag: npt.NDArray[np.int32], t: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Truth x, y of each (tag, t), linearly interpolated; ok False beyond the survey."""
+    x = np.full(len(t), np.nan)
+    y = np.full(len(t), np.nan)
+    ok = np.zeros(len(t), bool)
+    for code in np.unique(tag).tolist():
+        rows = np.flatnonzero(truth.tag == code)
+        if len(rows) == 0:
+            continue
+        order = rows[np.argsort(truth.t[rows], kind="stable")]
+        tt = truth.t[order]
+        mine = np.flatnonzero(tag == code)
+        q = t[mine]
+        x[mine] = np.interp(q, tt, truth.x[order])
+        y[mine] = np.interp(q, tt, truth.y[order])
+        # Distance in time to the nearest truth sample on either side.
+        j = (
+            np.clip(np.searchsorted(tt, q), 1, len(tt) - 1)
+            if len(tt) > 1
+            else np.zeros(len(q), np.int64)
+        )
+        gap = np.minimum(np.abs(q - tt[j]), np.abs(q - tt[np.maximum(j - 1, 0)]))
+        ok[mine] = gap <= MAX_TRUTH_GAP_S
+    return x, y, ok
+
+
+def survey_distances(
+    floorplan: Floorplan, batch: ReadingBatch, truth: Truth, tag_height: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """3-D distance reader-tag of every reading, and which readings have a truth."""
+    x, y, ok = truth_at(truth, batch.tag, batch.t)
+    xyz = np.array([[r.x, r.y, r.z] for r in floorplan.readers], np.float64)
+    r = xyz[batch.reader]
+    d = np.sqrt((x - r[:, 0]) ** 2 + (y - r[:, 1]) ** 2 + (tag_height - r[:, 2]) ** 2)
+    ok &= np.isfinite(batch.t) & (batch.rssi >= RSSI_MIN) & (batch.rssi <= RSSI_MAX)
+    return d, ok
+
+
+def calibrate(
+    floorplan: Floorplan,
+    batch: ReadingBatch,
+    truth: Truth,
+    tag_height: float = DEFAULT_TAG_HEIGHT,
+    min_samples: int = 30,
+) -> tuple[ReaderCalibration, dict[str, ReaderCalibration]]:
+    """The global fit and one fit per reader id, from a parsed survey."""
+    from geometry.calibration import fit_path_loss
+
+    d, ok = survey_distances(floorplan, batch, truth, tag_height)
+    if ok.sum() < 3:
+        raise InputError(
+            "calibration needs readings with a known position; none of the readings falls "
+            f"within {MAX_TRUTH_GAP_S} s of a truth row of its tag: check the tag ids and times"
+        )
+    n = len(floorplan.readers)
+    cal = fit_path_loss(
+        d[ok], batch.rssi[ok].astype(np.float64), batch.reader[ok], n, min_samples=min_samples
+    )
+    per = per_reader(cal, n)
+    return global_of(cal), {r.id: per[i] for i, r in enumerate(floorplan.readers)}
+
+
+def global_of(cal: object) -> ReaderCalibration:
+    """The global ReaderCalibration of a geometry.calibration result."""
+    g = getattr(cal, "global_", None) or getattr(cal, "overall", None) or cal.glob  # type: ignore[attr-defined]
+    return ReaderCalibration(float(g.rssi_1m), float(g.exponent), float(g.sigma_db))
+
+
+def per_reader(cal: object, n: int) -> list[ReaderCalibration]:
+    """The per-reader ReaderCalibrations of a geometry.calibration result."""
+    a = np.broadcast_to(np.asarray(cal.rssi_1m, np.float64), (n,))  # type: ignore[attr-defined]
+    b = np.broadcast_to(np.asarray(cal.exponent, np.float64), (n,))  # type: ignore[attr-defined]
+    c = np.broadcast_to(np.asarray(cal.sigma_db, np.float64), (n,))  # type: ignore[attr-defined]
+    return [ReaderCalibration(float(a[i]), float(b[i]), float(c[i])) for i in range(n)]
+
+
+def format_calibration(
+    global_cal: ReaderCalibration, readers: Mapping[str, ReaderCalibration], tag_height: float
+) -> str:
+    """The calibration TOML text (deterministic: readers in floorplan order)."""
+    lines = [
+        "# Path-loss calibration written by `sts calibrate`:",
+        "# rssi(d) = rssi_1m - 10 * exponent * log10(d / 1 m), noise sigma_db.",
+        "[calibration]",
+        'format = "sts-calibration"',
+        "version = 1",
+        f"tag_height_m = {tag_height:.3f}",
+        "",
+        "[calibration.global]",
+        *_cal_lines(global_cal),
+    ]
+    for rid, c in readers.items():
+        lines += ["", f'[readers."{rid}"]', *_cal_lines(c)]
+    return "\n".join(lines) + "\n"
+
+
+def _cal_lines(c: ReaderCalibration) -> list[str]:
+    """The three keys of one calibration table."""
+    return [
+        f"rssi_1m = {c.rssi_1m:.3f}",
+        f"exponent = {c.exponent:.4f}",
+        f"sigma_db = {c.sigma_db:.3f}",
+    ]
+
+
+def read_calibration(
+    path: Path, floorplan: Floorplan
+) -> tuple[dict[str, ReaderCalibration], float]:
+    """Per-reader calibration (by id) and the tag height from a calibration TOML file."""
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); write it with `sts calibrate`") from exc
+    head = data.get("calibration")
+    if not isinstance(head, dict) or head.get("format") != "sts-calibration":
+        raise ConfigError(
+            f'{path}: missing [calibration] with format = "sts-calibration"; '
+            "write it with `sts calibrate`"
+        )
+    tag_height = _number(path, "calibration.tag_height_m", head.get("tag_height_m", 1.2))
+    known = {r.id for r in floorplan.readers}
+    readers = data.get("readers", {})
+    if not isinstance(readers, dict):
+        raise ConfigError(f"{path}: [readers] must be tables keyed by reader id")
+    out: dict[str, ReaderCalibration] = {}
+    for rid, table in readers.items():
+        where = f"readers.{rid}"
+        if rid not in known:
+            raise ConfigError(
+                f"{path}: {where}: reader {rid!r} is not in the floorplan; "
+                "calibrate against the same floorplan"
+            )
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: {where} must be a table")
+        cal = ReaderCalibration(
+            _number(path, f"{where}.rssi_1m", table.get("rssi_1m")),
+            _number(path, f"{where}.exponent", table.get("exponent")),
+            _number(path, f"{where}.sigma_db", table.get("sigma_db")),
+        )
+        if not (-127 <= cal.rssi_1m <= 0 and 0.5 <= cal.exponent <= 8 and cal.sigma_db > 0):
+            raise ConfigError(
+                f"{path}: {where}: values out of range (rssi_1m -127..0, exponent 0.5..8, "
+                "sigma_db > 0); re-run `sts calibrate`"
+            )
+        out[rid] = cal
+    return out, tag_height
+
+
+def _number(path: Path, key: str, value: object) -> float:
+    """A finite number from the TOML, or a ConfigError naming the key."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{path}: {key} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fit and write the calibration."""
+    from sts.floorplan_io import load_floorplan
+
+    floorplan = load_floorplan(args.floorplan).floorplan
+    if not floorplan.readers:
+        raise InputError(f"{args.floorplan}: the floorplan has no readers to calibrate")
+    readings = read_readings(args.readings, [r.id for r in floorplan.readers])
+    truth = read_truth(args.truth, readings.tag_ids)
+    for path, problems in ((args.readings, readings.problems), (args.truth, truth.problems)):
+        if problems:
+            print(f"sts calibrate: {summarise_problems(path, problems)}", file=sys.stderr)
+    glob, per = calibrate(floorplan, readings.batch, truth, args.tag_height, args.min_samples)
+    args.out.write_text(format_calibration(glob, per, args.tag_height))
+    print(
+        f"sts calibrate: global rssi_1m {glob.rssi_1m:.1f} dBm, exponent {glob.exponent:.2f}, "
+        f"sigma {glob.sigma_db:.1f} dB; {len(per)} readers -> {args.out}",
+        file=sys.stderr,
+    )
+    return 0

@@ -1,0 +1,216 @@
+"""CSV files of the positioning commands: readings and truth in, positions out.
+
+readings.csv  header `t,tag,reader,rssi`: t in seconds (float), tag and reader as strings
+              (reader ids as in the floorplan), rssi in dBm.
+truth.csv     header `t,tag,x,y` or `t,tag,x,y,level`: known positions in local metres.
+positions.csv header `t,tag,level,x,y,uncertainty_m`: one row per tag per update time.
+
+A wrong header or an empty file is an `InputError` (exit 2) naming the file and the
+expected header. A bad row (wrong field count, a number that does not parse, an unknown
+reader) is rejected with its line number; the rest of the file is still used. Parsing
+is columnar: split once, convert whole columns with numpy, intern strings with
+`np.unique`; only rows that fail a column conversion are looked at one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.batches import PositionBatch, ReadingBatch
+from geometry.errors import InputError
+
+READINGS_HEADER = ("t", "tag", "reader", "rssi")
+TRUTH_HEADER = ("t", "tag", "x", "y")
+TRUTH_HEADER_LEVEL = ("t", "tag", "x", "y", "level")
+POSITIONS_HEADER = ("t", "tag", "level", "x", "y", "uncertainty_m")
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    """One rejected row: its 1-based line number in the file and why."""
+
+    line: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Readings:
+    """A parsed readings file: the batch, the names behind its codes, the source lines."""
+
+    batch: ReadingBatch
+    tag_ids: tuple[str, ...]
+    line: npt.NDArray[np.int64]  # 1-based line number of each batch row
+    problems: tuple[RowProblem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Truth:
+    """A parsed truth file, tags as codes into `tag_ids`; `level` is "" where not given."""
+
+    t: npt.NDArray[np.float64]
+    tag: npt.NDArray[np.int32]
+    x: npt.NDArray[np.float64]
+    y: npt.NDArray[np.float64]
+    level: tuple[str, ...]
+    tag_ids: tuple[str, ...]
+    problems: tuple[RowProblem, ...]
+
+
+def _read_rows(path: Path, headers: Sequence[tuple[str, ...]]) -> tuple[tuple[str, ...], list[str]]:
+    """The header that matched and the body lines (blank lines kept, for line numbers)."""
+    text = Path(path).read_text(encoding="utf-8-sig")
+    lines = text.splitlines()
+    expected = " or ".join(",".join(h) for h in headers)
+    if not lines or not lines[0].strip():
+        raise InputError(f"{path}: the file is empty; expected the header line {expected!r}")
+    got = tuple(f.strip() for f in lines[0].split(","))
+    for h in headers:
+        if got == h:
+            return h, lines[1:]
+    raise InputError(f"{path}: line 1: header is {lines[0]!r}; expected {expected!r}")
+
+
+def _split(
+    path: Path, body: list[str], n_fields: int, problems: list[RowProblem]
+) -> tuple[npt.NDArray[np.int64], list[list[str]]]:
+    """Rows with the right number of fields (their line numbers), the others rejected."""
+    keep: list[int] = []
+    rows: list[list[str]] = []
+    for i, line in enumerate(body):
+        if not line.strip():
+            continue
+        fields = line.split(",")
+        if len(fields) != n_fields:
+            problems.append(RowProblem(i + 2, f"{len(fields)} fields, expected {n_fields}"))
+            continue
+        keep.append(i + 2)
+        rows.append(fields)
+    return np.array(keep, np.int64), rows
+
+
+def _floats(
+    column: list[str], lines: npt.NDArray[np.int64], name: str, problems: list[RowProblem]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """A column as floats and a mask of the rows that parsed (others get a problem)."""
+    try:
+        return np.array(column, dtype=np.float64), np.ones(len(column), bool)
+    except ValueError:
+        pass
+    values = np.full(len(column), np.nan)
+    ok = np.ones(len(column), bool)
+    for i, s in enumerate(column):
+        try:
+            values[i] = float(s)
+        except ValueError:
+            ok[i] = False
+            problems.append(RowProblem(int(lines[i]), f"{name} {s.strip()!r} is not a number"))
+    return values, ok
+
+
+def read_readings(path: Path, reader_ids: Sequence[str]) -> Readings:
+    """Parse readings.csv; readers are coded by their index in `reader_ids`."""
+    path = Path(path)
+    _, body = _read_rows(path, [READINGS_HEADER])
+    problems: list[RowProblem] = []
+    lines, rows = _split(path, body, 4, problems)
+    cols = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
+    t, ok_t = _floats(list(cols[0]), lines, "t", problems)
+    rssi, ok_r = _floats(list(cols[3]), lines, "rssi", problems)
+    tags = np.array([s.strip() for s in cols[1]], dtype=object)
+    readers = np.array([s.strip() for s in cols[2]], dtype=object)
+    known = {rid: i for i, rid in enumerate(reader_ids)}
+    names, inverse = (
+        np.unique(readers.astype(str), return_inverse=True)
+        if len(readers)
+        else (
+            np.empty(0, str),
+            np.empty(0, np.int64),
+        )
+    )
+    code_of = np.array([known.get(str(n), -1) for n in names], np.int32)
+    reader_code = code_of[inverse] if len(readers) else np.empty(0, np.int32)
+    ok_reader = reader_code >= 0
+    if not ok_reader.all():
+        listed = ", ".join(reader_ids[:8]) + (", ..." if len(reader_ids) > 8 else "")
+        for i in np.flatnonzero(~ok_reader):
+            problems.append(
+                RowProblem(int(lines[i]), f"unknown reader {readers[i]!r} (known: {listed})")
+            )
+    good = ok_t & ok_r & ok_reader
+    tag_names, tag_code = (
+        np.unique(tags[good].astype(str), return_inverse=True)
+        if good.any()
+        else (np.empty(0, str), np.empty(0, np.int64))
+    )
+    batch = ReadingBatch.from_arrays(t[good], tag_code, reader_code[good], rssi[good])
+    problems.sort(key=lambda p: p.line)
+    return Readings(batch, tuple(str(n) for n in tag_names), lines[good], tuple(problems))
+
+
+def read_truth(path: Path, tag_ids: Sequence[str]) -> Truth:
+    """Parse truth.csv; tags are coded by `tag_ids` (new tags are appended after them)."""
+    path = Path(path)
+    header, body = _read_rows(path, [TRUTH_HEADER, TRUTH_HEADER_LEVEL])
+    problems: list[RowProblem] = []
+    lines, rows = _split(path, body, len(header), problems)
+    cols = list(zip(*rows, strict=True)) if rows else [()] * len(header)
+    t, ok_t = _floats(list(cols[0]), lines, "t", problems)
+    x, ok_x = _floats(list(cols[2]), lines, "x", problems)
+    y, ok_y = _floats(list(cols[3]), lines, "y", problems)
+    good = ok_t & ok_x & ok_y & np.isfinite(t) & np.isfinite(x) & np.isfinite(y)
+    for i in np.flatnonzero(~good & ok_t & ok_x & ok_y):
+        problems.append(RowProblem(int(lines[i]), "t, x or y is not finite"))
+    names = list(tag_ids)
+    index = {n: i for i, n in enumerate(names)}
+    tags = [s.strip() for s in cols[1]]
+    for s in sorted(set(tags) - set(index)):
+        index[s] = len(names)
+        names.append(s)
+    code = np.array([index[s] for s in tags], np.int32)
+    level = tuple(s.strip() for s in cols[4]) if len(header) == 5 else ("",) * len(tags)
+    keep = np.flatnonzero(good)
+    problems.sort(key=lambda p: p.line)
+    return Truth(
+        t[keep],
+        code[keep],
+        x[keep],
+        y[keep],
+        tuple(level[i] for i in keep),
+        tuple(names),
+        tuple(problems),
+    )
+
+
+def format_positions(
+    positions: PositionBatch, tag_ids: Sequence[str], level_ids: Sequence[str]
+) -> str:
+    """positions.csv text (header included), rows as given, fixed decimals."""
+    tag_names = np.array(list(tag_ids) or [""], dtype=object)[positions.tag]
+    level_names = np.array(list(level_ids) or [""], dtype=object)[positions.level]
+    out = [",".join(POSITIONS_HEADER)]
+    out += [
+        f"{t:.3f},{tag},{lv},{x:.3f},{y:.3f},{u:.2f}"
+        for t, tag, lv, x, y, u in zip(
+            positions.t.tolist(),
+            tag_names.tolist(),
+            level_names.tolist(),
+            positions.x.tolist(),
+            positions.y.tolist(),
+            positions.uncertainty.tolist(),
+            strict=True,
+        )
+    ]
+    return "\n".join(out) + "\n"
+
+
+def summarise_problems(path: Path | str, problems: Sequence[RowProblem], limit: int = 10) -> str:
+    """One message for stderr: how many rows were rejected, the first few with their line."""
+    head = f"{path}: rejected {len(problems)} row{'s' if len(problems) != 1 else ''}"
+    shown = [f"  line {p.line}: {p.message}" for p in problems[:limit]]
+    more = [f"  ... and {len(problems) - limit} more"] if len(problems) > limit else []
+    return "\n".join([head + ":", *shown, *more])
