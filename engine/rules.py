@@ -74,6 +74,7 @@ class Rule:
     groups: frozenset[str] = frozenset()  # empty: every group not under the alert-only policy
     zones: frozenset[str] = frozenset()
     kinds: frozenset[ZoneKind] = frozenset()
+    levels: frozenset[str] = frozenset()  # with kinds: only zones of these kinds on these levels
     after_s: float = 0.0  # grace / dwell limit / minutes into the period / muster deadline
     max_out: int | None = None  # hall pass: at most this many of a group out at once
     flagged: tuple[tuple[str, str], ...] = ()  # hall pass: pairs never out together
@@ -138,6 +139,7 @@ class RuleSet:
         self.tag_groups: Mapping[str, str] = dict(tag_groups or {})
         self.book = AlertBook(config.cooldown_s)
         self._kind = {z.id: z.kind for z in floorplan.zones}
+        self._level = {z.id: z.level for z in floorplan.zones}
         safe = {z.id for z in floorplan.zones if z.kind == ZoneKind.SAFE_AREA}
         # A plan without a safe area: every zone counts as campus.
         self.campus_zones: frozenset[str] = frozenset(safe or self._kind)
@@ -174,7 +176,11 @@ class RuleSet:
         return group not in self.config.alert_only_groups
 
     def _matches_zone(self, rule: Rule, zone: str) -> bool:
-        return zone in rule.zones or self._kind.get(zone) in rule.kinds
+        if zone in rule.zones:
+            return True
+        if self._kind.get(zone) not in rule.kinds:
+            return False
+        return not rule.levels or self._level.get(zone) in rule.levels
 
     def _evidence(self, tag: str, t: float) -> Evidence | None:
         fresh = self._positions.get(tag) if self._positions is not None else None

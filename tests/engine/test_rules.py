@@ -65,6 +65,12 @@ def test_restricted_zone_by_id_and_cross_and_warning_auto_resolve() -> None:
     assert [(a.state, a.resolved_by) for a in done] == [(AlertState.RESOLVED, "system")]
 
 
+def test_restricted_zone_by_kind_on_one_level() -> None:
+    rs = ruleset(restricted(levels=frozenset({"L1"})))
+    assert rs.on_events([ev(at(9), "s1", "boiler", "enter")], None, at(9)) == []
+    assert len(rs.on_events([ev(at(9), "s1", "roof", "enter")], None, at(9))) == 1
+
+
 def test_restricted_zone_only_for_listed_groups() -> None:
     rs = ruleset(restricted(groups=frozenset({"8B"})))
     assert rs.on_events([ev(at(9), "s1", "boiler", "enter")], None, at(9)) == []
