@@ -222,3 +222,35 @@ class AlertBook:
                 self._alerts[current.id] = replace(current, details=MappingProxyType(details))
             return None
         return self.resolve(current.id, SYSTEM, t, reason)
+
+
+def alert_record(alert: Alert) -> dict[str, Any]:
+    """The alert as a JSON-ready dict with a fixed key order (schema in docs/rules.md)."""
+    ev = alert.evidence
+    return {
+        "id": alert.id,
+        "t": alert.t,
+        "rule": alert.rule,
+        "severity": alert.severity.value,
+        "tag": alert.tag,
+        "zone": alert.zone,
+        "state": alert.state.value,
+        "message": alert.message,
+        "raised_at": alert.raised_at,
+        "acknowledged_by": alert.acknowledged_by or None,
+        "acknowledged_at": alert.acknowledged_at,
+        "resolved_by": alert.resolved_by or None,
+        "resolved_at": alert.resolved_at,
+        "resolution": alert.resolution or None,
+        "occurrences": alert.occurrences,
+        "evidence": None
+        if ev is None
+        else {
+            "x": ev.x,
+            "y": ev.y,
+            "level": ev.level,
+            "uncertainty_m": ev.uncertainty_m,
+            "age_s": ev.age_s,
+        },
+        "details": {k: alert.details[k] for k in sorted(alert.details)},
+    }

@@ -169,3 +169,31 @@ def test_alert_ids_are_deterministic() -> None:
         ]
     )
     assert alert_id("r", "a", "z", 1.0) != alert_id("r", "a", "z", 1.5)
+
+
+def test_alert_record_is_json_ready_and_complete() -> None:
+    import json
+
+    from engine.alerts import alert_record
+
+    book = AlertBook()
+    a = book.trigger(
+        "dwell", Severity.WARNING, "badge-1", "wc", 5.0, evidence=ev(3.0), details={"z": 1, "a": 2}
+    )
+    assert a is not None
+    rec = alert_record(book.acknowledge(a.id, "Mr Lee", 6.0))
+    assert list(rec)[:7] == ["id", "t", "rule", "severity", "tag", "zone", "state"]
+    assert (rec["state"], rec["acknowledged_by"], rec["raised_at"]) == (
+        "acknowledged",
+        "Mr Lee",
+        5.0,
+    )
+    assert rec["evidence"] == {
+        "x": 1.0,
+        "y": 2.0,
+        "level": "L0",
+        "uncertainty_m": 1.5,
+        "age_s": 3.0,
+    }
+    assert list(rec["details"]) == ["a", "z"]
+    assert json.loads(json.dumps(rec)) == rec
