@@ -235,7 +235,12 @@ class Locator:
 
     def _solve(
         self, w: Windows, x0: npt.NDArray[np.float64] | None
-    ) -> tuple[npt.NDArray[np.float64], ...]:
+    ) -> tuple[
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.bool_],
+    ]:
         """Trilaterate window rows: x, y, uncertainty, ok."""
         r = self.readers
         idx = np.maximum(w.reader, 0)
@@ -254,7 +259,7 @@ class Locator:
             max_iter=self.config.max_iter,
             min_readers=self.config.min_readers,
         )
-        ok = (fixes.status == 0) | (fixes.status == 1)
+        ok: npt.NDArray[np.bool_] = (fixes.status == 0) | (fixes.status == 1)
         return fixes.x, fixes.y, fixes.uncertainty, ok
 
     def _locate(self, w: Windows) -> PositionBatch:

@@ -170,6 +170,8 @@ def _window_kernel(
                     touched[n_touched] = r
                     n_touched += 1
                 counts[r] += 1
+            # Readers in index order, so equal values rank the lower reader index first.
+            touched[:n_touched] = np.sort(touched[:n_touched])
             for j in range(n_touched):
                 r = touched[j]
                 m = counts[r]

@@ -17,7 +17,6 @@ out cross-validation (pooled over the held-out tracks), never on one test track 
 from __future__ import annotations
 
 import argparse
-import ast
 import csv
 import sys
 import tempfile
@@ -219,8 +218,16 @@ def ablations() -> list[tuple[str, LocatorConfig, bool]]:
         ("global calibration only (no per-reader fit)", base, False),
         ("no tracking (raw trilateration fixes)", replace(base, tracking=False), True),
         ("tracking, speed gate off", replace(base, tracker=replace(t, gate=Gate.OFF)), True),
-        ("tracking, gate rejects (not inflate)", replace(base, tracker=replace(t, gate=Gate.REJECT)), True),
-        ("tracking, no walkable constraint", replace(base, tracker=replace(t, constrain=False)), True),
+        (
+            "tracking, gate rejects (not inflate)",
+            replace(base, tracker=replace(t, gate=Gate.REJECT)),
+            True,
+        ),
+        (
+            "tracking, no walkable constraint",
+            replace(base, tracker=replace(t, constrain=False)),
+            True,
+        ),
         ("tracker prediction as solver x0", replace(base, seed_from_track=True), True),
         ("window 1 s", replace(base, window=replace(w, window=1.0)), True),
         ("window 3 s", replace(base, window=replace(w, window=3.0)), True),
@@ -228,7 +235,11 @@ def ablations() -> list[tuple[str, LocatorConfig, bool]]:
         ("statistic mean", replace(base, window=replace(w, statistic=Statistic.MEAN)), True),
         ("statistic median", replace(base, window=replace(w, statistic=Statistic.MEDIAN)), True),
         ("statistic max", replace(base, window=replace(w, statistic=Statistic.MAX)), True),
-        ("statistic 75th percentile", replace(base, window=replace(w, statistic=Statistic.QUANTILE)), True),
+        (
+            "statistic 75th percentile",
+            replace(base, window=replace(w, statistic=Statistic.QUANTILE)),
+            True,
+        ),
         ("top-4 readers", replace(base, window=replace(w, top_k=4)), True),
         ("top-6 readers", replace(base, window=replace(w, top_k=6)), True),
         ("top-12 readers", replace(base, window=replace(w, top_k=12)), True),
@@ -237,7 +248,9 @@ def ablations() -> list[tuple[str, LocatorConfig, bool]]:
 
 def table(rows: list[tuple[str, dict[str, np.ndarray]]]) -> str:
     """A markdown table: pooled median/p90 and the median of each held-out track."""
-    short = [n.replace("rectangular_without_rotation", "rect").replace("straight_", "s") for n in TRACKS]
+    short = [
+        n.replace("rectangular_without_rotation", "rect").replace("straight_", "s") for n in TRACKS
+    ]
     head = "| configuration | median m | p90 m | fixes | " + " | ".join(short) + " |"
     sep = "|---|---|---|---|" + "---|" * len(TRACKS)
     lines = [head, sep]
@@ -278,7 +291,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     rows = [
         ("baseline: weighted centroid, 4 strongest", centroid_baseline(floorplan, folds)),
-        ("baseline: plain Gauss-Newton, 1 s mean, global model", run_config(floorplan, folds, base_gn, False)),
+        (
+            "baseline: plain Gauss-Newton, 1 s mean, global model",
+            run_config(floorplan, folds, base_gn, False),
+        ),
     ]
     if not args.quick:
         rows += [(name, run_config(floorplan, folds, cfg, per)) for name, cfg, per in ablations()]

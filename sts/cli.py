@@ -14,6 +14,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sts.commands.floorplan",
     "sts.commands.zones",
     "sts.commands.demo",
+    "sts.commands.calibrate",
+    "sts.commands.locate",
+    "sts.commands.attendance",
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import numpy as np
 from engine.locate import REJECT_TEXT, LocatorConfig, Reject, Rejected, locate_all
 from engine.windowing import WindowSpec
 from geometry.errors import InputError
+from geometry.model import ReaderCalibration
 from sts.readings_csv import (
     Readings,
     RowProblem,
@@ -69,15 +71,14 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--interval must be a positive number of seconds, got {args.interval}")
     window = args.window if args.window is not None else 2.0 * args.interval
     floorplan = load_floorplan(args.floorplan).floorplan
-    calibration = {}
-    tag_height: float | None = None
+    calibration: dict[str, ReaderCalibration] = {}
+    config = LocatorConfig(
+        window=WindowSpec(interval=args.interval, window=max(window, args.interval))
+    )
     if args.calibration is not None:
         calibration, tag_height = read_calibration(args.calibration, floorplan)
+        config = replace(config, tag_height=tag_height)
     readings = read_readings(args.readings, [r.id for r in floorplan.readers])
-    config = LocatorConfig(
-        window=WindowSpec(interval=args.interval, window=max(window, args.interval)),
-        **({"tag_height": tag_height} if tag_height is not None else {}),
-    )
     positions, rejected = locate_all(floorplan, readings.batch, calibration, config)
     problems = sorted(
         [*readings.problems, *rejection_problems(readings, rejected)], key=lambda p: p.line

@@ -1,0 +1,174 @@
+"""The Locator: streaming equivalence, determinism, bad rows counted, real-data sanity."""
+
+from __future__ import annotations
+
+import ast
+import csv
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+from shapely.geometry import box
+
+from engine.batches import ReadingBatch
+from engine.locate import Locator, LocatorConfig, Reject, locate_all
+from geometry.errors import ConfigError
+from geometry.model import Floorplan, Level, Reader, ReaderCalibration, Site, Zone, ZoneKind
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "tetam-ble"
+#: A plain global fit of the tetam data (rounded): enough for sanity checks here.
+CAL = ReaderCalibration(rssi_1m=-62.0, exponent=1.4, sigma_db=6.0)
+
+
+def tetam_floorplan() -> Floorplan:
+    """The tetam readers (ids = MAC) in one open 20.66 x 17.64 m room."""
+    for line in (DATA / "tetam.dev").read_text().splitlines():
+        if line.startswith("Dongles:"):
+            raw = ast.literal_eval(line.split(":", 1)[1].strip())
+    readers = tuple(
+        Reader(mac, "L0", v[0][0], v[0][1], v[0][2], CAL) for mac, v in sorted(raw.items())
+    )
+    room = Zone("floor", "Floor", "L0", ZoneKind.ROOM, box(0, 0, 20.66, 17.64))
+    return Floorplan(Site("tetam", "TETAM"), (Level("L0", 0, "Ground"),), (room,), readers)
+
+
+def tetam_track(name: str, fp: Floorplan) -> tuple[ReadingBatch, np.ndarray]:
+    """A track as a batch (tag 0) and its truth rows (t, x, y)."""
+    code = {r.id: i for i, r in enumerate(fp.readers)}
+    with open(DATA / f"{name}_all_sensors.mbd", newline="") as fh:
+        rows = [r for r in csv.reader(fh) if r]
+    t = np.array([float(r[0]) for r in rows])
+    batch = ReadingBatch.from_arrays(
+        t, np.zeros(len(rows)), [code[r[1]] for r in rows], [float(r[3]) for r in rows]
+    )
+    truth = np.array([[float(r[0]), float(r[4]), float(r[5])] for r in rows])
+    return batch, truth[np.argsort(truth[:, 0], kind="stable")]
+
+
+@pytest.fixture(scope="module")
+def fp() -> Floorplan:
+    return tetam_floorplan()
+
+
+@pytest.fixture(scope="module")
+def straight(fp: Floorplan) -> tuple[ReadingBatch, np.ndarray]:
+    return tetam_track("straight_01", fp)
+
+
+def same(a, b) -> None:
+    """Two position batches are identical, value for value."""
+    for name in ("t", "tag", "level", "x", "y", "uncertainty"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+def in_chunks(fp: Floorplan, batch: ReadingBatch, cuts: list[int], config=None):
+    """Process the batch cut at the given row indexes, then flush; concatenated output."""
+    loc = Locator(fp, None, config or LocatorConfig(tag_height=1.8))
+    edges = [0, *cuts, len(batch)]
+    parts = [loc.process(batch.take(np.arange(a, b))) for a, b in itertools.pairwise(edges)]
+    parts.append(loc.flush())
+    return type(parts[0]).from_arrays(
+        *(
+            np.concatenate([getattr(p, n) for p in parts])
+            for n in ("t", "tag", "level", "x", "y", "uncertainty")
+        )
+    )
+
+
+@pytest.mark.parametrize("seed_from_track", [False, True])
+def test_streaming_gives_the_same_positions_as_one_batch(fp, straight, seed_from_track) -> None:
+    batch, _ = straight
+    config = LocatorConfig(tag_height=1.8, seed_from_track=seed_from_track)
+    whole, _ = locate_all(fp, batch, None, config)
+    rng = np.random.default_rng(3)
+    cuts = sorted(rng.choice(np.arange(1, len(batch)), size=25, replace=False).tolist())
+    same(whole, in_chunks(fp, batch, cuts, config))
+    # Degenerate cuts: one row at a time for a stretch, and empty batches.
+    same(whole, in_chunks(fp, batch, [*range(1, 40), 40, 40, 500], config))
+
+
+def test_one_fix_per_tag_per_interval_and_deterministic(fp, straight) -> None:
+    batch, _ = straight
+    a, _ = locate_all(fp, batch, None, LocatorConfig(tag_height=1.8))
+    b, _ = locate_all(fp, batch, None, LocatorConfig(tag_height=1.8))
+    same(a, b)
+    assert np.all(np.diff(a.t) == 1.0)  # one tag: one fix a second, no gaps
+    assert np.all(a.t == np.round(a.t))  # on the interval grid
+    assert np.isfinite(a.x).all() and np.isfinite(a.uncertainty).all()
+    assert (a.uncertainty > 0).all()
+    assert (a.x >= 0).all() and (a.x <= 20.66).all()
+
+
+def test_two_tags_interleaved_equal_each_alone(fp, straight) -> None:
+    batch, _ = straight
+    other, _ = tetam_track("straight_04", fp)
+    # Shift the second track onto the first one's clock, as a second tag.
+    shift = batch.t[0] - other.t[0]
+    both = ReadingBatch.from_arrays(
+        np.r_[batch.t, other.t + shift],
+        np.r_[batch.tag, np.ones(len(other))],
+        np.r_[batch.reader, other.reader],
+        np.r_[batch.rssi, other.rssi],
+    )
+    order = np.argsort(both.t, kind="stable")
+    mixed, _ = locate_all(fp, both.take(order), None, LocatorConfig(tag_height=1.8))
+    alone, _ = locate_all(fp, batch, None, LocatorConfig(tag_height=1.8))
+    mine = mixed.take(mixed.tag == 0)
+    n = len(alone)
+    np.testing.assert_allclose(mine.x[:n], alone.x, atol=1e-9)
+
+
+def test_bad_rows_are_counted_and_the_rest_processed(fp, straight) -> None:
+    batch, _ = straight
+    good = batch.take(np.arange(300))
+    t = good.t.copy()
+    reader = good.reader.copy()
+    rssi = good.rssi.copy()
+    reader[10] = 99  # unknown reader
+    rssi[20] = 42.0  # positive RSSI
+    rssi[21] = -140.0
+    t[30] = np.nan
+    t[40] = t[39] - 5.0  # late by 5 s
+    t[41] = t[40 - 1] - 0.2  # late by 0.2 s: within the 0.5 s tolerance, accepted
+    bad = ReadingBatch.from_arrays(t, good.tag, reader, rssi)
+    loc = Locator(fp, None, LocatorConfig(tag_height=1.8))
+    positions, rejected = loc.process_with_report(bad)
+    assert rejected.index.tolist() == [10, 20, 21, 30, 40]
+    assert rejected.counts() == {
+        Reject.UNKNOWN_READER: 1,
+        Reject.RSSI_RANGE: 2,
+        Reject.BAD_TIME: 1,
+        Reject.LATE: 1,
+    }
+    assert len(positions) > 5
+    assert loc.rejected_total[Reject.RSSI_RANGE] == 2
+
+
+def test_late_rows_are_judged_against_earlier_batches_too(fp, straight) -> None:
+    batch, _ = straight
+    loc = Locator(fp, None, LocatorConfig(tag_height=1.8))
+    loc.process(batch.take(np.arange(200)))
+    stale = batch.take(np.arange(10, 12))
+    _, rejected = loc.process_with_report(stale)
+    assert rejected.counts() == {Reject.LATE: 2}
+
+
+def test_a_floorplan_without_readers_is_a_config_error() -> None:
+    empty = Floorplan(Site("s", "S"), (Level("L0", 0, "G"),), ())
+    with pytest.raises(ConfigError, match="no readers"):
+        Locator(empty)
+
+
+def test_calibration_for_an_unknown_reader_is_a_config_error(fp) -> None:
+    with pytest.raises(ConfigError, match="not in the floorplan"):
+        Locator(fp, {"nope": CAL})
+
+
+def test_median_error_on_a_real_track_is_metres_not_tens(fp) -> None:
+    batch, truth = tetam_track("straight_05", fp)
+    pos, _ = locate_all(fp, batch, None, LocatorConfig(tag_height=1.8))
+    tx = np.interp(pos.t, truth[:, 0], truth[:, 1])
+    ty = np.interp(pos.t, truth[:, 0], truth[:, 2])
+    err = np.hypot(pos.x - tx, pos.y - ty)
+    assert np.median(err) < 2.5
