@@ -37,7 +37,7 @@ from engine.events import Alert, EventKind, Evidence, Severity, ZoneEvent
 from engine.rollcall import RollCall, RollCallReport, RollMode, RollStatus, Sighting
 from engine.schedule import Occurrence, Timetable
 from geometry.errors import StsError
-from geometry.model import Floorplan, ZoneKind
+from geometry.model import Floorplan, Zone, ZoneKind
 
 
 class RuleType(StrEnum):
@@ -138,14 +138,11 @@ class RuleSet:
         self.timetable = timetable
         self.tag_groups: Mapping[str, str] = dict(tag_groups or {})
         self.book = AlertBook(config.cooldown_s)
-        self._kind = {z.id: z.kind for z in floorplan.zones}
-        self._level = {z.id: z.level for z in floorplan.zones}
-        safe = {z.id for z in floorplan.zones if z.kind == ZoneKind.SAFE_AREA}
-        # A plan without a safe area: every zone counts as campus.
-        self.campus_zones: frozenset[str] = frozenset(safe or self._kind)
-        self.muster_zones: frozenset[str] = frozenset(
-            z.id for z in floorplan.zones if z.kind == ZoneKind.MUSTER_POINT
-        )
+        self._kind: dict[str, ZoneKind] = {}
+        self._level: dict[str, str] = {}
+        self.campus_zones: frozenset[str] = frozenset()
+        self.muster_zones: frozenset[str] = frozenset()
+        self.set_zones(floorplan.zones)
         for rule in config.rules:
             if rule.type in TIMETABLE_TYPES and timetable is None:
                 raise RuleError(
@@ -160,6 +157,20 @@ class RuleSet:
         self.rollcall: RollCall | None = None
         self._now = float("-inf")
         self._positions: Mapping[str, Evidence] | None = None
+
+    def set_zones(self, zones: Iterable[Zone]) -> None:
+        """Adopt the current zones (the Engine calls this when zones change at runtime).
+
+        Kind rules (`kinds = ["restricted"]`) then cover a fence drawn during an incident;
+        the zone events the change implies arrive through `on_events` as usual.
+        """
+        zones = tuple(zones)
+        self._kind = {z.id: z.kind for z in zones}
+        self._level = {z.id: z.level for z in zones}
+        safe = {z.id for z in zones if z.kind == ZoneKind.SAFE_AREA}
+        # A plan without a safe area: every zone counts as campus.
+        self.campus_zones = frozenset(safe or self._kind)
+        self.muster_zones = frozenset(z.id for z in zones if z.kind == ZoneKind.MUSTER_POINT)
 
     # ---- who the rules apply to ---------------------------------------------------------
 

@@ -71,6 +71,19 @@ def test_restricted_zone_by_kind_on_one_level() -> None:
     assert len(rs.on_events([ev(at(9), "s1", "roof", "enter")], None, at(9))) == 1
 
 
+def test_a_fence_drawn_at_runtime_is_covered_by_kind_rules() -> None:
+    from shapely.geometry import box
+
+    from geometry.model import Zone
+
+    rs = ruleset(restricted())
+    fence = Zone("incident", "Incident fence", "L0", ZoneKind.RESTRICTED, box(30, 20, 40, 30))
+    assert rs.on_events([ev(at(9), "s1", "incident", "inside")], None, at(9)) == []
+    rs.set_zones((*floorplan().zones, fence))
+    out = rs.on_events([ev(at(9, 1), "s2", "incident", "inside")], None, at(9, 1))
+    assert [(a.tag, a.zone) for a in out] == [("s2", "incident")]
+
+
 def test_restricted_zone_only_for_listed_groups() -> None:
     rs = ruleset(restricted(groups=frozenset({"8B"})))
     assert rs.on_events([ev(at(9), "s1", "boiler", "enter")], None, at(9)) == []
