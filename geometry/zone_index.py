@@ -1,0 +1,493 @@
+"""The zone index: which zones contain each point of a batch, and how far each boundary is.
+
+One `rtree` index per level holds the zone bounds and changes at runtime (`add`,
+`update`, `remove`). A query compiles every changed level, lazily, to flat arrays (see
+`geometry.pip_kernel`): a uniform candidate grid whose cells list the zones that can
+contain a point of the cell, cells strictly inside a zone marked *full* (no edge test),
+and per cell and zone the few edges that can matter for the crossing-number test and
+for the distance to the boundary. The numba kernel then answers a batch with no Python
+per point, on one thread or on all of them (`numba.set_num_threads`).
+
+Rules, also in docs/zone-lookup.md:
+
+* A zone is a closed set: a point exactly on an edge or a vertex is inside it, with
+  distance 0. This is shapely's `intersects_xy`. Someone standing in a doorway on the
+  shared wall of two rooms is in both, which the engine's hysteresis then resolves,
+  rather than in neither. The decision is exact for vertices and axis-aligned edges;
+  on slanted edges it is the floating-point orientation test.
+* Distance: the Euclidean distance from the point to the nearest edge of any ring
+  (holes and every part of a MultiPolygon included) of that zone, exact up to rounding.
+* Points on a level code outside `0..len(level_ids)-1` (the engine uses -1 for "no
+  level") or with a NaN coordinate have no hits; they are not an error.
+* Zones are numbered densely from 0; a number is stable while its zone exists, and
+  the number of a removed zone is reused by the next `add` (lowest free first).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+from rtree import index as rtree_index
+from shapely.geometry import MultiPolygon, Polygon
+
+from geometry import pip_kernel
+from geometry.errors import InputError
+from geometry.model import Floorplan, Zone
+
+#: Batches at least this large run on all numba threads by default.
+PARALLEL_THRESHOLD = 20_000
+
+
+class UnknownIdError(InputError, KeyError):
+    """A level id, zone id or zone number the index does not know (also a KeyError)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneHits:
+    """Zones containing each point, in CSR form.
+
+    The hits of point i are `zone[offsets[i]:offsets[i+1]]` (zone numbers, ascending)
+    with `distance[...]` the distance (>= 0, metres) from the point to that zone's
+    boundary.
+    """
+
+    offsets: npt.NDArray[np.int64]
+    zone: npt.NDArray[np.int32]
+    distance: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def counts(self) -> npt.NDArray[np.int64]:
+        """Number of zones containing each point."""
+        return np.diff(self.offsets)
+
+    def point(self) -> npt.NDArray[np.int64]:
+        """For every hit, the index of its point (the CSR row), aligned with `zone`."""
+        return np.repeat(np.arange(len(self), dtype=np.int64), self.counts())
+
+    def ids_of(self, i: int, index: ZoneIndex) -> list[str]:
+        """Ids of the zones containing point i, sorted by zone id (stable across rebuilds)."""
+        numbers = self.zone[self.offsets[i] : self.offsets[i + 1]]
+        return sorted(index.zone_id(int(z)) for z in numbers)
+
+
+@dataclass(frozen=True, slots=True)
+class _LevelGrid:
+    """One level compiled: grid geometry, cell -> entries, entry -> edge lists."""
+
+    x0: float
+    y0: float
+    cell: float
+    nx: int
+    ny: int
+    cell_start: npt.NDArray[np.int64]
+    ent_zone: npt.NDArray[np.int32]
+    ent_flag: npt.NDArray[np.uint8]
+    ent_start: npt.NDArray[np.int64]
+    ent_mid: npt.NDArray[np.int64]
+    seg: npt.NDArray[np.float64]
+
+
+def zone_edges(zone: Zone) -> npt.NDArray[np.float64]:
+    """Every edge of every ring of a zone as rows (ax, ay, bx, by); checks the geometry."""
+    geom = zone.polygon
+    if not isinstance(geom, Polygon | MultiPolygon) or geom.is_empty:
+        raise InputError(
+            f"zone {zone.id!r}: the geometry must be a non-empty Polygon or MultiPolygon, "
+            f"got {geom.geom_type}; fix the zone's geometry"
+        )
+    rings = shapely.get_rings(shapely.get_parts(geom))
+    coords, ring = shapely.get_coordinates(rings, return_index=True)
+    if not np.isfinite(coords).all():
+        raise InputError(f"zone {zone.id!r}: a coordinate is NaN or infinite; fix the ring")
+    same = ring[:-1] == ring[1:]
+    edges = np.concatenate([coords[:-1][same], coords[1:][same]], axis=1)
+    # zero-length edges (repeated vertices) change nothing: drop them
+    edges = edges[(edges[:, 0] != edges[:, 2]) | (edges[:, 1] != edges[:, 3])]
+    if len(edges) < 3:
+        raise InputError(
+            f"zone {zone.id!r}: the polygon is degenerate (fewer than 3 distinct edges); "
+            "fix the ring"
+        )
+    return np.ascontiguousarray(edges, dtype=np.float64)
+
+
+def _edge_bounds(edges: npt.NDArray[np.float64]) -> tuple[float, float, float, float]:
+    """Bounds (xmin, ymin, xmax, ymax) of a set of edges."""
+    xs = edges[:, 0::2]
+    ys = edges[:, 1::2]
+    return (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+
+
+def _grid_cell_size(
+    bounds: npt.NDArray[np.float64], extent: tuple[float, float, float, float]
+) -> float:
+    """Cell size: half the median short side of the zones, coarsened to bound the cell count."""
+    w = bounds[:, 2] - bounds[:, 0]
+    h = bounds[:, 3] - bounds[:, 1]
+    width = extent[2] - extent[0]
+    height = extent[3] - extent[1]
+    span = max(width, height, 1e-9)
+    s = max(0.5 * float(np.median(np.minimum(w, h))), span / 4096.0, 1e-6)
+    # memory and build time stay proportional to the zone count
+    max_cells = min(max(4096, 64 * len(bounds)), 4_000_000)
+    while (width / s + 1.0) * (height / s + 1.0) > max_cells:
+        s *= 1.25
+    return s
+
+
+class ZoneIndex:
+    """Dynamic per-level zone index answering batch point-in-zone queries (see module doc)."""
+
+    def __init__(
+        self,
+        level_ids: Sequence[str],
+        zones: Iterable[Zone] = (),
+        *,
+        cell_size: float | None = None,
+    ) -> None:
+        self._level_ids = tuple(level_ids)
+        self._level_code: dict[str, int] = {}
+        for code, lid in enumerate(self._level_ids):
+            if lid in self._level_code:
+                raise InputError(f"level id {lid!r} is given twice; level ids must be unique")
+            self._level_code[lid] = code
+        if cell_size is not None and not (cell_size > 0 and math.isfinite(cell_size)):
+            raise InputError(f"cell_size must be a positive number of metres, got {cell_size}")
+        self._cell_size = cell_size
+        self._zones: list[Zone | None] = []
+        self._edges: list[npt.NDArray[np.float64] | None] = []
+        self._bounds: list[tuple[float, float, float, float] | None] = []
+        self._zone_level: list[int] = []
+        self._number: dict[str, int] = {}
+        self._free: list[int] = []
+        self._trees = [rtree_index.Index(interleaved=True) for _ in self._level_ids]
+        self._members: list[set[int]] = [set() for _ in self._level_ids]
+        self._levels: list[_LevelGrid | None] = [None for _ in self._level_ids]
+        self._grid: pip_kernel.CompiledGrid | None = None
+        self._all_edges: tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]] | None = None
+        for zone in zones:
+            self.add(zone)
+
+    @classmethod
+    def from_floorplan(cls, floorplan: Floorplan) -> ZoneIndex:
+        """An index of every zone of a floorplan; levels coded in file order, zones numbered so."""
+        return cls([lv.id for lv in floorplan.levels], floorplan.zones)
+
+    # ---- ids and numbers -------------------------------------------------------------
+
+    @property
+    def level_ids(self) -> tuple[str, ...]:
+        """The level ids; a level's code is its position here."""
+        return self._level_ids
+
+    def level_code(self, level_id: str) -> int:
+        """The code of a level id (UnknownIdError when there is none)."""
+        try:
+            return self._level_code[level_id]
+        except KeyError:
+            raise UnknownIdError(
+                f"unknown level {level_id!r}; known levels: {', '.join(self._level_ids)}"
+            ) from None
+
+    def level_codes(self, level_ids: Iterable[str]) -> npt.NDArray[np.int32]:
+        """Codes of many level ids, -1 for unknown ones (e.g. for a CSV column)."""
+        return np.array([self._level_code.get(lid, -1) for lid in level_ids], dtype=np.int32)
+
+    def zone_number(self, zone_id: str) -> int:
+        """The number of a zone id (UnknownIdError when there is none)."""
+        try:
+            return self._number[zone_id]
+        except KeyError:
+            raise UnknownIdError(f"unknown zone {zone_id!r}") from None
+
+    def zone_id(self, number: int) -> str:
+        """The id of a zone number (UnknownIdError when no zone has it)."""
+        return self.zone(number).id
+
+    def zone(self, number_or_id: int | str) -> Zone:
+        """The zone with this number or id (UnknownIdError when there is none)."""
+        number = (
+            self.zone_number(number_or_id) if isinstance(number_or_id, str) else int(number_or_id)
+        )
+        zone = self._zones[number] if 0 <= number < len(self._zones) else None
+        if zone is None:
+            raise UnknownIdError(f"no zone has number {number}")
+        return zone
+
+    def __len__(self) -> int:
+        return len(self._number)
+
+    def __contains__(self, zone_id: object) -> bool:
+        return zone_id in self._number
+
+    @property
+    def capacity(self) -> int:
+        """One more than the highest zone number in use (size for per-zone arrays)."""
+        return len(self._zones)
+
+    @property
+    def zones(self) -> tuple[Zone, ...]:
+        """The zones, in zone-number order."""
+        return tuple(z for z in self._zones if z is not None)
+
+    # ---- changes -----------------------------------------------------------------------
+
+    def add(self, zone: Zone) -> int:
+        """Add a zone; returns its number (the lowest free one)."""
+        if zone.id in self._number:
+            raise InputError(f"zone {zone.id!r} is already in the index; use update() to change it")
+        code = self._code_of_zone(zone)
+        edges = zone_edges(zone)
+        number = heapq.heappop(self._free) if self._free else len(self._zones)
+        if number == len(self._zones):
+            self._zones.append(None)
+            self._edges.append(None)
+            self._bounds.append(None)
+            self._zone_level.append(-1)
+        self._place(number, zone, code, edges)
+        return number
+
+    def update(self, zone: Zone) -> None:
+        """Replace the zone with the same id (geometry, level or attributes); keeps its number."""
+        number = self.zone_number(zone.id)
+        code = self._code_of_zone(zone)
+        edges = zone_edges(zone)
+        self._unplace(number)
+        self._place(number, zone, code, edges)
+
+    def remove(self, zone_id: str) -> None:
+        """Remove a zone; its number becomes free for a later add."""
+        number = self.zone_number(zone_id)
+        self._unplace(number)
+        del self._number[zone_id]
+        self._zones[number] = None
+        self._edges[number] = None
+        self._bounds[number] = None
+        self._zone_level[number] = -1
+        heapq.heappush(self._free, number)
+
+    def _code_of_zone(self, zone: Zone) -> int:
+        """The level code of a zone, with an error naming the zone when it is unknown."""
+        code = self._level_code.get(zone.level)
+        if code is None:
+            raise UnknownIdError(
+                f"zone {zone.id!r} is on unknown level {zone.level!r}; "
+                f"known levels: {', '.join(self._level_ids)}"
+            )
+        return code
+
+    def _place(self, number: int, zone: Zone, code: int, edges: npt.NDArray[np.float64]) -> None:
+        """Store a zone under a number and put its bounds in its level's R-tree."""
+        bounds = _edge_bounds(edges)
+        self._zones[number] = zone
+        self._edges[number] = edges
+        self._bounds[number] = bounds
+        self._zone_level[number] = code
+        self._number[zone.id] = number
+        self._trees[code].insert(number, bounds)
+        self._members[code].add(number)
+        self._levels[code] = None
+        self._grid = None
+        self._all_edges = None
+
+    def _unplace(self, number: int) -> None:
+        """Take a zone out of its level's R-tree (its slot stays)."""
+        code = self._zone_level[number]
+        bounds = self._bounds[number]
+        assert bounds is not None
+        self._trees[code].delete(number, bounds)
+        self._members[code].discard(number)
+        self._levels[code] = None
+        self._grid = None
+        self._all_edges = None
+
+    # ---- queries -----------------------------------------------------------------------
+
+    def candidates(self, level_id: str, bounds: tuple[float, float, float, float]) -> list[str]:
+        """Ids of the zones of a level whose bounds meet (xmin, ymin, xmax, ymax), sorted."""
+        tree = self._trees[self.level_code(level_id)]
+        return sorted(self.zone_id(n) for n in tree.intersection(bounds))
+
+    def query(
+        self,
+        level: npt.ArrayLike,
+        x: npt.ArrayLike,
+        y: npt.ArrayLike,
+        *,
+        parallel: bool | None = None,
+    ) -> ZoneHits:
+        """Every zone containing each point (level codes, local metres), with boundary distances.
+
+        `parallel`: run on all numba threads; by default when the batch has at least
+        PARALLEL_THRESHOLD points.
+        """
+        lv = np.ascontiguousarray(level, dtype=np.int32)
+        xs = np.ascontiguousarray(x, dtype=np.float64)
+        ys = np.ascontiguousarray(y, dtype=np.float64)
+        if not (lv.ndim == xs.ndim == ys.ndim == 1 and len(lv) == len(xs) == len(ys)):
+            raise InputError(
+                f"level, x and y must be 1-d arrays of one length, got shapes "
+                f"{lv.shape}, {xs.shape}, {ys.shape}"
+            )
+        if parallel is None:
+            parallel = len(xs) >= PARALLEL_THRESHOLD
+        offsets, zone, dist = pip_kernel.query_grid(lv, xs, ys, self._compiled(), parallel)
+        return ZoneHits(offsets=offsets, zone=zone, distance=dist)
+
+    def query_level(
+        self, level_id: str, x: npt.ArrayLike, y: npt.ArrayLike, *, parallel: bool | None = None
+    ) -> ZoneHits:
+        """`query` with every point on one level (UnknownIdError for an unknown level)."""
+        xs = np.ascontiguousarray(x, dtype=np.float64)
+        level = np.full(xs.shape, self.level_code(level_id), dtype=np.int32)
+        return self.query(level, xs, y, parallel=parallel)
+
+    def signed_distance(
+        self, zone: npt.ArrayLike, x: npt.ArrayLike, y: npt.ArrayLike
+    ) -> npt.NDArray[np.float64]:
+        """Distance from point i to the boundary of zone[i]: > 0 inside, < 0 outside, 0 on it."""
+        zs = np.ascontiguousarray(zone, dtype=np.int32)
+        xs = np.ascontiguousarray(x, dtype=np.float64)
+        ys = np.ascontiguousarray(y, dtype=np.float64)
+        if not (zs.ndim == xs.ndim == ys.ndim == 1 and len(zs) == len(xs) == len(ys)):
+            raise InputError(
+                f"zone, x and y must be 1-d arrays of one length, got shapes "
+                f"{zs.shape}, {xs.shape}, {ys.shape}"
+            )
+        seg, zstart = self._edge_table()
+        if len(zs):
+            alive = zstart[1:] > zstart[:-1]
+            bad = (zs < 0) | (zs >= len(alive))
+            bad[~bad] = ~alive[zs[~bad]]
+            if bad.any():
+                raise UnknownIdError(f"no zone has number {int(zs[np.argmax(bad)])}")
+        return pip_kernel.signed_distance_kernel(zs, xs, ys, seg, zstart)
+
+    # ---- compilation -------------------------------------------------------------------
+
+    def _edge_table(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+        """All zones' edges by zone number: (edges, start[capacity + 1]); empty when removed."""
+        if self._all_edges is None:
+            sizes = [0 if e is None else len(e) for e in self._edges]
+            zstart = np.zeros(len(sizes) + 1, np.int64)
+            np.cumsum(sizes, out=zstart[1:])
+            parts = [e for e in self._edges if e is not None]
+            seg = np.concatenate(parts) if parts else np.empty((0, 4), np.float64)
+            self._all_edges = (np.ascontiguousarray(seg), zstart)
+        return self._all_edges
+
+    def _compile_level(self, code: int) -> _LevelGrid:
+        """Build the candidate grid of one level from its R-tree."""
+        tree = self._trees[code]
+        numbers = np.array(sorted(self._members[code]), dtype=np.int64)
+        if len(numbers) == 0:
+            empty_i = np.zeros(1, np.int64)
+            return _LevelGrid(
+                0.0,
+                0.0,
+                1.0,
+                0,
+                0,
+                empty_i,
+                np.empty(0, np.int32),
+                np.empty(0, np.uint8),
+                empty_i,
+                np.empty(0, np.int64),
+                np.empty((0, 4), np.float64),
+            )
+        xmin, ymin, xmax, ymax = (float(v) for v in tree.bounds)
+        bounds = np.array([self._bounds[n] for n in numbers], dtype=np.float64)
+        s = self._cell_size or _grid_cell_size(bounds, (xmin, ymin, xmax, ymax))
+        # one cell of margin so points on the max edge of the extent still fall in the grid
+        x0 = xmin - s
+        y0 = ymin - s
+        nx = math.floor((xmax - x0) / s) + 2
+        ny = math.floor((ymax - y0) / s) + 2
+        pad = s * 1e-6
+        parts = [self._edges[n] for n in numbers]
+        seg = np.ascontiguousarray(np.concatenate(parts))
+        zstart = np.zeros(len(numbers) + 1, np.int64)
+        np.cumsum([len(p) for p in parts], out=zstart[1:])
+        cells, slots, flags = pip_kernel.classify_cells(seg, zstart, bounds, x0, y0, s, nx, ny, pad)
+        # cell-major, then zone number: hits come out in ascending zone number
+        order = np.lexsort((slots, cells))
+        cells, slots, flags = cells[order], slots[order], flags[order]
+        ent_start, ent_mid, ent_seg = pip_kernel.build_lists(
+            seg, zstart, cells, slots, flags, x0, y0, s, nx, pad
+        )
+        cell_start = np.zeros(nx * ny + 1, np.int64)
+        np.cumsum(np.bincount(cells, minlength=nx * ny), out=cell_start[1:])
+        return _LevelGrid(
+            x0,
+            y0,
+            s,
+            nx,
+            ny,
+            cell_start,
+            numbers[slots].astype(np.int32),
+            flags,
+            ent_start,
+            ent_mid,
+            ent_seg,
+        )
+
+    def _compiled(self) -> pip_kernel.CompiledGrid:
+        """The flat arrays of every level, concatenated, rebuilding changed levels first."""
+        if self._grid is not None:
+            return self._grid
+        for code, grid in enumerate(self._levels):
+            if grid is None:
+                self._levels[code] = self._compile_level(code)
+        grids = [g for g in self._levels if g is not None]
+        n_cells = np.array([g.nx * g.ny for g in grids], dtype=np.int64)
+        n_ent = np.array([len(g.ent_zone) for g in grids], dtype=np.int64)
+        n_seg = np.array([len(g.seg) for g in grids], dtype=np.int64)
+        cell_base = np.concatenate([[0], np.cumsum(n_cells)[:-1]]).astype(np.int64)
+        ent_base = np.concatenate([[0], np.cumsum(n_ent)[:-1]]).astype(np.int64)
+        seg_base = np.concatenate([[0], np.cumsum(n_seg)[:-1]]).astype(np.int64)
+        cell_start = np.concatenate(
+            [g.cell_start[:-1] + b for g, b in zip(grids, ent_base, strict=True)]
+            + [np.array([n_ent.sum()], np.int64)]
+        )
+        ent_start = np.concatenate(
+            [g.ent_start[:-1] + b for g, b in zip(grids, seg_base, strict=True)]
+            + [np.array([n_seg.sum()], np.int64)]
+        )
+        ent_mid = np.concatenate([g.ent_mid + b for g, b in zip(grids, seg_base, strict=True)])
+        self._grid = pip_kernel.CompiledGrid(
+            x0=np.array([g.x0 for g in grids], np.float64),
+            y0=np.array([g.y0 for g in grids], np.float64),
+            inv=np.array([1.0 / g.cell for g in grids], np.float64),
+            nx=np.array([g.nx for g in grids], np.int64),
+            ny=np.array([g.ny for g in grids], np.int64),
+            base=cell_base,
+            cell_start=cell_start.astype(np.int64),
+            zone=np.concatenate([g.ent_zone for g in grids]).astype(np.int32),
+            flag=np.concatenate([g.ent_flag for g in grids]).astype(np.uint8),
+            start=ent_start.astype(np.int64),
+            mid=ent_mid.astype(np.int64),
+            seg=np.ascontiguousarray(np.concatenate([g.seg for g in grids]), dtype=np.float64),
+        )
+        return self._grid
+
+    def stats(self) -> dict[str, float]:
+        """Size of the compiled grid (cells, entries, edges in lists, bytes), for benchmarks."""
+        grid = self._compiled()
+        return {
+            "cells": float(len(grid.cell_start) - 1),
+            "entries": float(len(grid.zone)),
+            "full_entries": float((grid.flag == pip_kernel.FULL).sum()),
+            "list_edges": float(len(grid.seg)),
+            "bytes": float(grid.nbytes),
+        }
