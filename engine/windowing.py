@@ -100,6 +100,30 @@ def _stat(values: np.ndarray, n: int, kind: int, q: float) -> float:
 
 
 @njit(cache=True)
+def _insertion_sort(a: np.ndarray, n: int) -> None:
+    """Sort a[:n] ascending in place (n is a handful: the readings of one reader)."""
+    for i in range(1, n):
+        v = a[i]
+        j = i - 1
+        while j >= 0 and a[j] > v:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = v
+
+
+@njit(cache=True)
+def _insertion_sort_int(a: np.ndarray, n: int) -> None:
+    """Sort the integers a[:n] ascending in place."""
+    for i in range(1, n):
+        v = a[i]
+        j = i - 1
+        while j >= 0 and a[j] > v:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = v
+
+
+@njit(cache=True)
 def _window_kernel(
     t: np.ndarray,
     reader: np.ndarray,
@@ -138,6 +162,9 @@ def _window_kernel(
     values = np.empty(64, np.float64)
     agg = np.empty(n_readers, np.float64)
     agg_n = np.empty(n_readers, np.int64)
+    offs = np.empty(n_readers, np.int64)
+    fill = np.empty(n_readers, np.int64)
+    order = np.empty(n_readers, np.int64)
     row = 0
     for g in range(n_tags):
         a = starts[g]
@@ -171,23 +198,38 @@ def _window_kernel(
                     n_touched += 1
                 counts[r] += 1
             # Readers in index order, so equal values rank the lower reader index first.
-            touched[:n_touched] = np.sort(touched[:n_touched])
+            _insertion_sort_int(touched, n_touched)
+            # Counting sort of the window's values by reader, then each run sorted.
+            if hi - lo > values.shape[0]:
+                values = np.empty(2 * (hi - lo), np.float64)
+            pos = 0
+            for j in range(n_touched):
+                r = touched[j]
+                offs[r] = pos
+                fill[r] = pos
+                pos += counts[r]
+            for i in range(lo, hi):
+                r = reader[i]
+                values[fill[r]] = rssi[i]
+                fill[r] += 1
             for j in range(n_touched):
                 r = touched[j]
                 m = counts[r]
-                if m > values.shape[0]:
-                    values = np.empty(2 * m, np.float64)
-                c = 0
-                for i in range(lo, hi):
-                    if reader[i] == r:
-                        values[c] = rssi[i]
-                        c += 1
-                vs = np.sort(values[:m])
-                agg[j] = _stat(vs, m, kind, q)
+                run = values[offs[r] : offs[r] + m]
+                _insertion_sort(run, m)
+                agg[j] = _stat(run, m, kind, q)
                 agg_n[j] = m
                 counts[r] = 0
-            # Top-K by value, strongest first; ties broken by the lower reader index.
-            order = np.argsort(-agg[:n_touched], kind="mergesort")
+            # Top-K by value, strongest first; stable, so ties keep reader order.
+            for j in range(n_touched):
+                order[j] = j
+            for j in range(1, n_touched):
+                cur = order[j]
+                c = j - 1
+                while c >= 0 and agg[order[c]] < agg[cur]:
+                    order[c + 1] = order[c]
+                    c -= 1
+                order[c + 1] = cur
             n_out = min(top_k, n_touched)
             for c in range(n_out):
                 j = order[c]
@@ -225,7 +267,11 @@ def window_readings(
     if len(batch) == 0 or k1 < k0:
         return _empty(spec.top_k)
     # One stable sort by (tag, t): readings of a tag become a contiguous, time-ordered run.
-    order = np.lexsort((batch.t, batch.tag))
+    # A time-ordered stream (the usual case) needs only a stable sort by tag.
+    if bool(np.all(batch.t[1:] >= batch.t[:-1])):
+        order = np.argsort(batch.tag, kind="stable")
+    else:
+        order = np.lexsort((batch.t, batch.tag))
     tag_sorted = batch.tag[order]
     cut = np.flatnonzero(np.diff(tag_sorted)) + 1
     starts = np.concatenate(([0], cut, [len(order)])).astype(np.int64)
