@@ -154,6 +154,10 @@ class RuleSet:
         self._fired: set[tuple[str, str, str]] = set()
         self._checked: set[tuple[str, str]] = set()  # (rule, lesson slot) fully scanned
         self._lesson_alerts: dict[tuple[str, str, str], float] = {}  # key -> lesson end
+        # Indexes so time-driven checks touch only the students concerned, not everyone.
+        self._outside: set[str] = set()  # tags with left_safe_at set
+        self._away: dict[str, set[str]] = {}  # lesson key -> tags out of the room
+        self._hall: set[str] = set()  # tags with hall-pass state
         self.rollcall: RollCall | None = None
         self._now = float("-inf")
         self._positions: Mapping[str, Evidence] | None = None
@@ -342,10 +346,12 @@ class RuleSet:
                 return
             if entering:
                 st.left_safe_at = None
+                self._outside.discard(tag)
                 self._unschedule(rule, tag, "")
                 self._clear(rule.id, tag, "", ev.t, "back inside the safe area", out)
             elif kind == EventKind.EXIT and not any(z in targets for z in st.zones):
                 st.left_safe_at = ev.t
+                self._outside.add(tag)
         elif rule.type in (RuleType.NOT_IN_TIMETABLED_ROOM, RuleType.HALL_PASS):
             self._lesson_event(rule, ev, st, out)
 
@@ -381,13 +387,16 @@ class RuleSet:
             return
         if ev.kind in (EventKind.ENTER, EventKind.INSIDE):
             st.arrived.setdefault(key, ev.t)
+            self._hall.add(ev.tag)
             if st.out_since.pop(key, None) is not None:
+                self._away.get(key, set()).discard(ev.tag)
                 for sub in ("max_out", "pair", "too_long"):
                     self._clear(f"{rule.id}/{sub}", ev.tag, room, ev.t, "back in the room", out)
                 self._unschedule(rule, ev.tag, room)
                 self._hall_counts(rule, occ, ev.t, out)
         elif ev.kind == EventKind.EXIT and key in st.arrived:
             st.out_since[key] = ev.t
+            self._away.setdefault(key, set()).add(ev.tag)
             if rule.max_out_s is not None:
                 self._schedule(rule, ev.tag, room, ev.t + rule.max_out_s)
             self._hall_counts(rule, occ, ev.t, out, leaver=ev.tag)
@@ -396,7 +405,7 @@ class RuleSet:
         self, rule: Rule, occ: Occurrence, t: float, out: list[Alert], leaver: str = ""
     ) -> None:
         key, room = _lesson_key(occ), occ.lesson.room
-        away = sorted(tag for tag, st in self._tags.items() if key in st.out_since)
+        away = sorted(self._away.get(key, ()))
         if rule.max_out is not None:
             name = f"{rule.id}/max_out"
             if len(away) > rule.max_out and leaver:
@@ -482,7 +491,8 @@ class RuleSet:
         assert self.timetable is not None
         cal = self.timetable.calendar
         in_hours = cal.in_school_hours(t)
-        for tag, st in sorted(self._tags.items()):
+        for tag in sorted(self._outside):
+            st = self._tags[tag]
             if st.left_safe_at is None or not self._applies(rule, tag):
                 continue
             if not in_hours:
@@ -522,15 +532,24 @@ class RuleSet:
 
     def _tick_hall_pass(self, rule: Rule, t: float, out: list[Alert]) -> None:
         # A lesson that ended takes its hall-pass state (and open hall-pass alerts) with it.
-        names = {f"{rule.id}/{sub}" for sub in ("max_out", "pair", "too_long")}
-        for tag, st in sorted(self._tags.items()):
-            if not st.out_since and not st.arrived:
-                continue
+        # Hall-pass state is shared by every hall-pass rule, so clear all of their alerts.
+        names = {
+            f"{r.id}/{sub}"
+            for r in self._rules(RuleType.HALL_PASS)
+            for sub in ("max_out", "pair", "too_long")
+        }
+        for tag in sorted(self._hall):
+            st = self._tags[tag]
             occ = self._lesson(tag, t)
             current = "" if occ is None else _lesson_key(occ)
             st.arrived = {k: v for k, v in st.arrived.items() if k == current}
+            if not st.arrived and not st.out_since:
+                self._hall.discard(tag)
             for key in [k for k in st.out_since if k != current]:
                 del st.out_since[key]
+                self._away.get(key, set()).discard(tag)
+                if not self._away.get(key):
+                    self._away.pop(key, None)
                 self._unschedule(rule, tag, "*")
                 for a in self.book.open_alerts():
                     if a.rule in names and a.tag == tag:
