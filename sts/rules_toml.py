@@ -585,7 +585,8 @@ def parse_timetable(
 
     zone_ids = {z.id for z in floorplan.zones}
     lessons: list[Lesson] = []
-    slots: dict[tuple[str, str, int], int] = {}
+    slots: dict[tuple[str, str, int], int] = {}  # (group, period, weekday) -> lesson index
+    rooms: dict[tuple[str, str, int], tuple[int, str]] = {}  # (room, period, weekday) -> lesson
     raw_lessons = data.get("lessons", [])
     if not isinstance(raw_lessons, list):
         probs.add("lessons", "must be an array of tables", "write each lesson under [[lessons]]")
@@ -643,7 +644,18 @@ def parse_timetable(
                 )
                 break
         for wd in sorted(days) or list(range(7)):
+            other = rooms.get((room, period, wd))
+            if other is not None and other[1] != group:
+                probs.add(
+                    f"{where}.room",
+                    f"{room} is already booked by group {other[1]} (lessons[{other[0]}]) "
+                    f"in period {period} on that day",
+                    "move one of the lessons to another room or period",
+                )
+                break
+        for wd in sorted(days) or list(range(7)):
             slots.setdefault((group, period, wd), i)
+            rooms.setdefault((room, period, wd), (i, group))
         if period in {p.id for p in periods}:
             lessons.append(
                 Lesson(group, period, room, frozenset(days), str(item.get("subject", "")))

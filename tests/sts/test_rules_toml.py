@@ -263,6 +263,12 @@ def test_double_booked_group_is_refused() -> None:
     assert "already has lessons[0] in period P1" in tt_problem(doc)
 
 
+def test_room_booked_twice_is_refused() -> None:
+    doc = GOOD_TIMETABLE + '\n[[lessons]]\ngroup = "8B"\nperiod = "P1"\nroom = "room-a"\n'
+    msg = tt_problem(doc)
+    assert "lessons[2].room: room-a is already booked by group 7A (lessons[0])" in msg
+
+
 def test_files_resolve_relative_paths_and_bad_toml_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "rules.toml").write_text(GOOD_RULES)
     (tmp_path / "timetable.toml").write_text(GOOD_TIMETABLE)
