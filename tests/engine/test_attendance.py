@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from engine.attendance import (
     AttendancePolicy,
     AttendanceRecord,
@@ -154,3 +157,28 @@ def test_attendance_table_order_and_window() -> None:
         ("P2", "7A", "s2", A),
     ]
     assert rows == attendance(timetable(), members, list(reversed(events)), at(9, 30), at(10, 30))
+
+
+@settings(max_examples=150)
+@given(
+    moves=st.lists(
+        st.tuples(st.integers(0, 90), st.sampled_from(["enter", "exit", "stale"])), max_size=12
+    ),
+    evac=st.one_of(st.none(), st.tuples(st.integers(0, 80), st.integers(1, 40))),
+)
+def test_attendance_invariants(moves: list[tuple[int, str]], evac: tuple[int, int] | None) -> None:
+    events = [
+        ev(at(8, 45) + 60 * m, "s1", "" if k == "stale" else "room-a", k) for m, k in sorted(moves)
+    ]
+    windows = (
+        [] if evac is None else [(at(8, 45) + 60 * evac[0], at(8, 45) + 60 * (evac[0] + evac[1]))]
+    )
+    rec = p1(events, windows)
+    lesson_min = 60.0 - rec.evacuated_minutes
+    assert 0.0 <= rec.minutes_in_room <= lesson_min + 1e-9
+    if rec.status in (P, L):
+        assert rec.minutes_in_room >= 5.0 and rec.first_arrival is not None
+    if rec.status == E:
+        assert lesson_min == 0.0
+    if rec.left_early:
+        assert rec.status in (P, L) and rec.last_exit is not None
