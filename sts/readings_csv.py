@@ -75,6 +75,40 @@ def _read_rows(path: Path, headers: Sequence[tuple[str, ...]]) -> tuple[tuple[st
     raise InputError(f"{path}: line 1: header is {lines[0]!r}; expected {expected!r}")
 
 
+def _columns(
+    path: Path, body: list[str], n_fields: int, problems: list[RowProblem]
+) -> tuple[npt.NDArray[np.int64], list[list[str]]]:
+    """Line numbers and columns (stripped strings) of the rows with the right field count.
+
+    Fast path: when every line is well formed, one `split` of the whole body gives the
+    columns by striding; otherwise rows are checked one by one.
+    """
+    if body and all(body):
+        joined = ",".join(body)
+        flat = joined.split(",")
+        if len(flat) == n_fields * len(body) and all(
+            line.count(",") == n_fields - 1 for line in body
+        ):
+            cols = [flat[i::n_fields] for i in range(n_fields)]
+            if " " in joined or "\t" in joined:
+                cols = [[c.strip() for c in col] for col in cols]
+            return np.arange(2, len(body) + 2, dtype=np.int64), cols
+    lines, rows = _split(path, body, n_fields, problems)
+    cols = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(n_fields)]
+    return lines, [[c.strip() for c in col] for col in cols]
+
+
+def _intern(values: list[str]) -> tuple[tuple[str, ...], npt.NDArray[np.int64]]:
+    """Sorted distinct strings and each value's index among them (dict, not a sort of all)."""
+    first: dict[str, int] = {}
+    codes = np.fromiter((first.setdefault(v, len(first)) for v in values), np.int64, len(values))
+    names = sorted(first)
+    remap = np.empty(len(names), np.int64)
+    for rank, name in enumerate(names):
+        remap[first[name]] = rank
+    return tuple(names), remap[codes] if len(values) else codes
+
+
 def _split(
     path: Path, body: list[str], n_fields: int, problems: list[RowProblem]
 ) -> tuple[npt.NDArray[np.int64], list[list[str]]]:
@@ -117,39 +151,27 @@ def read_readings(path: Path, reader_ids: Sequence[str]) -> Readings:
     path = Path(path)
     _, body = _read_rows(path, [READINGS_HEADER])
     problems: list[RowProblem] = []
-    lines, rows = _split(path, body, 4, problems)
-    cols = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
-    t, ok_t = _floats(list(cols[0]), lines, "t", problems)
-    rssi, ok_r = _floats(list(cols[3]), lines, "rssi", problems)
-    tags = np.array([s.strip() for s in cols[1]], dtype=object)
-    readers = np.array([s.strip() for s in cols[2]], dtype=object)
+    lines, cols = _columns(path, body, 4, problems)
+    t, ok_t = _floats(cols[0], lines, "t", problems)
+    rssi, ok_r = _floats(cols[3], lines, "rssi", problems)
     known = {rid: i for i, rid in enumerate(reader_ids)}
-    names, inverse = (
-        np.unique(readers.astype(str), return_inverse=True)
-        if len(readers)
-        else (
-            np.empty(0, str),
-            np.empty(0, np.int64),
-        )
-    )
-    code_of = np.array([known.get(str(n), -1) for n in names], np.int32)
-    reader_code = code_of[inverse] if len(readers) else np.empty(0, np.int32)
+    names, inverse = _intern(cols[2])
+    code_of = np.array([known.get(n, -1) for n in names], np.int32)
+    reader_code = code_of[inverse] if len(inverse) else np.empty(0, np.int32)
     ok_reader = reader_code >= 0
     if not ok_reader.all():
         listed = ", ".join(reader_ids[:8]) + (", ..." if len(reader_ids) > 8 else "")
         for i in np.flatnonzero(~ok_reader):
             problems.append(
-                RowProblem(int(lines[i]), f"unknown reader {readers[i]!r} (known: {listed})")
+                RowProblem(int(lines[i]), f"unknown reader {cols[2][i]!r} (known: {listed})")
             )
     good = ok_t & ok_r & ok_reader
-    tag_names, tag_code = (
-        np.unique(tags[good].astype(str), return_inverse=True)
-        if good.any()
-        else (np.empty(0, str), np.empty(0, np.int64))
-    )
+    good_idx = np.flatnonzero(good)
+    tags = cols[1] if good.all() else [cols[1][i] for i in good_idx]
+    tag_names, tag_code = _intern(tags)
     batch = ReadingBatch.from_arrays(t[good], tag_code, reader_code[good], rssi[good])
     problems.sort(key=lambda p: p.line)
-    return Readings(batch, tuple(str(n) for n in tag_names), lines[good], tuple(problems))
+    return Readings(batch, tag_names, lines[good], tuple(problems))
 
 
 def read_truth(path: Path, tag_ids: Sequence[str]) -> Truth:
@@ -157,22 +179,21 @@ def read_truth(path: Path, tag_ids: Sequence[str]) -> Truth:
     path = Path(path)
     header, body = _read_rows(path, [TRUTH_HEADER, TRUTH_HEADER_LEVEL])
     problems: list[RowProblem] = []
-    lines, rows = _split(path, body, len(header), problems)
-    cols = list(zip(*rows, strict=True)) if rows else [()] * len(header)
-    t, ok_t = _floats(list(cols[0]), lines, "t", problems)
-    x, ok_x = _floats(list(cols[2]), lines, "x", problems)
-    y, ok_y = _floats(list(cols[3]), lines, "y", problems)
+    lines, cols = _columns(path, body, len(header), problems)
+    t, ok_t = _floats(cols[0], lines, "t", problems)
+    x, ok_x = _floats(cols[2], lines, "x", problems)
+    y, ok_y = _floats(cols[3], lines, "y", problems)
     good = ok_t & ok_x & ok_y & np.isfinite(t) & np.isfinite(x) & np.isfinite(y)
     for i in np.flatnonzero(~good & ok_t & ok_x & ok_y):
         problems.append(RowProblem(int(lines[i]), "t, x or y is not finite"))
     names = list(tag_ids)
     index = {n: i for i, n in enumerate(names)}
-    tags = [s.strip() for s in cols[1]]
+    tags = cols[1]
     for s in sorted(set(tags) - set(index)):
         index[s] = len(names)
         names.append(s)
     code = np.array([index[s] for s in tags], np.int32)
-    level = tuple(s.strip() for s in cols[4]) if len(header) == 5 else ("",) * len(tags)
+    level = tuple(cols[4]) if len(header) == 5 else ("",) * len(tags)
     keep = np.flatnonzero(good)
     problems.sort(key=lambda p: p.line)
     return Truth(
