@@ -107,6 +107,7 @@ class AlertBook:
         self.cooldown_s = cooldown_s
         self._alerts: dict[str, Alert] = {}
         self._open: dict[AlertKey, str] = {}
+        self._open_by_tag: dict[str, set[AlertKey]] = {}  # so per-student checks stay O(1)
         self._last_resolved: dict[AlertKey, float] = {}
         self.suppressed = 0  # triggers dropped by cooldown
         self.deduplicated = 0  # triggers folded into an open alert
@@ -122,6 +123,10 @@ class AlertBook:
         """The open (raised or acknowledged) alert for this condition, if any."""
         aid = self._open.get((rule, tag, zone))
         return None if aid is None else self._alerts[aid]
+
+    def open_keys(self, tag: str) -> list[AlertKey]:
+        """The (rule, tag, zone) keys of one student's open alerts, sorted."""
+        return sorted(self._open_by_tag.get(tag, ()))
 
     def open_alerts(self) -> list[Alert]:
         """Every alert not yet resolved, in raise order (time, then id)."""
@@ -178,6 +183,7 @@ class AlertBook:
         )
         self._alerts[aid] = alert
         self._open[key] = aid
+        self._open_by_tag.setdefault(tag, set()).add(key)
         return alert
 
     def acknowledge(self, alert_id: str, by: str, t: float) -> Alert:
@@ -204,6 +210,10 @@ class AlertBook:
         self._alerts[alert_id] = new
         key = (current.rule, current.tag, current.zone)
         del self._open[key]
+        keys = self._open_by_tag[current.tag]
+        keys.discard(key)
+        if not keys:
+            del self._open_by_tag[current.tag]
         self._last_resolved[key] = t
         return new
 

@@ -27,6 +27,7 @@ the Engine which tags' events and positions it must not forward or store.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -150,14 +151,23 @@ class RuleSet:
                     'give the rules file `timetable = "timetable.toml"`'
                 )
         self._tags: dict[str, _Tag] = {}
-        self._pending: dict[tuple[str, str, str], float] = {}  # (rule, tag, zone) -> due at
+        # Timed conditions: (rule, tag, zone) -> due time, a heap to find the due ones
+        # without scanning (stale heap entries are skipped), and an index by (rule, tag).
+        self._pending: dict[tuple[str, str, str], float] = {}
+        self._heap: list[tuple[float, tuple[str, str, str]]] = []
+        self._pending_by: dict[tuple[str, str], set[str]] = {}
         self._fired: set[tuple[str, str, str]] = set()
+        self._max_out_open: dict[str, set[tuple[str, str]]] = {}  # rule -> {(tag, room)}
         self._checked: set[tuple[str, str]] = set()  # (rule, lesson slot) fully scanned
-        self._lesson_alerts: dict[tuple[str, str, str], float] = {}  # key -> lesson end
+        # (lesson end, (rule, tag, room)): timetable alerts to clear when their lesson ends
+        self._lesson_alerts: list[tuple[float, tuple[str, str, str]]] = []
         # Indexes so time-driven checks touch only the students concerned, not everyone.
         self._outside: set[str] = set()  # tags with left_safe_at set
         self._away: dict[str, set[str]] = {}  # lesson key -> tags out of the room
         self._hall: set[str] = set()  # tags with hall-pass state
+        self._lesson_minute = -1
+        self._lesson_cache: dict[str, Occurrence | None] = {}
+        self._hall_slot: dict[str, str] = {}  # rule -> the period its last sweep saw
         self.rollcall: RollCall | None = None
         self._now = float("-inf")
         self._positions: Mapping[str, Evidence] | None = None
@@ -369,7 +379,14 @@ class RuleSet:
         group = self.tag_groups.get(tag, "")
         if self.timetable is None or not group:
             return None
-        return self.timetable.lesson_at(group, t)
+        # Periods start and end on whole local minutes (and zone offsets are whole
+        # minutes), so the answer is constant within a UTC minute: cache it per minute.
+        minute = int(t // 60)
+        if minute != self._lesson_minute:
+            self._lesson_minute, self._lesson_cache = minute, {}
+        if group not in self._lesson_cache:
+            self._lesson_cache[group] = self.timetable.lesson_at(group, t)
+        return self._lesson_cache[group]
 
     def _lesson_event(self, rule: Rule, ev: ZoneEvent, st: _Tag, out: list[Alert]) -> None:
         occ = self._lesson(ev.tag, ev.t)
@@ -405,7 +422,7 @@ class RuleSet:
         self, rule: Rule, occ: Occurrence, t: float, out: list[Alert], leaver: str = ""
     ) -> None:
         key, room = _lesson_key(occ), occ.lesson.room
-        away = sorted(self._away.get(key, ()))
+        away = self._away.get(key, set())
         if rule.max_out is not None:
             name = f"{rule.id}/max_out"
             if len(away) > rule.max_out and leaver:
@@ -413,9 +430,10 @@ class RuleSet:
                     rule, leaver, room, t, self._evidence(leaver, t), out,
                     name=name, out_now=len(away), limit=rule.max_out, period=occ.period.id,
                 )  # fmt: skip
+                self._max_out_open.setdefault(name, set()).add((leaver, room))
             elif len(away) <= rule.max_out:
-                for tag in sorted({a.tag for a in self.book.open_alerts() if a.rule == name}):
-                    self._clear(name, tag, room, t, "few enough students out", out)
+                for tag, zone in sorted(self._max_out_open.pop(name, set())):
+                    self._clear(name, tag, zone, t, "few enough students out", out)
         if leaver:
             for a, b in rule.flagged:
                 if leaver in (a, b) and a in away and b in away:
@@ -441,7 +459,7 @@ class RuleSet:
             rule, tag, room, t, self._evidence(tag, t), out,
             period=occ.period.id, group=occ.lesson.group, seen_in=";".join(where),
         )  # fmt: skip
-        self._lesson_alerts[(rule.id, tag, room)] = occ.end
+        heapq.heappush(self._lesson_alerts, (occ.end, (rule.id, tag, room)))
 
     # ---- time -------------------------------------------------------------------------------
 
@@ -453,10 +471,10 @@ class RuleSet:
         self._now = t
         # Timed conditions fire at their due time (not the tick's), so the alerts do not
         # depend on how often the caller ticks.
-        due_now = sorted((due, k) for k, due in self._pending.items() if due <= t)
-        for due, key in due_now:
-            if key in self._fired:
-                continue
+        while self._heap and self._heap[0][0] <= t:
+            due, key = heapq.heappop(self._heap)
+            if key in self._fired or self._pending.get(key) != due:
+                continue  # fired already, or unscheduled / rescheduled since
             rule = self._rule(key[0])
             tag, zone = key[1], key[2]
             self._fired.add(key)
@@ -472,10 +490,9 @@ class RuleSet:
                 self._raise(
                     rule, tag, zone, due, self._evidence(tag, due), out, dwell_s=due - since
                 )
-        for (rule_id, tag, zone), end in sorted(self._lesson_alerts.items()):
-            if end <= t:
-                del self._lesson_alerts[(rule_id, tag, zone)]
-                self._clear(rule_id, tag, zone, t, "the period ended", out)
+        while self._lesson_alerts and self._lesson_alerts[0][0] <= t:
+            _, (rule_id, tag, zone) = heapq.heappop(self._lesson_alerts)
+            self._clear(rule_id, tag, zone, t, "the period ended", out)
         for rule in self.config.rules:
             if rule.type == RuleType.SAFE_AREA_LEFT:
                 self._tick_safe_area(rule, t, out)
@@ -531,6 +548,13 @@ class RuleSet:
                 self._check_in_room(rule, tag, st, occ, check_at, out)
 
     def _tick_hall_pass(self, rule: Rule, t: float, out: list[Alert]) -> None:
+        assert self.timetable is not None
+        # Lessons only end when the period changes: skip the sweep until it does.
+        period = self.timetable.period_at(t)
+        slot = f"{self.timetable.calendar.local(t).date()}/{period.id if period else '-'}"
+        if self._hall_slot.get(rule.id) == slot:
+            return
+        self._hall_slot[rule.id] = slot
         # A lesson that ended takes its hall-pass state (and open hall-pass alerts) with it.
         # Hall-pass state is shared by every hall-pass rule, so clear all of their alerts.
         names = {
@@ -551,9 +575,9 @@ class RuleSet:
                 if not self._away.get(key):
                     self._away.pop(key, None)
                 self._unschedule(rule, tag, "*")
-                for a in self.book.open_alerts():
-                    if a.rule in names and a.tag == tag:
-                        self._clear(a.rule, tag, a.zone, t, "the period ended", out)
+                for rule_id, _, zone in self.book.open_keys(tag):
+                    if rule_id in names:
+                        self._clear(rule_id, tag, zone, t, "the period ended", out)
 
     def _tick_muster(self, rule: Rule, t: float, out: list[Alert]) -> None:
         rc = self.rollcall
@@ -586,14 +610,21 @@ class RuleSet:
         key = (rule.id, tag, zone)
         if key not in self._pending:
             self._pending[key] = due
+            heapq.heappush(self._heap, (due, key))
+            self._pending_by.setdefault((rule.id, tag), set()).add(zone)
             self._fired.discard(key)
 
     def _unschedule(self, rule: Rule, tag: str, zone: str) -> None:
-        keys = [k for k in self._pending if k[0] == rule.id and k[1] == tag]
-        for key in keys:
-            if zone == "*" or key[2] == zone:
-                del self._pending[key]
-                self._fired.discard(key)
+        zones = self._pending_by.get((rule.id, tag))
+        if not zones:
+            return
+        for z in sorted(zones) if zone == "*" else [zone] if zone in zones else []:
+            key = (rule.id, tag, z)
+            del self._pending[key]
+            self._fired.discard(key)
+            zones.discard(z)
+        if not zones:
+            del self._pending_by[(rule.id, tag)]
 
     def _raise(
         self,
