@@ -81,12 +81,17 @@ class LocatorConfig:
     walkable_cell: float = 0.25  # m, raster of walkable space
     walkable_tolerance: float = 0.25  # m, slack around walkable zones
     sigma_floor_db: float = 2.0  # lowest per-reader noise used by the solver
+    # Reported uncertainty = scale x the filter's 1-sigma radius; `sts calibrate` fits it
+    # on the survey so that about 68% of fixes lie within the reported radius.
+    uncertainty_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.min_readers < 1:
             raise ConfigError(f"min_readers must be at least 1, got {self.min_readers}")
         if not (self.late_tolerance >= 0 and np.isfinite(self.late_tolerance)):
             raise ConfigError(f"late_tolerance must be >= 0 s, got {self.late_tolerance}")
+        if not (self.uncertainty_scale > 0 and np.isfinite(self.uncertainty_scale)):
+            raise ConfigError(f"uncertainty_scale must be > 0, got {self.uncertainty_scale}")
         if not (0 < self.walkable_cell <= 5):
             raise ConfigError(f"walkable_cell must be in (0, 5] m, got {self.walkable_cell}")
 
@@ -315,7 +320,12 @@ class Locator:
             else:
                 out_x, out_y, out_u, out_level, valid = x, y, u, level, ok
         return PositionBatch.from_arrays(
-            w.t[valid], w.tag[valid], out_level[valid], out_x[valid], out_y[valid], out_u[valid]
+            w.t[valid],
+            w.tag[valid],
+            out_level[valid],
+            out_x[valid],
+            out_y[valid],
+            out_u[valid] * cfg.uncertainty_scale,
         )
 
     def _level(self, w: Windows) -> npt.NDArray[np.int32]:

@@ -33,7 +33,7 @@ from engine.locate import LocatorConfig, locate_all  # noqa: E402
 from engine.tracking import Gate  # noqa: E402
 from engine.windowing import Statistic, WindowSpec  # noqa: E402
 from geometry.model import Floorplan, ReaderCalibration  # noqa: E402
-from sts.commands.calibrate import calibrate  # noqa: E402
+from sts.commands.calibrate import calibrate, fit_uncertainty_scale  # noqa: E402
 from sts.readings_csv import read_readings, read_truth  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "tetam-ble"
@@ -116,6 +116,7 @@ class Fold:
     calibration: dict[str, ReaderCalibration]
     global_cal: ReaderCalibration
     tag_height: float
+    uncertainty_scale: float
 
 
 def make_folds(floorplan: Floorplan, folder: Path) -> list[Fold]:
@@ -158,21 +159,29 @@ def make_folds(floorplan: Floorplan, folder: Path) -> list[Fold]:
         # The tag's carry height is part of the survey: the mean true z of the training set.
         tag_height = float(np.mean(np.concatenate([tracks[n].z for n in train])))
         glob, per = calibrate(floorplan, batch, truth, tag_height)
-        folds.append(Fold(tracks[held], parsed[held].batch, per, glob, tag_height))
+        scale = fit_uncertainty_scale(floorplan, batch, truth, per, tag_height)
+        folds.append(Fold(tracks[held], parsed[held].batch, per, glob, tag_height, scale))
     return folds
 
 
 def run_config(
-    floorplan: Floorplan, folds: list[Fold], config: LocatorConfig, per_reader: bool = True
+    floorplan: Floorplan,
+    folds: list[Fold],
+    config: LocatorConfig,
+    per_reader: bool = True,
+    coverage: dict[str, float] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Held-out errors (m) per track for one configuration."""
+    """Held-out errors (m) per track for one configuration (and, if asked, the share of
+    fixes whose true position lies within the reported uncertainty radius)."""
     out = {}
     for f in folds:
         cal = f.calibration if per_reader else {k: f.global_cal for k in f.calibration}
-        cfg = replace(config, tag_height=f.tag_height)
+        cfg = replace(config, tag_height=f.tag_height, uncertainty_scale=f.uncertainty_scale)
         pos, _ = locate_all(floorplan, f.batch, cal, cfg)
         tx, ty = truth_xy(f.track, pos.t)
         out[f.track.name] = np.hypot(pos.x - tx, pos.y - ty)
+        if coverage is not None:
+            coverage[f.track.name] = float(np.mean(out[f.track.name] <= pos.uncertainty))
     return out
 
 
@@ -261,14 +270,21 @@ def table(rows: list[tuple[str, dict[str, np.ndarray]]]) -> str:
     return "\n".join(lines)
 
 
-def per_track_table(errors: dict[str, np.ndarray]) -> str:
-    """Median and p90 per held-out track for one configuration."""
-    lines = ["| held-out track | fixes | median m | p90 m |", "|---|---|---|---|"]
+def per_track_table(errors: dict[str, np.ndarray], coverage: dict[str, float]) -> str:
+    """Median, p90 and radius coverage per held-out track for one configuration."""
+    lines = [
+        "| held-out track | fixes | median m | p90 m | within reported radius |",
+        "|---|---|---|---|---|",
+    ]
     for t in TRACKS:
         e = errors[t]
-        lines.append(f"| {t} | {len(e)} | {np.median(e):.2f} | {np.percentile(e, 90):.2f} |")
+        lines.append(
+            f"| {t} | {len(e)} | {np.median(e):.2f} | {np.percentile(e, 90):.2f} "
+            f"| {coverage[t]:.0%} |"
+        )
     med, p90, n = summary(errors)
-    lines.append(f"| **all (pooled)** | {n} | **{med:.2f}** | **{p90:.2f}** |")
+    pooled = sum(coverage[t] * len(errors[t]) for t in TRACKS) / n
+    lines.append(f"| **all (pooled)** | {n} | **{med:.2f}** | **{p90:.2f}** | {pooled:.0%} |")
     return "\n".join(lines)
 
 
@@ -281,9 +297,10 @@ def main(argv: list[str] | None = None) -> int:
     floorplan = load_floorplan_any(FLOORPLAN)
     with tempfile.TemporaryDirectory() as tmp:
         folds = make_folds(floorplan, args.csv_dir or Path(tmp))
-    best = run_config(floorplan, folds, default_config())
+    coverage: dict[str, float] = {}
+    best = run_config(floorplan, folds, default_config(), coverage=coverage)
     print("## Held-out error per track (default configuration)\n")
-    print(per_track_table(best))
+    print(per_track_table(best, coverage))
     base_gn = replace(
         default_config(),
         tracking=False,

@@ -6,6 +6,7 @@ The calibration file (TOML) is what `sts locate --calibration` reads:
     format = "sts-calibration"
     version = 1
     tag_height_m = 1.2          # height of the surveyed tag above the floor
+    uncertainty_scale = 0.35    # reported radius = scale x filter radius (68% on the survey)
 
     [calibration.global]        # the fit over every reader (used where one had few samples)
     rssi_1m = -62.0
@@ -25,13 +26,14 @@ import math
 import sys
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from engine.batches import ReadingBatch
-from engine.locate import RSSI_MAX, RSSI_MIN
+from engine.locate import RSSI_MAX, RSSI_MIN, LocatorConfig, locate_all
 from geometry.errors import ConfigError, InputError
 from geometry.model import Floorplan, ReaderCalibration
 from sts.readings_csv import Truth, read_readings, read_truth, summarise_problems
@@ -132,6 +134,36 @@ def calibrate(
     return global_of(cal), {r.id: per[i] for i, r in enumerate(floorplan.readers)}
 
 
+def fit_uncertainty_scale(
+    floorplan: Floorplan,
+    batch: ReadingBatch,
+    truth: Truth,
+    calibration: Mapping[str, ReaderCalibration],
+    tag_height: float,
+) -> float:
+    """The factor that makes the reported radius hold about 68% of the survey's fixes.
+
+    Each surveyed tag is located on its own (survey walks may have been recorded at
+    different times) with the fitted calibration; the factor is the 68th percentile of
+    error / filter radius. 1.0 when the survey gives too few fixes to say.
+    """
+    ratios = []
+    config = LocatorConfig(tag_height=tag_height)
+    for code in np.unique(batch.tag).tolist():
+        mine = batch.take(np.flatnonzero(batch.tag == code))
+        mine = mine.take(np.argsort(mine.t, kind="stable"))
+        positions, _ = locate_all(floorplan, mine, calibration, config)
+        if len(positions) == 0:
+            continue
+        x, y, ok = truth_at(truth, positions.tag, positions.t)
+        err = np.hypot(positions.x - x, positions.y - y)[ok]
+        ratios.append(err / np.maximum(positions.uncertainty[ok], 1e-6))
+    r = np.concatenate(ratios) if ratios else np.empty(0)
+    if len(r) < 20:
+        return 1.0
+    return float(np.clip(np.percentile(r, 68.0), 0.05, 20.0))
+
+
 def global_of(cal: object) -> ReaderCalibration:
     """The global ReaderCalibration of a geometry.calibration result."""
     g = getattr(cal, "global_", None) or getattr(cal, "overall", None) or cal.glob  # type: ignore[attr-defined]
@@ -147,7 +179,10 @@ def per_reader(cal: object, n: int) -> list[ReaderCalibration]:
 
 
 def format_calibration(
-    global_cal: ReaderCalibration, readers: Mapping[str, ReaderCalibration], tag_height: float
+    global_cal: ReaderCalibration,
+    readers: Mapping[str, ReaderCalibration],
+    tag_height: float,
+    uncertainty_scale: float = 1.0,
 ) -> str:
     """The calibration TOML text (deterministic: readers in floorplan order)."""
     lines = [
@@ -157,6 +192,7 @@ def format_calibration(
         'format = "sts-calibration"',
         "version = 1",
         f"tag_height_m = {tag_height:.3f}",
+        f"uncertainty_scale = {uncertainty_scale:.4f}",
         "",
         "[calibration.global]",
         *_cal_lines(global_cal),
@@ -175,10 +211,17 @@ def _cal_lines(c: ReaderCalibration) -> list[str]:
     ]
 
 
-def read_calibration(
-    path: Path, floorplan: Floorplan
-) -> tuple[dict[str, ReaderCalibration], float]:
-    """Per-reader calibration (by id) and the tag height from a calibration TOML file."""
+@dataclass(frozen=True, slots=True)
+class CalibrationFile:
+    """What a calibration file holds: per-reader fits, tag height, uncertainty scale."""
+
+    readers: dict[str, ReaderCalibration]
+    tag_height: float
+    uncertainty_scale: float
+
+
+def read_calibration(path: Path, floorplan: Floorplan) -> CalibrationFile:
+    """Per-reader calibration (by id), tag height and uncertainty scale from a TOML file."""
     try:
         data = tomllib.loads(Path(path).read_text())
     except tomllib.TOMLDecodeError as exc:
@@ -190,6 +233,12 @@ def read_calibration(
             "write it with `sts calibrate`"
         )
     tag_height = _number(path, "calibration.tag_height_m", head.get("tag_height_m", 1.2))
+    scale = _number(path, "calibration.uncertainty_scale", head.get("uncertainty_scale", 1.0))
+    if not (0 < tag_height < 10 and 0 < scale <= 100):
+        raise ConfigError(
+            f"{path}: calibration.tag_height_m must be in (0, 10) m and uncertainty_scale in "
+            "(0, 100]; re-run `sts calibrate`"
+        )
     known = {r.id for r in floorplan.readers}
     readers = data.get("readers", {})
     if not isinstance(readers, dict):
@@ -215,7 +264,7 @@ def read_calibration(
                 "sigma_db > 0); re-run `sts calibrate`"
             )
         out[rid] = cal
-    return out, tag_height
+    return CalibrationFile(out, tag_height, scale)
 
 
 def _number(path: Path, key: str, value: object) -> float:
@@ -238,7 +287,8 @@ def run(args: argparse.Namespace) -> int:
         if problems:
             print(f"sts calibrate: {summarise_problems(path, problems)}", file=sys.stderr)
     glob, per = calibrate(floorplan, readings.batch, truth, args.tag_height, args.min_samples)
-    args.out.write_text(format_calibration(glob, per, args.tag_height))
+    scale = fit_uncertainty_scale(floorplan, readings.batch, truth, per, args.tag_height)
+    args.out.write_text(format_calibration(glob, per, args.tag_height, scale))
     print(
         f"sts calibrate: global rssi_1m {glob.rssi_1m:.1f} dBm, exponent {glob.exponent:.2f}, "
         f"sigma {glob.sigma_db:.1f} dB; {len(per)} readers -> {args.out}",

@@ -76,8 +76,11 @@ def run(args: argparse.Namespace) -> int:
         window=WindowSpec(interval=args.interval, window=max(window, args.interval))
     )
     if args.calibration is not None:
-        calibration, tag_height = read_calibration(args.calibration, floorplan)
-        config = replace(config, tag_height=tag_height)
+        cal_file = read_calibration(args.calibration, floorplan)
+        calibration = cal_file.readers
+        config = replace(
+            config, tag_height=cal_file.tag_height, uncertainty_scale=cal_file.uncertainty_scale
+        )
     readings = read_readings(args.readings, [r.id for r in floorplan.readers])
     positions, rejected = locate_all(floorplan, readings.batch, calibration, config)
     problems = sorted(

@@ -87,6 +87,8 @@ def test_calibrate_writes_a_calibration_for_every_reader(calibration: Path) -> N
     data = tomllib.loads(calibration.read_text())
     assert data["calibration"]["format"] == "sts-calibration"
     assert data["calibration"]["tag_height_m"] == pytest.approx(1.8)
+    # The reported radius is rescaled to hold about 68% of the survey's fixes.
+    assert 0.05 < data["calibration"]["uncertainty_scale"] < 5
     assert len(data["readers"]) == 12
     assert "b827eb4521b4" in data["readers"]
     for table in data["readers"].values():
