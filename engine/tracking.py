@@ -25,6 +25,9 @@ from shapely.geometry import MultiPolygon, Polygon
 from geometry.errors import ConfigError
 from geometry.model import Floorplan
 
+#: Largest walkable raster per level (cells); beyond it the cells grow.
+MAX_CELLS = 2_000_000
+
 #: Zone property that marks a zone (furniture, walls, a pond) as not walkable.
 WALKABLE_PROPERTY = "walkable"
 
@@ -95,6 +98,9 @@ class WalkableGrid:
             empty = np.zeros((len(polygons), 1, 1))
             return cls(0.0, 0.0, cell, np.ones((len(polygons), 1, 1), bool), empty, empty)
         xmin, ymin, xmax, ymax = shapely.union_all(present).bounds
+        # A large campus gets coarser cells: at most MAX_CELLS per level (memory, build time).
+        area = max((xmax - xmin + cell) * (ymax - ymin + cell), cell * cell)
+        cell = max(cell, float(np.sqrt(area / MAX_CELLS)))
         nx = int(np.ceil((xmax - xmin) / cell)) + 1
         ny = int(np.ceil((ymax - ymin) / cell)) + 1
         cx = xmin + (np.arange(nx) + 0.5) * cell
