@@ -217,6 +217,16 @@ class AlertBook:
         self._last_resolved[key] = t
         return new
 
+    def forget(self, tag: str) -> None:
+        """Erase every alert about a tag (consent withdrawn: its history goes too)."""
+        gone = [a.id for a in self._alerts.values() if a.tag == tag]
+        for aid in gone:
+            del self._alerts[aid]
+        for key in self._open_by_tag.pop(tag, set()):
+            del self._open[key]
+        for key in [k for k in self._last_resolved if k[1] == tag]:
+            del self._last_resolved[key]
+
     def clear(self, rule: str, tag: str, zone: str, t: float, reason: str) -> Alert | None:
         """The condition behind an alert ended: the system resolves it unless it is critical.
 

@@ -15,12 +15,15 @@ decisions, each one deliberate:
   else `present`. Arriving before the bell counts from the bell.
 - **Leaving early** is a flag, not a status: the last exit came more than `early_leave_s`
   of effective time before the end, and the student did not come back.
-- **Badge silent.** A `stale` or `lost` event closes the student's open intervals at that
-  moment: after it we do not know where they are, so those minutes count for nothing
-  (not as absence either). The record carries `badge_silent_at`. When the badge went
-  silent before the student could have arrived (before the late threshold) and they were
-  never seen in the room, the status is `unknown`, not `absent`: a flat battery is not
-  truancy, and a person must check. A silent badge is never "left early".
+- **Badge silent.** A `stale` or `lost` event closes the student's open intervals at the
+  moment the badge went quiet (the event's time minus its evidence age: the state
+  machine reports silence a threshold after the last fix): after it we do not know where
+  they are, so those minutes count for nothing (not as absence either). The record
+  carries `badge_silent_at`. When the badge went silent before the student could have
+  arrived (before the late threshold) and they were never seen in the room, the status
+  is `unknown`, not `absent`: a flat battery is not truancy, and a person must check.
+  A silent badge is never "left early".
+- **Outside** (a state report: in no zone at all) closes every open interval.
 - **Still open** intervals (no exit, badge alive) last until the data says otherwise:
   the state machine emits nothing while a student sits still.
 - **Cross** events (passing through between two fixes) are zero-length and ignored.
@@ -106,10 +109,23 @@ def tracks_from_events(events: Iterable[ZoneEvent]) -> dict[str, Track]:
         zones = open_.setdefault(ev.tag, {})
         closed = done.setdefault(ev.tag, [])
         if ev.kind in (EventKind.STALE, EventKind.LOST):
+            # The state machine reports silence a threshold after the last fix and puts
+            # that fix's age in the evidence: the badge went quiet at t - age.
+            quiet = ev.t - (ev.evidence.age_s if ev.evidence is not None else 0.0)
             for zone, start in sorted(zones.items()):
-                closed.append(Interval(ev.tag, zone, start, ev.t, ev.kind.value))
+                closed.append(Interval(ev.tag, zone, start, max(start, quiet), ev.kind.value))
             zones.clear()
-            silent_since.setdefault(ev.tag, ev.t)
+            silent_since.setdefault(ev.tag, quiet)
+            continue
+        if ev.kind == EventKind.OUTSIDE:  # inside no zone at all: every stay ends
+            for zone, start in sorted(zones.items()):
+                closed.append(Interval(ev.tag, zone, start, ev.t, "exit"))
+            zones.clear()
+        aged = ev.evidence is not None and ev.evidence.age_s > 0
+        if ev.kind == EventKind.EXIT and aged:
+            # a zone removed under a silent badge (engine/zone_state.py): not a sign of life
+            if ev.zone in zones:
+                closed.append(Interval(ev.tag, ev.zone, zones.pop(ev.zone), ev.t, "exit"))
             continue
         if ev.tag in silent_since:
             silences.setdefault(ev.tag, []).append((silent_since.pop(ev.tag), ev.t))

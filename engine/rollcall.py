@@ -158,6 +158,13 @@ class RollCall:
             if ev.kind in (EventKind.STALE, EventKind.LOST):
                 st.silent = True
                 continue
+            if ev.kind == EventKind.OUTSIDE:
+                st.muster.clear()  # inside no zone at all
+            aged = ev.evidence is not None and ev.evidence.age_s > 0
+            if ev.kind == EventKind.EXIT and aged:
+                # a zone removed under a silent badge: not a sign of life
+                st.muster.discard(ev.zone)
+                continue
             st.silent = False  # the badge was heard again
             st.last_seen = ev.t
             if ev.evidence is not None:
@@ -170,6 +177,10 @@ class RollCall:
                     st.muster.add(ev.zone)
                 elif ev.kind == EventKind.EXIT:
                     st.muster.discard(ev.zone)
+
+    def forget(self, tag: str) -> None:
+        """Consent withdrawn: the student leaves the roll call (staff account by hand)."""
+        self._students.pop(tag, None)
 
     def mark_safe(self, tag: str, by: str, reason: str, t: float) -> None:
         """Staff vouch for a student by hand (seen at the gate, collected by a parent...)."""

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -294,6 +294,24 @@ class RuleSet:
         self.rollcall.ended_at = t
         return report
 
+    def forget(self, tag: str) -> None:
+        """Consent withdrawn: drop everything held about this tag, its alerts included."""
+        self._tags.pop(tag, None)
+        self._outside.discard(tag)
+        self._hall.discard(tag)
+        for away in self._away.values():
+            away.discard(tag)
+        for opened in self._max_out_open.values():
+            opened.difference_update({k for k in opened if k[0] == tag})
+        for rule in self.config.rules:
+            self._unschedule(rule, tag, "*")
+        self._fired = {k for k in self._fired if k[1] != tag}
+        self._lesson_alerts = [e for e in self._lesson_alerts if e[1][1] != tag]
+        heapq.heapify(self._lesson_alerts)
+        self.book.forget(tag)
+        if self.rollcall is not None:
+            self.rollcall.forget(tag)
+
     # ---- events -----------------------------------------------------------------------------
 
     def _alert_only_event(self, ev: ZoneEvent, out: list[Alert]) -> None:
@@ -316,7 +334,17 @@ class RuleSet:
                 st.lost = True
                 self._badge_lost(ev, st, out)
             return
-        if st.silent:
+        if ev.kind == EventKind.OUTSIDE:
+            # "inside no zone at all" (after a silence, or a first fix): every zone the
+            # student was in is left, as if each had an exit at this moment.
+            for zone in sorted(st.zones):
+                self._event(replace(ev, zone=zone, kind=EventKind.EXIT), out)
+        # An exit with an aged fix comes from removing a zone under a silent badge: it is
+        # not a sign of life (see engine/zone_state.py).
+        alive = not (
+            ev.kind == EventKind.EXIT and ev.evidence is not None and ev.evidence.age_s > 0
+        )
+        if st.silent and alive:
             st.silent = False
             if st.lost:
                 st.lost = False

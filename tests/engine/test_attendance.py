@@ -16,8 +16,8 @@ from engine.attendance import (
     attendance,
     tracks_from_events,
 )
-from engine.events import ZoneEvent
-from tests.engine.small_world import at, ev, timetable
+from engine.events import EventKind, ZoneEvent
+from tests.engine.small_world import at, ev, evidence, timetable
 
 P, L, A, U, E = (
     AttendanceStatus.PRESENT,
@@ -182,3 +182,18 @@ def test_attendance_invariants(moves: list[tuple[int, str]], evac: tuple[int, in
         assert lesson_min == 0.0
     if rec.left_early:
         assert rec.status in (P, L) and rec.last_exit is not None
+
+
+def test_silence_starts_at_the_last_fix_and_outside_ends_every_stay() -> None:
+    stale = ZoneEvent(at(9, 30, 30), "s1", "", "L0", EventKind.STALE, evidence=evidence(30.0))
+    rec = p1([ev(at(9), "s1", "room-a", "inside"), stale])
+    assert (rec.minutes_in_room, rec.badge_silent_at) == (30.0, at(9, 30))
+    out = p1([ev(at(9), "s1", "room-a", "inside"), ev(at(9, 20), "s1", "", "outside")])
+    assert (out.minutes_in_room, out.left_early) == (20.0, True)
+    # A zone removed under a silent badge closes the stay but is not a sign of life.
+    removed = ZoneEvent(at(9, 40), "s1", "room-a", "L0", EventKind.EXIT, evidence=evidence(600.0))
+    gone = p1([ev(at(9), "s1", "room-a", "inside"), ev(at(9, 10), "s1", "", "stale"), removed])
+    assert gone.minutes_in_room == 10.0
+    assert tracks_from_events([ev(at(9, 10), "s1", "", "stale"), removed])["s1"].silences == (
+        (at(9, 10), math.inf),
+    )

@@ -103,3 +103,19 @@ def test_student_arriving_on_campus_during_evacuation_is_expected() -> None:
 def test_roll_call_needs_a_muster_point() -> None:
     with pytest.raises(RollCallError, match="muster_point"):
         RollCall(RollMode.DRILL, 0.0, (), ("campus",))
+
+
+def test_outside_report_and_removed_zone_exit() -> None:
+    from engine.events import EventKind, ZoneEvent
+    from tests.engine.small_world import evidence
+
+    rc = rollcall(on_campus("s1"), on_campus("s2"))
+    rc.observe([ev(at(10, 1), "s1", "muster-1", "enter"), ev(at(10, 1), "s2", "muster-1", "enter")])
+    rc.observe([ev(at(10, 2), "s1", "", "outside")])
+    assert rc.status("s1") == RollStatus.UNACCOUNTED
+    rc.observe([ev(at(10, 3), "s2", "", "stale")])
+    removed = ZoneEvent(at(10, 4), "s2", "muster-1", "L0", EventKind.EXIT, evidence=evidence(90.0))
+    rc.observe([removed])
+    assert rc.status("s2") == RollStatus.UNKNOWN  # still silent: the exit is no sign of life
+    rc.forget("s2")
+    assert rc.report(at(10, 5)).expected == 1

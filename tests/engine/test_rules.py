@@ -404,3 +404,49 @@ def test_same_input_same_alerts() -> None:
     first = run()
     assert first == run() and len(first) >= 5
     assert len({a.id for a in first}) == len([a for a in first if a.state == AlertState.RAISED])
+
+
+# ---- state reports, removed zones and withdrawn consent ---
+
+
+def test_outside_report_exits_every_zone() -> None:
+    rs = ruleset(dwell_rule())
+    rs.on_events([ev(at(9), "s1", "wc", "enter")], None, at(9))
+    assert len(rs.on_tick(at(9, 11))) == 1
+    done = rs.on_events([ev(at(9, 12), "s1", "", "outside")], None, at(9, 12))
+    assert [(a.zone, a.state) for a in done] == [("wc", AlertState.RESOLVED)]
+    assert rs._tags["s1"].zones == {}
+
+
+def test_exit_of_a_removed_zone_is_not_a_sign_of_life() -> None:
+    from engine.events import EventKind, ZoneEvent
+
+    rs = ruleset(Rule("lost", RuleType.BADGE_LOST, WARN))
+    rs.on_events(
+        [ev(at(9), "s1", "campus", "inside"), ev(at(9), "s1", "room-a", "inside")], None, at(9)
+    )
+    assert len(rs.on_events([ev(at(9, 5), "s1", "", "lost")], None, at(9, 5))) == 1
+    removed = ZoneEvent(at(9, 6), "s1", "room-a", "L0", EventKind.EXIT, evidence=evidence(360.0))
+    assert rs.on_events([removed], None, at(9, 6)) == []
+    assert len(rs.book.open_alerts()) == 1
+
+
+def test_forget_erases_a_student_and_their_alerts() -> None:
+    rs = ruleset(restricted(), dwell_rule(), muster_rule())
+    rs.on_events(
+        [
+            ev(at(9), "s1", "campus", "inside"),
+            ev(at(9), "s1", "boiler", "enter"),
+            ev(at(9), "s1", "wc", "enter"),
+        ],
+        None,
+        at(9),
+    )
+    rs.on_events([ev(at(9), "s2", "campus", "inside")], None, at(9))
+    rs.start_evacuation(at(9, 1))
+    assert rs.book.open_alerts()
+    rs.forget("s1")
+    assert all(a.tag != "s1" for a in rs.book.all_alerts())
+    assert "s1" not in rs._tags and "s1" not in rs.rollcall.expected_tags  # type: ignore[union-attr]
+    later = rs.on_tick(at(9, 20))  # no dwell alert for s1, the muster alert only for s2
+    assert [a.tag for a in later] == ["s2"]
