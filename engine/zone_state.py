@@ -346,8 +346,11 @@ class ZoneStateMachine:
 
     # ---- validation --------------------------------------------------------------------
 
-    def check(self, batch: PositionBatch) -> None:
-        """Raise BatchRejectedError when a batch is malformed (nothing is changed)."""
+    def check(self, batch: PositionBatch, *, students: bool = True) -> None:
+        """Raise BatchRejectedError when a batch is malformed (nothing is changed).
+
+        `students=False`: the tag column holds external codes not yet through the gate.
+        """
         n = len(batch.t)
         cols: dict[str, npt.NDArray[np.generic]] = {
             "tag": batch.tag,
@@ -384,7 +387,7 @@ class ZoneStateMachine:
                 f"the {n_levels} levels; rejected whole"
             )
         bad_tag = (batch.tag < 0) | (batch.tag >= len(self.tag_names))
-        if bad_tag.any():
+        if students and bad_tag.any():
             raise BatchRejectedError(
                 f"position batch: row {int(np.argmax(bad_tag))}: the student index is not "
                 "one the consent gate gave out; rejected whole"

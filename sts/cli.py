@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sts.commands.demo",
     "sts.commands.calibrate",
     "sts.commands.locate",
+    "sts.commands.track",
     "sts.commands.attendance",
 )
 

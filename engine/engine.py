@@ -1,0 +1,384 @@
+"""The Engine facade: configuration in, batches and commands in, events and alerts out.
+
+    readings --check--> consent gate --> Locator --> zone state machine --> rules --> alerts
+    positions --check--> consent gate ------------^
+
+Pure and deterministic: no I/O, no wall clock (time comes with the data and the
+commands), the same configuration and input give the same output, byte for byte.
+
+- `process(batch, tag_ids)`: a ReadingBatch whose `tag` codes index `tag_ids` (the table
+  beside the batch; by default the one given last time). `process_positions` does the
+  same for fixes (`sts track --positions`). `flush()` ends a readings stream.
+- A malformed batch (columns of different lengths, a non-finite time, a row older
+  than the newest time seen by more than the tolerance, a tag code outside its table;
+  for fixes also non-finite x/y, bad uncertainty or level) raises `BatchRejectedError`
+  with the reason, and the engine state is unchanged: every check runs before anything
+  moves. Rows that are individually bad (unknown reader, rssi out of range) are the
+  Locator's to reject and count; they are reported in `EngineOutput.rejected`.
+- Commands: `add_zone`, `update_zone`, `remove_zone`, `advance(t)`, `withdraw_consent`,
+  `grant_consent`, and pass-throughs to the rule set (`acknowledge`, `resolve`,
+  `start_evacuation`, `mark_safe`, `end_evacuation`).
+- Rules: any object with the `RuleEvaluator` methods (engine.rules.RuleSet). It may also
+  have `alert_only_tags` (their events and positions are given to the rules but never
+  output), `set_zones(zones)` (called when zones change) and `forget(tag)`.
+- Positions in the output carry student indexes in `tag`; `tag_ids` names them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.batches import PositionBatch, ReadingBatch
+from engine.consent import ConsentGate, RosterRow
+from engine.events import Alert, Evidence, ZoneEvent
+from engine.zone_state import BatchRejectedError, Hysteresis, ZoneStateMachine
+from geometry.errors import InputError, StsError
+from geometry.model import Floorplan, ReaderCalibration, Zone
+from geometry.zone_index import ZoneIndex
+
+if TYPE_CHECKING:  # the Locator pulls in trilateration; a positions-only engine needs none
+    from engine.locate import Locator, LocatorConfig
+
+
+@runtime_checkable
+class RuleEvaluator(Protocol):
+    """What the Engine needs of a rule set (engine.rules.RuleSet implements it)."""
+
+    def on_events(
+        self, events: Sequence[ZoneEvent], positions: Mapping[str, Evidence] | None, t: float
+    ) -> list[Alert]:
+        """Alerts caused by a batch of zone events (in order), then by time up to t."""
+        ...
+
+    def on_tick(self, t: float) -> list[Alert]:
+        """Alerts caused by time passing up to t."""
+        ...
+
+
+class NoRulesError(StsError):
+    """A rule command was given to an engine configured without rules."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOutput:
+    """What one call produced: zone events and alert changes in order, the fixes, counts."""
+
+    events: tuple[ZoneEvent, ...] = ()
+    alerts: tuple[Alert, ...] = ()
+    positions: PositionBatch = field(default_factory=PositionBatch.empty)
+    rejected: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+
+class LatestFixes(Mapping[str, Evidence]):
+    """tag -> the student's last fix as evidence (age relative to t); built on demand."""
+
+    def __init__(self, engine: Engine, t: float) -> None:
+        self._e = engine
+        self._t = t
+
+    def __getitem__(self, tag: str) -> Evidence:
+        s = self._e.gate.student(tag)
+        sm = self._e.zones
+        if s is None or s >= sm.capacity or math.isnan(sm.last_t[s]):
+            raise KeyError(tag)
+        if tag in self._e.alert_only_tags:
+            raise KeyError(tag)
+        lv = int(sm.last_level[s])
+        return Evidence(
+            x=float(sm.last_x[s]),
+            y=float(sm.last_y[s]),
+            level=sm.index.level_ids[lv] if lv >= 0 else "",
+            uncertainty_m=float(sm.last_u[s]),
+            age_s=max(0.0, self._t - float(sm.last_t[s])),
+        )
+
+    def _students(self) -> list[str]:
+        sm = self._e.zones
+        n = min(sm.capacity, len(self._e.gate))
+        has = np.flatnonzero(~np.isnan(sm.last_t[:n]) & self._e.gate.active[:n])
+        return [self._e.gate.tags[int(i)] for i in has]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._students())
+
+    def __len__(self) -> int:
+        return len(self._students())
+
+
+def _forget_in_locator(locator: Locator, students: npt.NDArray[np.int64]) -> None:
+    """Drop a student's buffered readings and track from the Locator."""
+    forget = getattr(locator, "forget", None)
+    if callable(forget):
+        forget(students)
+        return
+    # The Locator keeps a reading buffer and per-tag filter state (engine/locate.py);
+    # until it has a `forget`, clear both here so nothing of the student remains.
+    buf: ReadingBatch = locator._buffer
+    locator._buffer = buf.take(~np.isin(buf.tag, students))
+    state = locator._state
+    ok = students[students < len(state.last_t)]
+    state.alive[ok] = False
+    state.mean[ok] = 0.0
+    state.cov[ok] = 0.0
+    state.last_t[ok] = 0.0
+    state.level[ok] = 0
+    state.gated[ok] = 0
+
+
+class Engine:
+    """One site's real-time engine (see the module docstring)."""
+
+    def __init__(
+        self,
+        floorplan: Floorplan,
+        *,
+        roster: Iterable[RosterRow] | None = None,
+        rules: RuleEvaluator | None = None,
+        hysteresis: Hysteresis | None = None,
+        locator: LocatorConfig | None = None,
+        calibration: Mapping[str, ReaderCalibration] | None = None,
+    ) -> None:
+        self.floorplan = floorplan
+        self.open_consent = roster is None  # development default: every tag consented
+        self.gate = ConsentGate.open() if roster is None else ConsentGate(roster)
+        self.rules = rules
+        self.hysteresis = hysteresis or Hysteresis()
+        self.index = ZoneIndex.from_floorplan(floorplan)
+        self.zones = ZoneStateMachine(self.index, self.gate.tags, self.hysteresis)
+        self._locator_config = locator
+        self._calibration = calibration
+        self._locator: Locator | None = None
+        self.clock = -math.inf  # newest reading time accepted
+        self._tag_ids: Sequence[str] = ()
+        self.rejected_total: dict[str, int] = {}
+
+    # ---- configuration views ------------------------------------------------------------
+
+    @property
+    def tag_ids(self) -> list[str]:
+        """Student index -> tag (names the `tag` column of output positions)."""
+        return self.gate.tags
+
+    @property
+    def alert_only_tags(self) -> frozenset[str]:
+        """Tags whose events and positions go to the rules only (alert-only policy)."""
+        tags: Iterable[str] = getattr(self.rules, "alert_only_tags", frozenset())
+        return frozenset(tags)
+
+    @property
+    def locator(self) -> Locator:
+        """The Locator, built on first use (a positions-only engine needs no readers)."""
+        if self._locator is None:
+            from engine.locate import Locator
+
+            self._locator = Locator(self.floorplan, self._calibration, self._locator_config)
+        return self._locator
+
+    # ---- batches ---------------------------------------------------------------------------
+
+    def _table(self, tag_ids: Sequence[str] | None) -> Sequence[str]:
+        return self._tag_ids if tag_ids is None else tag_ids
+
+    def _check_readings(self, batch: ReadingBatch, tag_ids: Sequence[str]) -> None:
+        """Raise BatchRejectedError for a malformed readings batch; changes nothing."""
+        n = len(batch.t)
+        for name, a in (("tag", batch.tag), ("reader", batch.reader), ("rssi", batch.rssi)):
+            if a.ndim != 1 or len(a) != n:
+                raise BatchRejectedError(
+                    f"reading batch: column {name!r} has {len(a)} rows, t has {n}; rejected whole"
+                )
+        if n == 0:
+            return
+        finite = np.isfinite(batch.t)
+        if not finite.all():
+            raise BatchRejectedError(
+                f"reading batch: row {int(np.argmin(finite))}: t is not finite; rejected whole"
+            )
+        tol = self.hysteresis.tolerance_s
+        running = np.maximum.accumulate(np.concatenate(([self.clock], batch.t)))[:-1]
+        late = batch.t < running - tol
+        if late.any():
+            row = int(np.argmax(late))
+            raise BatchRejectedError(
+                f"reading batch: row {row}: t={float(batch.t[row]):.3f} is older than "
+                f"{float(running[row]):.3f} by more than the tolerance {tol} s "
+                "(out of order); rejected whole"
+            )
+        try:
+            self.gate.check(batch.tag, tag_ids)
+        except InputError as exc:
+            raise BatchRejectedError(f"reading {exc}") from None
+
+    def process(self, batch: ReadingBatch, tag_ids: Sequence[str] | None = None) -> EngineOutput:
+        """Readings in (codes index `tag_ids`): positions, zone events and alerts out."""
+        table = self._table(tag_ids)
+        self._check_readings(batch, table)
+        self._tag_ids = table
+        if len(batch):
+            self.clock = max(self.clock, float(batch.t.max()))
+        before = self.gate.dropped
+        admitted = self.gate.admit_readings(batch, table)
+        rejected = {"no_consent": self.gate.dropped - before}
+        from engine.locate import REJECT_TEXT
+
+        positions, bad = self.locator.process_with_report(admitted)
+        for why, count in bad.counts().items():
+            rejected[REJECT_TEXT[why]] = count
+        return self._positions(positions, rejected)
+
+    def flush(self) -> EngineOutput:
+        """End of a readings stream: the positions (and what follows) not yet emitted."""
+        if self._locator is None:
+            return EngineOutput()
+        return self._positions(self._locator.flush(), {})
+
+    def process_positions(
+        self, batch: PositionBatch, tag_ids: Sequence[str] | None = None
+    ) -> EngineOutput:
+        """Fixes in (codes index `tag_ids`): zone events and alerts out."""
+        table = self._table(tag_ids)
+        self.zones.check(batch, students=False)
+        try:
+            self.gate.check(batch.tag, table)
+        except InputError as exc:
+            raise BatchRejectedError(f"position {exc}") from None
+        self._tag_ids = table
+        before = self.gate.dropped
+        admitted = self.gate.admit_positions(batch, table)
+        return self._positions(admitted, {"no_consent": self.gate.dropped - before})
+
+    def _positions(self, positions: PositionBatch, rejected: dict[str, int]) -> EngineOutput:
+        """Fixes of consented students -> zone events -> rules."""
+        positions = self.gate.filter_students(positions)
+        dropped_before = self.zones.dropped_old
+        self.zones.ensure(len(self.gate))
+        events = self.zones.process(positions)
+        rejected["older_than_last_fix"] = self.zones.dropped_old - dropped_before
+        alerts = self._rules(events, self.zones.now) if len(positions) or events else []
+        for k, v in rejected.items():
+            self.rejected_total[k] = self.rejected_total.get(k, 0) + v
+        return self._output(events, alerts, positions, rejected)
+
+    def _rules(self, events: list[ZoneEvent], t: float) -> list[Alert]:
+        if self.rules is None or not math.isfinite(t):
+            return []
+        return list(self.rules.on_events(events, LatestFixes(self, t), t))
+
+    def _output(
+        self,
+        events: list[ZoneEvent],
+        alerts: list[Alert],
+        positions: PositionBatch | None = None,
+        rejected: Mapping[str, int] | None = None,
+    ) -> EngineOutput:
+        """Hide what the alert-only policy says must not leave the engine."""
+        only = self.alert_only_tags
+        if only:
+            events = [e for e in events if e.tag not in only]
+            if positions is not None and len(positions):
+                hidden = [s for t in only if (s := self.gate.student(t)) is not None]
+                positions = positions.take(~np.isin(positions.tag, hidden))
+        return EngineOutput(
+            events=tuple(events),
+            alerts=tuple(alerts),
+            positions=PositionBatch.empty() if positions is None else positions,
+            rejected=MappingProxyType(dict(rejected or {})),
+        )
+
+    # ---- commands ----------------------------------------------------------------------------
+
+    def advance(self, t: float) -> EngineOutput:
+        """Time passes with no data: stale/lost events and timed alerts up to t."""
+        events = self.zones.advance(t)
+        if self.rules is None:
+            alerts: list[Alert] = []
+        elif events:
+            alerts = self._rules(events, self.zones.now)
+        else:
+            alerts = list(self.rules.on_tick(self.zones.now))
+        return self._output(events, alerts)
+
+    def _zone_command(self, events: list[ZoneEvent], t: float, before: bool) -> EngineOutput:
+        set_zones = getattr(self.rules, "set_zones", None)
+        if before and callable(set_zones):
+            set_zones(self.index.zones)
+        alerts = self._rules(events, t)
+        if not before and callable(set_zones):
+            set_zones(self.index.zones)
+        return self._output(events, alerts)
+
+    def _command_time(self, t: float | None) -> float:
+        return self.zones.now if t is None else float(t)
+
+    def add_zone(self, zone: Zone, t: float | None = None) -> EngineOutput:
+        """Add a zone now (or at t): students inside it get `inside` at once."""
+        t = self._command_time(t)
+        events = self.zones.add_zone(zone, t)
+        return self._zone_command(events, self.zones.now, before=True)
+
+    def update_zone(self, zone: Zone, t: float | None = None) -> EngineOutput:
+        """Change a zone: the enter/exit it implies, at once."""
+        t = self._command_time(t)
+        events = self.zones.update_zone(zone, t)
+        return self._zone_command(events, self.zones.now, before=True)
+
+    def remove_zone(self, zone_id: str, t: float | None = None) -> EngineOutput:
+        """Remove a zone: everyone inside exits, at once."""
+        t = self._command_time(t)
+        events = self.zones.remove_zone(zone_id, t)
+        return self._zone_command(events, self.zones.now, before=False)
+
+    def withdraw_consent(self, tag: str) -> None:
+        """Stop processing a tag at once and forget everything the engine holds about it."""
+        s = self.gate.withdraw(tag)
+        if s is None:
+            return
+        students = np.array([s], np.int64)
+        self.zones.forget(students)
+        if self._locator is not None:
+            _forget_in_locator(self._locator, students)
+        forget = getattr(self.rules, "forget", None)
+        if callable(forget):
+            forget(tag)
+
+    def grant_consent(self, tag: str) -> int:
+        """Start processing a tag (a new student index)."""
+        s = self.gate.grant(tag)
+        self.zones.ensure(len(self.gate))
+        return s
+
+    def _rule_call(self, name: str, *args: Any) -> Any:
+        method = getattr(self.rules, name, None)
+        if self.rules is None or not callable(method):
+            raise NoRulesError(f"{name}: the engine has no rules configured; give it a rule set")
+        return method(*args)
+
+    def acknowledge(self, alert_id: str, by: str, t: float) -> Alert:
+        """A person takes an alert on."""
+        result: Alert = self._rule_call("acknowledge", alert_id, by, t)
+        return result
+
+    def resolve(self, alert_id: str, by: str, t: float, reason: str = "") -> Alert:
+        """A person closes an alert."""
+        result: Alert = self._rule_call("resolve", alert_id, by, t, reason)
+        return result
+
+    def start_evacuation(self, t: float, mode: str = "live") -> Any:
+        """Begin a roll call (engine.rules.RuleSet.start_evacuation)."""
+        return self._rule_call("start_evacuation", t, mode)
+
+    def mark_safe(self, tag: str, by: str, reason: str, t: float) -> list[Alert]:
+        """Staff mark a student safe by hand during a roll call."""
+        result: list[Alert] = self._rule_call("mark_safe", tag, by, reason, t)
+        return result
+
+    def end_evacuation(self, t: float) -> Any:
+        """Stop the roll call; returns its final report."""
+        return self._rule_call("end_evacuation", t)

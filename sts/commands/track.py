@@ -1,0 +1,221 @@
+"""`sts track`: positions.csv or readings.csv in, zone events (and alerts) as JSON lines out.
+
+The input is fed to the Engine in steps of `--step` seconds of data time, in time order,
+so time-driven rules see the stream as they would live. Without `--roster` every tag
+counts as a consented student: an explicit development default, said on stderr.
+Nothing about individual students is printed; the files are the requested output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from engine.batches import PositionBatch, ReadingBatch
+from engine.engine import Engine, EngineOutput
+from geometry.errors import InputError
+from geometry.model import Floorplan
+from transports.json_codec import encode_alert, encode_event
+
+POSITIONS_HEADER = ("t", "tag", "level", "x", "y", "uncertainty_m")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `track` sub-command."""
+    p = subparsers.add_parser(
+        "track",
+        help="turn positions or readings (CSV) into zone events and alerts (JSON lines)",
+        description=(
+            "Run the engine over positions.csv (as `sts locate` writes it) or readings.csv: "
+            "zone events (enter, exit, inside, outside, cross, stale, lost) to --events-out "
+            "and, with --rules, alerts to --alerts-out. Formats: docs/events.md, docs/rules.md."
+        ),
+    )
+    p.add_argument("--floorplan", required=True, type=Path, help="floorplan.geojson or its folder")
+    p.add_argument("--rules", type=Path, help="rules.toml (its timetable is read from it)")
+    p.add_argument(
+        "--roster",
+        type=Path,
+        help="roster.csv (student_id,tag,name,group,consent); without it every tag counts "
+        "as consented (development only)",
+    )
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--positions", type=Path, help="positions.csv (t,tag,level,x,y,uncertainty_m)"
+    )
+    source.add_argument("--readings", type=Path, help="readings.csv (t,tag,reader,rssi)")
+    p.add_argument("--events-out", required=True, type=Path, help="events.jsonl to write")
+    p.add_argument("--alerts-out", type=Path, help="alerts.jsonl to write (needs --rules)")
+    p.add_argument(
+        "--step", type=float, default=1.0, help="seconds of data per engine step (default 1)"
+    )
+    p.set_defaults(run=run)
+
+
+def read_positions(
+    path: Path, level_ids: Sequence[str]
+) -> tuple[PositionBatch, list[str], list[str]]:
+    """positions.csv -> (batch with tag codes, tag table, problems); bad rows are skipped."""
+    text = Path(path).read_text(encoding="utf-8-sig")
+    lines = text.splitlines()
+    expected = ",".join(POSITIONS_HEADER)
+    if not lines or tuple(f.strip() for f in lines[0].split(",")) != POSITIONS_HEADER:
+        got = lines[0] if lines else ""
+        raise InputError(f"{path}: line 1: header is {got!r}; expected {expected!r}")
+    levels = {lv: i for i, lv in enumerate(level_ids)}
+    problems: list[str] = []
+    rows: list[tuple[float, str, int, float, float, float]] = []
+    for no, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        f = [s.strip() for s in line.split(",")]
+        if len(f) != 6:
+            problems.append(f"line {no}: {len(f)} fields, expected 6")
+            continue
+        if f[2] not in levels:
+            problems.append(f"line {no}: unknown level {f[2]!r} (known: {', '.join(level_ids)})")
+            continue
+        try:
+            t, x, y, u = float(f[0]), float(f[3]), float(f[4]), float(f[5])
+        except ValueError:
+            problems.append(f"line {no}: t, x, y or uncertainty_m is not a number")
+            continue
+        if not (np.isfinite([t, x, y, u]).all() and u >= 0):
+            problems.append(f"line {no}: t, x, y must be finite and uncertainty_m >= 0")
+            continue
+        if not f[1]:
+            problems.append(f"line {no}: empty tag")
+            continue
+        rows.append((t, f[1], levels[f[2]], x, y, u))
+    tags = sorted({r[1] for r in rows})
+    code = {tag: i for i, tag in enumerate(tags)}
+    batch = PositionBatch.from_arrays(
+        [r[0] for r in rows],
+        [code[r[1]] for r in rows],
+        [r[2] for r in rows],
+        [r[3] for r in rows],
+        [r[4] for r in rows],
+        [r[5] for r in rows],
+    )
+    order = np.argsort(batch.t, kind="stable")
+    return batch.take(order), tags, problems
+
+
+def _steps(t: np.ndarray, step: float) -> list[tuple[int, int]]:
+    """Cut a time-sorted column into [a, b) slices of `step` seconds of data time."""
+    if len(t) == 0:
+        return []
+    k = np.floor((t - t[0]) / step).astype(np.int64)
+    cuts = np.flatnonzero(np.diff(k)) + 1
+    starts = np.concatenate(([0], cuts))
+    ends = np.concatenate((cuts, [len(t)]))
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def _write(
+    out: EngineOutput, events: IO[str], alerts: IO[str] | None, counts: dict[str, int]
+) -> None:
+    for e in out.events:
+        events.write(encode_event(e) + "\n")
+    if alerts is not None:
+        for a in out.alerts:
+            alerts.write(encode_alert(a) + "\n")
+    counts["events"] += len(out.events)
+    counts["alerts"] += len(out.alerts)
+    counts["no_consent"] += int(out.rejected.get("no_consent", 0))
+
+
+def _build_engine(args: argparse.Namespace, floorplan: Floorplan) -> Engine:
+    """The engine with the roster and rules the arguments name."""
+    roster = None
+    if args.roster is not None:
+        from sts.rules_toml import read_roster
+
+        roster = read_roster(args.roster)
+    else:
+        print(
+            "sts track: notice: no --roster given, so every tag counts as a consented "
+            "student (a development default; `sts serve` never does this)",
+            file=sys.stderr,
+        )
+    rules = None
+    if args.rules is not None:
+        from engine.rules import RuleSet
+        from sts.rules_toml import load_rules, load_timetable
+
+        loaded = load_rules(args.rules, floorplan, roster)
+        timetable = None
+        if loaded.timetable is not None:
+            timetable = load_timetable(loaded.timetable, floorplan, roster).timetable
+        rules = RuleSet(
+            loaded.config,
+            floorplan,
+            timetable=timetable,
+            tag_groups=roster.tag_groups() if roster is not None else None,
+        )
+    elif args.alerts_out is not None:
+        raise InputError("--alerts-out needs --rules (without rules there are no alerts)")
+    return Engine(floorplan, roster=None if roster is None else roster.entries, rules=rules)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Track every tag of a positions or readings file."""
+    from sts.floorplan_io import load_floorplan
+
+    if not (args.step > 0 and np.isfinite(args.step)):
+        raise InputError(f"--step must be a positive number of seconds, got {args.step}")
+    floorplan = load_floorplan(args.floorplan).floorplan
+    engine = _build_engine(args, floorplan)
+    counts = {"events": 0, "alerts": 0, "no_consent": 0}
+    problems: list[str] = []
+    args.events_out.parent.mkdir(parents=True, exist_ok=True)
+    alerts_fh: IO[str] | None = None
+    with args.events_out.open("w", encoding="utf-8", newline="\n") as events_fh:
+        if args.alerts_out is not None:
+            args.alerts_out.parent.mkdir(parents=True, exist_ok=True)
+            alerts_fh = args.alerts_out.open("w", encoding="utf-8", newline="\n")
+        try:
+            if args.positions is not None:
+                source = args.positions
+                batch, tags, problems = read_positions(
+                    args.positions, [lv.id for lv in floorplan.levels]
+                )
+                rows = len(batch)
+                for a, b in _steps(batch.t, args.step):
+                    part = batch.take(np.arange(a, b))
+                    _write(engine.process_positions(part, tags), events_fh, alerts_fh, counts)
+            else:
+                from sts.readings_csv import read_readings
+
+                source = args.readings
+                readings = read_readings(args.readings, [r.id for r in floorplan.readers])
+                problems = [f"line {p.line}: {p.message}" for p in readings.problems]
+                order = np.argsort(readings.batch.t, kind="stable")
+                rb: ReadingBatch = readings.batch.take(order)
+                rows = len(rb)
+                for a, b in _steps(rb.t, args.step):
+                    out = engine.process(rb.take(np.arange(a, b)), readings.tag_ids)
+                    _write(out, events_fh, alerts_fh, counts)
+                _write(engine.flush(), events_fh, alerts_fh, counts)
+        finally:
+            if alerts_fh is not None:
+                alerts_fh.close()
+    if problems:
+        shown = "\n".join(f"  {p}" for p in problems[:10])
+        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+        print(
+            f"sts track: {source}: rejected {len(problems)} rows:\n{shown}{more}", file=sys.stderr
+        )
+    dropped = counts["no_consent"]
+    print(
+        f"sts track: {rows} rows -> {counts['events']} events in {args.events_out}"
+        + (f", {counts['alerts']} alerts in {args.alerts_out}" if args.alerts_out else "")
+        + (f"; {dropped} rows dropped for lack of consent" if dropped else ""),
+        file=sys.stderr,
+    )
+    return 0 if rows > 0 else 1
