@@ -1,0 +1,486 @@
+"""Trilateration: RSSI from a few readers -> x, y and an uncertainty radius, in batches.
+
+The model is the log-distance path loss of `geometry.model.ReaderCalibration`:
+
+    rssi_i = rssi_1m_i - 10 * n_i * log10(d_i) + noise,   noise ~ N(0, sigma_i^2)
+    d_i    = sqrt((x - x_i)^2 + (y - y_i)^2 + (z_i - tag_height)^2)
+
+Each fix minimises the weighted RSSI-domain residuals (the maximum-likelihood choice for
+Gaussian noise in dB, the model's own noise):
+
+    chi2(x, y) = sum_i (rssi_i - rssi_1m_i + 10 n_i log10(d_i))^2 / sigma_i^2
+
+with Levenberg-Marquardt (damped Gauss-Newton; the damping only grows when a step would
+raise chi2), every trial point projected into the site's bounding box. A step costs one
+pass over the readers (one log and one division each); the 2x2 normal equations are
+solved in closed form. The start is the tracker's guess when given, else the weighted
+centroid of the readers (weights 1 / r_i^2, r_i the range the model reads from rssi_i),
+which is close enough that 3 to 5 steps usually converge.
+
+Status of each fix (`Fixes.status`):
+
+- `FIX_OK`: the least-squares fit. `uncertainty` = sqrt(trace((J^T W J)^-1) * s), the
+  1-sigma radius of the fit covariance, with s = max(1, chi2 / (m - 2)) when the m
+  readers over-determine the fix: the reduced chi-square only ever widens the radius
+  (residuals larger than the noise model say the model is off), it never narrows it
+  below what the calibrated noise allows.
+- `FIX_CENTROID`: fewer usable readers than `min_readers` (and at least one): the
+  weighted centroid, uncertainty max(5 m, weighted spread of the readers about it + the
+  horizontal range of the strongest reader).
+- `FIX_NONE`: no usable reader. x, y are the centre of `bounds` (never NaN: a finite
+  sentinel keeps every downstream array finite) and uncertainty the half-diagonal of
+  `bounds` (the tag is somewhere on the site). Callers must key on the status.
+- `FIX_DIVERGED`: the fit produced a non-finite value: the weighted centroid, as for
+  `FIX_CENTROID`.
+
+A reading is usable when its anchor, rssi and calibration are finite, `exponent > 0`
+and `sigma_db > 0`; others are skipped (they are not counted as readers). Every output
+is finite; x, y always lie inside `bounds`. The uncertainty is capped at the larger of
+5 m and the diagonal of `bounds`.
+
+Determinism: the kernels use `fastmath` with contraction (FMA), reciprocal and
+approximate-function flags but without `nnan`/`ninf` (the finiteness checks must stay)
+and without `reassoc` (sums stay in reader order). The same input on the same machine
+gives the same output bit for bit; another CPU may differ in the last ulp (FMA).
+The serial and parallel kernels run the same per-fix code, and so agree as well.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit, prange
+
+from geometry.errors import InputError
+
+FIX_OK = 0
+FIX_CENTROID = 1
+FIX_NONE = 2
+FIX_DIVERGED = 3
+
+#: Smallest uncertainty radius of a centroid fix, m.
+CENTROID_MIN_UNCERTAINTY = 5.0
+#: Squared distances are floored here (m^2): a tag 1 cm from a reader, never log(0).
+D2_MIN = 1e-4
+#: A step shorter than this (m) ends the iterations.
+DEFAULT_TOL = 1e-3
+
+_LN10 = math.log(10.0)
+# Flags chosen for determinism (see the module docstring).
+_FASTMATH = {"contract", "arcp", "afn", "nsz"}
+
+#: Scratch columns per reader: x, y, dz^2, c = rssi - rssi_1m, a = 5 n / ln 10, w = 1/sigma^2.
+_S = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Fixes:
+    """One fix per row: x, y (m), uncertainty (m, ~1-sigma radius), status, iterations."""
+
+    x: npt.NDArray[np.float64]
+    y: npt.NDArray[np.float64]
+    uncertainty: npt.NDArray[np.float64]
+    status: npt.NDArray[np.int8]
+    iterations: npt.NDArray[np.int16]
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
+def _clamp(v: float, lo: float, hi: float) -> float:
+    """v inside [lo, hi]; NaN goes to lo (the caller never feeds NaN on purpose)."""
+    if v > hi:
+        return hi
+    if v >= lo:
+        return v
+    return lo
+
+
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
+def _pack(
+    anchors: np.ndarray,
+    rssi: np.ndarray,
+    cnt: int,
+    rssi_1m: np.ndarray,
+    exponent: np.ndarray,
+    sigma_db: np.ndarray,
+    i: int,
+    tag_height: float,
+    scratch: np.ndarray,
+) -> int:
+    """Copy the usable readings of row i into scratch (derived constants); their number."""
+    m = 0
+    for k in range(cnt):
+        ax = anchors[i, k, 0]
+        ay = anchors[i, k, 1]
+        dz = anchors[i, k, 2] - tag_height
+        c = rssi[i, k] - rssi_1m[i, k]
+        n = exponent[i, k]
+        s = sigma_db[i, k]
+        ok = (
+            math.isfinite(ax)
+            and math.isfinite(ay)
+            and math.isfinite(dz)
+            and math.isfinite(c)
+            and math.isfinite(n)
+            and math.isfinite(s)
+            and n > 0.0
+            and s > 0.0
+        )
+        if not ok:
+            continue
+        scratch[m, 0] = ax
+        scratch[m, 1] = ay
+        scratch[m, 2] = dz * dz
+        scratch[m, 3] = c
+        # rssi - model = c + 10 n log10(d) = c + (5 n / ln 10) ln(d^2)
+        scratch[m, 4] = 5.0 * n / _LN10
+        scratch[m, 5] = 1.0 / (s * s)
+        m += 1
+    return m
+
+
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
+def _centroid(scratch: np.ndarray, m: int) -> tuple[float, float, float, bool]:
+    """Weighted centroid (weights 1/r^2 from the model's range) and its radius; ok flag."""
+    # log of the weight: -2 ln r = c / a (r = range the model reads from the rssi);
+    # shifted by the largest so the exponentials never overflow.
+    lmax = -np.inf
+    kbest = 0
+    for k in range(m):
+        lw = scratch[k, 3] / scratch[k, 4]
+        if lw > lmax:
+            lmax = lw
+            kbest = k
+    if not math.isfinite(lmax):
+        return 0.0, 0.0, 0.0, False
+    sw = 0.0
+    sx = 0.0
+    sy = 0.0
+    for k in range(m):
+        w = math.exp(scratch[k, 3] / scratch[k, 4] - lmax)
+        sw += w
+        sx += w * scratch[k, 0]
+        sy += w * scratch[k, 1]
+    cx = sx / sw
+    cy = sy / sw
+    spread = 0.0
+    for k in range(m):
+        w = math.exp(scratch[k, 3] / scratch[k, 4] - lmax)
+        ddx = scratch[k, 0] - cx
+        ddy = scratch[k, 1] - cy
+        spread += w * (ddx * ddx + ddy * ddy)
+    spread = math.sqrt(spread / sw)
+    # Horizontal range of the strongest reader: r^2 = exp(-lw), less the height part.
+    r2 = math.exp(min(-lmax, 700.0))
+    rh = math.sqrt(max(r2 - scratch[kbest, 2], 0.0))
+    ok = math.isfinite(cx) and math.isfinite(cy)
+    return cx, cy, max(CENTROID_MIN_UNCERTAINTY, spread + rh), ok
+
+
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
+def _normal(
+    scratch: np.ndarray, m: int, x: float, y: float
+) -> tuple[float, float, float, float, float, float]:
+    """chi2, gradient half (J^T W r) and J^T W J at (x, y): one pass over the readers."""
+    chi2 = 0.0
+    g0 = 0.0
+    g1 = 0.0
+    h00 = 0.0
+    h01 = 0.0
+    h11 = 0.0
+    for k in range(m):
+        dx = x - scratch[k, 0]
+        dy = y - scratch[k, 1]
+        d2 = dx * dx + dy * dy + scratch[k, 2]
+        if d2 < D2_MIN:
+            d2 = D2_MIN
+        a = scratch[k, 4]
+        w = scratch[k, 5]
+        r = scratch[k, 3] + a * math.log(d2)
+        # d r / d x = a * 2 dx / d2
+        f = 2.0 * a / d2
+        jx = f * dx
+        jy = f * dy
+        wr = w * r
+        chi2 += wr * r
+        g0 += jx * wr
+        g1 += jy * wr
+        h00 += w * jx * jx
+        h01 += w * jx * jy
+        h11 += w * jy * jy
+    return chi2, g0, g1, h00, h01, h11
+
+
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
+def _solve_row(
+    anchors: np.ndarray,
+    rssi: np.ndarray,
+    count: np.ndarray,
+    rssi_1m: np.ndarray,
+    exponent: np.ndarray,
+    sigma_db: np.ndarray,
+    i: int,
+    tag_height: float,
+    bounds: np.ndarray,
+    x0: np.ndarray,
+    use_x0: bool,
+    max_iter: int,
+    min_readers: int,
+    tol: float,
+    scratch: np.ndarray,
+    out_x: np.ndarray,
+    out_y: np.ndarray,
+    out_u: np.ndarray,
+    out_status: np.ndarray,
+    out_iter: np.ndarray,
+) -> None:
+    """Solve row i and write its fix."""
+    xmin = bounds[0]
+    ymin = bounds[1]
+    xmax = bounds[2]
+    ymax = bounds[3]
+    wdx = xmax - xmin
+    wdy = ymax - ymin
+    diag = math.sqrt(wdx * wdx + wdy * wdy)
+    cap = max(CENTROID_MIN_UNCERTAINTY, diag)
+    cnt = count[i]
+    if cnt > anchors.shape[1]:
+        cnt = anchors.shape[1]
+    m = _pack(anchors, rssi, cnt, rssi_1m, exponent, sigma_db, i, tag_height, scratch)
+    out_iter[i] = 0
+    if m == 0:
+        out_x[i] = 0.5 * (xmin + xmax)
+        out_y[i] = 0.5 * (ymin + ymax)
+        out_u[i] = 0.5 * diag
+        out_status[i] = FIX_NONE
+        return
+    cx, cy, cu, cok = _centroid(scratch, m)
+    if not cok:
+        # Only absurd inputs get here (e.g. a huge anchor): the strongest reader's place.
+        cx = scratch[0, 0]
+        cy = scratch[0, 1]
+        cu = cap
+    cx = _clamp(cx, xmin, xmax)
+    cy = _clamp(cy, ymin, ymax)
+    cu = min(cu, cap)
+    if m < min_readers or m < 2:
+        out_x[i] = cx
+        out_y[i] = cy
+        out_u[i] = cu
+        out_status[i] = FIX_CENTROID
+        return
+
+    x = cx
+    y = cy
+    if use_x0:
+        gx = x0[i, 0]
+        gy = x0[i, 1]
+        if math.isfinite(gx) and math.isfinite(gy):
+            x = _clamp(gx, xmin, xmax)
+            y = _clamp(gy, ymin, ymax)
+    chi2, g0, g1, h00, h01, h11 = _normal(scratch, m, x, y)
+    lam = 1e-3
+    it = 0
+    while it < max_iter:
+        it += 1
+        # Levenberg-Marquardt: (H + lam diag(H)) step = -g, in closed form.
+        a00 = h00 * (1.0 + lam) + 1e-12
+        a11 = h11 * (1.0 + lam) + 1e-12
+        det = a00 * a11 - h01 * h01
+        if not det > 0.0:
+            break
+        inv = 1.0 / det
+        sx = -(a11 * g0 - h01 * g1) * inv
+        sy = -(a00 * g1 - h01 * g0) * inv
+        nx = _clamp(x + sx, xmin, xmax)
+        ny = _clamp(y + sy, ymin, ymax)
+        nchi2, ng0, ng1, nh00, nh01, nh11 = _normal(scratch, m, nx, ny)
+        if nchi2 <= chi2:
+            step2 = (nx - x) * (nx - x) + (ny - y) * (ny - y)
+            x = nx
+            y = ny
+            chi2, g0, g1, h00, h01, h11 = nchi2, ng0, ng1, nh00, nh01, nh11
+            lam = max(lam * 0.1, 1e-9)
+            if step2 < tol * tol:
+                break
+        else:
+            lam *= 10.0
+            if lam > 1e8:
+                break
+    out_iter[i] = it
+    ok = math.isfinite(x) and math.isfinite(y) and math.isfinite(chi2)
+    if not ok:
+        out_x[i] = cx
+        out_y[i] = cy
+        out_u[i] = cu
+        out_status[i] = FIX_DIVERGED
+        return
+    det = h00 * h11 - h01 * h01
+    u = cap
+    if det > 0.0:
+        trace = (h00 + h11) / det
+        scale = 1.0
+        if m > 2:
+            scale = max(1.0, chi2 / (m - 2))
+        u2 = trace * scale
+        if u2 < cap * cap:
+            u = math.sqrt(u2)
+    out_x[i] = x
+    out_y[i] = y
+    out_u[i] = u
+    out_status[i] = FIX_OK
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _kernel_serial(
+    anchors: np.ndarray,
+    rssi: np.ndarray,
+    count: np.ndarray,
+    rssi_1m: np.ndarray,
+    exponent: np.ndarray,
+    sigma_db: np.ndarray,
+    tag_height: float,
+    bounds: np.ndarray,
+    x0: np.ndarray,
+    use_x0: bool,
+    max_iter: int,
+    min_readers: int,
+    tol: float,
+    out_x: np.ndarray,
+    out_y: np.ndarray,
+    out_u: np.ndarray,
+    out_status: np.ndarray,
+    out_iter: np.ndarray,
+) -> None:
+    """Every row, one core."""
+    scratch = np.empty((max(anchors.shape[1], 1), _S))
+    for i in range(anchors.shape[0]):
+        _solve_row(
+            anchors, rssi, count, rssi_1m, exponent, sigma_db, i, tag_height, bounds,
+            x0, use_x0, max_iter, min_readers, tol, scratch,
+            out_x, out_y, out_u, out_status, out_iter,
+        )  # fmt: skip
+
+
+@njit(cache=True, fastmath=_FASTMATH, parallel=True)
+def _kernel_parallel(
+    anchors: np.ndarray,
+    rssi: np.ndarray,
+    count: np.ndarray,
+    rssi_1m: np.ndarray,
+    exponent: np.ndarray,
+    sigma_db: np.ndarray,
+    tag_height: float,
+    bounds: np.ndarray,
+    x0: np.ndarray,
+    use_x0: bool,
+    max_iter: int,
+    min_readers: int,
+    tol: float,
+    out_x: np.ndarray,
+    out_y: np.ndarray,
+    out_u: np.ndarray,
+    out_status: np.ndarray,
+    out_iter: np.ndarray,
+) -> None:
+    """Every row, chunks spread over the cores (one scratch per chunk)."""
+    n = anchors.shape[0]
+    chunk = 4096
+    n_chunks = (n + chunk - 1) // chunk
+    for c in prange(n_chunks):
+        scratch = np.empty((max(anchors.shape[1], 1), _S))
+        stop = min(n, (c + 1) * chunk)
+        for i in range(c * chunk, stop):
+            _solve_row(
+                anchors, rssi, count, rssi_1m, exponent, sigma_db, i, tag_height, bounds,
+                x0, use_x0, max_iter, min_readers, tol, scratch,
+                out_x, out_y, out_u, out_status, out_iter,
+            )  # fmt: skip
+
+
+def _as_rows(name: str, a: npt.ArrayLike, shape: tuple[int, ...]) -> npt.NDArray[np.float64]:
+    """A C-contiguous float64 array of `shape` (broadcast from a scalar or a row)."""
+    arr = np.asarray(a, dtype=np.float64)
+    try:
+        arr = np.broadcast_to(arr, shape)
+    except ValueError as exc:
+        raise InputError(
+            f"trilaterate: {name} has shape {np.shape(a)}, expected {shape}; "
+            "pass one value per row and reader column"
+        ) from exc
+    return np.ascontiguousarray(arr)
+
+
+def trilaterate(
+    anchors: npt.ArrayLike,
+    rssi: npt.ArrayLike,
+    count: npt.ArrayLike,
+    rssi_1m: npt.ArrayLike,
+    exponent: npt.ArrayLike,
+    sigma_db: npt.ArrayLike,
+    *,
+    tag_height: float = 1.0,
+    bounds: tuple[float, float, float, float],
+    x0: npt.ArrayLike | None = None,
+    max_iter: int = 8,
+    min_readers: int = 3,
+    tol: float = DEFAULT_TOL,
+    parallel: bool = False,
+) -> Fixes:
+    """Fixes for n rows of up to K readings each (see the module docstring).
+
+    anchors (n, K, 3): reader x, y, z (z above the floor); rssi (n, K) dBm; count (n,):
+    usable columns, packed first; rssi_1m, exponent, sigma_db (n, K) (or broadcastable).
+    bounds (xmin, ymin, xmax, ymax); x0 (n, 2) optional start (NaN rows: the centroid).
+    `parallel=True` spreads the rows over the cores (same results).
+    """
+    anc = np.ascontiguousarray(anchors, dtype=np.float64)
+    if anc.ndim != 3 or anc.shape[2] != 3:
+        raise InputError(
+            f"trilaterate: anchors must have shape (n, K, 3) (x, y, z), got {anc.shape}"
+        )
+    n, K = anc.shape[0], anc.shape[1]
+    rs = _as_rows("rssi", rssi, (n, K))
+    p0 = _as_rows("rssi_1m", rssi_1m, (n, K))
+    ex = _as_rows("exponent", exponent, (n, K))
+    sg = _as_rows("sigma_db", sigma_db, (n, K))
+    cnt = np.asarray(count)
+    if cnt.shape != (n,):
+        raise InputError(f"trilaterate: count must have shape ({n},), got {cnt.shape}")
+    cnt = np.ascontiguousarray(np.clip(cnt, 0, K), dtype=np.int64)
+    b = np.asarray(bounds, dtype=np.float64)
+    if b.shape != (4,) or not np.isfinite(b).all() or b[0] > b[2] or b[1] > b[3]:
+        raise InputError(
+            f"trilaterate: bounds must be finite (xmin, ymin, xmax, ymax) with min <= max, "
+            f"got {bounds}"
+        )
+    if not math.isfinite(tag_height):
+        raise InputError(f"trilaterate: tag_height must be finite, got {tag_height}")
+    if max_iter < 0 or max_iter > 1000:
+        raise InputError(f"trilaterate: max_iter must be in 0..1000, got {max_iter}")
+    if not tol > 0:
+        raise InputError(f"trilaterate: tol must be > 0 m, got {tol}")
+    if x0 is None:
+        guess = np.zeros((n, 2))
+        use_x0 = False
+    else:
+        guess = np.ascontiguousarray(x0, dtype=np.float64)
+        if guess.shape != (n, 2):
+            raise InputError(f"trilaterate: x0 must have shape ({n}, 2), got {guess.shape}")
+        use_x0 = True
+    out_x = np.empty(n)
+    out_y = np.empty(n)
+    out_u = np.empty(n)
+    out_status = np.empty(n, np.int8)
+    out_iter = np.empty(n, np.int16)
+    kernel = _kernel_parallel if parallel else _kernel_serial
+    kernel(
+        anc, rs, cnt, p0, ex, sg, float(tag_height), b, guess, use_x0, int(max_iter),
+        int(min_readers), float(tol), out_x, out_y, out_u, out_status, out_iter,
+    )  # fmt: skip
+    return Fixes(out_x, out_y, out_u, out_status, out_iter)
