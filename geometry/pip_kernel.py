@@ -189,48 +189,40 @@ def classify_cells(
     return out_cell[:k], out_zone[:k], out_flag[:k]
 
 
+#: A zone with at most this many edges is tested whole: no per-cell edge list is stored.
+SMALL_ZONE_EDGES = 8
+
+#: Columns of an edge row: ax, ay, bx, by, dx, dy, 1/length^2, padding (one cache line).
+EDGE_COLS = 8
+
+#: Bits of a cell's packed word that hold its entry count (the rest: its first entry).
+COUNT_BITS = 24
+
+
 @njit(cache=True)
-def _entry_lists(
+def _entry_edges(
     seg: FloatArray,
     e0: int,
     e1: int,
     boundary: bool,
-    box: tuple[float, float, float, float],
-    out: FloatArray,
-    k: int,
-    write: bool,
-) -> int:
-    """Append (or only count) one entry's ray list then distance list at out[k:]."""
-    cx0, cy0, _cx1, cy1 = box
-    if boundary:
-        for e in range(e0, e1):
-            ax, ay, bx, by = seg[e, 0], seg[e, 1], seg[e, 2], seg[e, 3]
-            if max(ay, by) >= cy0 and min(ay, by) <= cy1 and max(ax, bx) >= cx0:
-                if write:
-                    out[k, 0] = ax
-                    out[k, 1] = ay
-                    out[k, 2] = bx
-                    out[k, 3] = by
-                k += 1
-    return k
-
-
-@njit(cache=True)
-def _entry_dist_list(
-    seg: FloatArray,
-    e0: int,
-    e1: int,
     box: tuple[float, float, float, float],
     u: float,
     out: FloatArray,
     k: int,
     write: bool,
 ) -> int:
-    """Append (or only count) one entry's distance list at out[k:]."""
+    """Append (or only count) the edges one entry needs at out[k:].
+
+    A boundary entry keeps its ray edges (those that can cross a rightward ray from a
+    point of the cell) together with its distance edges: one list serves both tests.
+    """
     cx0, cy0, cx1, cy1 = box
     for e in range(e0, e1):
         ax, ay, bx, by = seg[e, 0], seg[e, 1], seg[e, 2], seg[e, 3]
-        if _seg_box_dist2(ax, ay, bx, by, cx0, cy0, cx1, cy1) <= u:
+        keep = _seg_box_dist2(ax, ay, bx, by, cx0, cy0, cx1, cy1) <= u
+        if boundary and not keep:
+            keep = max(ay, by) >= cy0 and min(ay, by) <= cy1 and max(ax, bx) >= cx0
+        if keep:
             if write:
                 out[k, 0] = ax
                 out[k, 1] = ay
@@ -241,295 +233,295 @@ def _entry_dist_list(
 
 
 @njit(cache=True)
-def build_lists(
+def build_entries(
     seg: FloatArray,
     zstart: IntArray,
     ent_cell: IntArray,
-    ent_zone: IntArray,
+    ent_slot: IntArray,
+    ent_number: IntArray,
     ent_flag: npt.NDArray[np.uint8],
     x0: float,
     y0: float,
     s: float,
     nx: int,
     pad: float,
-) -> tuple[IntArray, IntArray, FloatArray]:
-    """Per entry the ray list then the distance list, packed: (start[E+1], mid[E], edges)."""
+) -> tuple[npt.NDArray[np.int32], FloatArray]:
+    """Entry records (zone number, flag, edge count, first edge row) and the edge table.
+
+    The edge table starts with every zone's whole edge set (`seg`); an entry of a small
+    zone, or whose list is most of its zone, points into it. Other entries (cells of big
+    zones) get their own list appended: the edges that can cross a rightward ray from the
+    cell (boundary entries) and those that can be nearest to a point of the cell.
+    """
     ne = ent_cell.shape[0]
+    ent = np.empty((ne, 4), np.int32)
     bound = np.empty(ne, np.float64)
-    start = np.zeros(ne + 1, np.int64)
-    mid = np.empty(ne, np.int64)
-    dummy = np.empty((0, 4), np.float64)
+    own = np.zeros(ne, np.int64)
+    extra = np.zeros(ne + 1, np.int64)
+    out = np.empty((0, EDGE_COLS), np.float64)
     for write in (False, True):
-        out = np.empty((start[ne] if write else 0, 4), np.float64)
+        if write:
+            for i in range(ne):
+                extra[i + 1] = extra[i] + own[i]
+            out = np.zeros((seg.shape[0] + extra[ne], EDGE_COLS), np.float64)
+            out[: seg.shape[0], :4] = seg
         for i in range(ne):
-            z = ent_zone[i]
-            iy = ent_cell[i] // nx
-            ix = ent_cell[i] - iy * nx
-            cx0 = x0 + ix * s - pad
-            cx1 = x0 + (ix + 1) * s + pad
-            cy0 = y0 + iy * s - pad
-            cy1 = y0 + (iy + 1) * s + pad
+            z = ent_slot[i]
             e0 = zstart[z]
             e1 = zstart[z + 1]
+            ent[i, 0] = ent_number[i]
+            ent[i, 1] = ent_flag[i]
+            if e1 - e0 <= SMALL_ZONE_EDGES:
+                ent[i, 2] = e1 - e0
+                ent[i, 3] = e0
+                continue
+            iy = ent_cell[i] // nx
+            ix = ent_cell[i] - iy * nx
+            box = (
+                x0 + ix * s - pad,
+                y0 + iy * s - pad,
+                x0 + (ix + 1) * s + pad,
+                y0 + (iy + 1) * s + pad,
+            )
             if not write:
                 # U: no point of the cell is farther than this from the zone's boundary
+                # (distance to a segment is convex, so its max over the cell is at a corner)
                 u = np.inf
                 for e in range(e0, e1):
                     ax, ay, bx, by = seg[e, 0], seg[e, 1], seg[e, 2], seg[e, 3]
                     far = max(
-                        _seg_dist2(cx0, cy0, ax, ay, bx, by),
-                        _seg_dist2(cx1, cy0, ax, ay, bx, by),
-                        _seg_dist2(cx0, cy1, ax, ay, bx, by),
-                        _seg_dist2(cx1, cy1, ax, ay, bx, by),
+                        _seg_dist2(box[0], box[1], ax, ay, bx, by),
+                        _seg_dist2(box[2], box[1], ax, ay, bx, by),
+                        _seg_dist2(box[0], box[3], ax, ay, bx, by),
+                        _seg_dist2(box[2], box[3], ax, ay, bx, by),
                     )
                     u = min(u, far)
                 bound[i] = u * (1.0 + 1e-9) + 1e-18
-            box = (cx0, cy0, cx1, cy1)
-            target = out if write else dummy
-            k = _entry_lists(seg, e0, e1, ent_flag[i] == BOUNDARY, box, target, start[i], write)
-            mid[i] = k
-            k = _entry_dist_list(seg, e0, e1, box, bound[i], target, k, write)
-            if not write:
-                start[i + 1] = k
-        if not write:
-            continue
-        return start, mid, out
-    return start, mid, dummy
+                m = _entry_edges(seg, e0, e1, ent_flag[i] == BOUNDARY, box, bound[i], out, 0, False)
+                # a list of most of the zone saves nothing: test the whole zone
+                own[i] = m if 2 * m <= e1 - e0 else 0
+                continue
+            if own[i] == 0:
+                ent[i, 2] = e1 - e0
+                ent[i, 3] = e0
+            else:
+                k0 = seg.shape[0] + extra[i]
+                _entry_edges(seg, e0, e1, ent_flag[i] == BOUNDARY, box, bound[i], out, k0, True)
+                ent[i, 2] = own[i]
+                ent[i, 3] = k0
+    _edge_constants(out)
+    return ent, out
 
 
-@njit(cache=True, inline="always")
-def _cell_of(
-    lv: int,
-    px: float,
-    py: float,
-    lvl_x0: FloatArray,
-    lvl_y0: FloatArray,
-    lvl_inv: FloatArray,
-    lvl_nx: IntArray,
-    lvl_ny: IntArray,
-    lvl_base: IntArray,
-) -> int:
-    """Global cell index of a point, or -1 (unknown level, outside the grid, NaN)."""
-    if lv < 0 or lv >= lvl_nx.shape[0]:
-        return -1
-    nx = lvl_nx[lv]
-    fx = (px - lvl_x0[lv]) * lvl_inv[lv]
-    fy = (py - lvl_y0[lv]) * lvl_inv[lv]
-    # written so that NaN fails every comparison
-    if not (fx >= 0.0 and fy >= 0.0 and fx < nx and fy < lvl_ny[lv]):
-        return -1
-    return lvl_base[lv] + int(fy) * nx + int(fx)
+@njit(cache=True)
+def _edge_constants(out: FloatArray) -> None:
+    """Fill the derived columns of edge rows: dx, dy, 1/length^2."""
+    for j in range(out.shape[0]):
+        dx = out[j, 2] - out[j, 0]
+        dy = out[j, 3] - out[j, 1]
+        out[j, 4] = dx
+        out[j, 5] = dy
+        out[j, 6] = 1.0 / (dx * dx + dy * dy)
 
 
 @njit(cache=True, inline="always")
 def _point_hits(
     px: float,
     py: float,
-    cell: int,
-    cell_start: IntArray,
-    ent_zone: npt.NDArray[np.int32],
-    ent_flag: npt.NDArray[np.uint8],
-    ent_start: IntArray,
-    ent_mid: IntArray,
-    seg: FloatArray,
+    first: int,
+    entries: int,
+    ent: npt.NDArray[np.int32],
+    edges: FloatArray,
     out_zone: npt.NDArray[np.int32],
     out_dist: FloatArray,
     k: int,
 ) -> int:
-    """Write the hits of one point at out[k:], return how many."""
+    """Write the hits of one point (its cell's entries are ent[first:first+entries]) at out[k:].
+
+    Branch-free per edge (bitwise `&`, `|`, `^` on booleans, clamps instead of ifs): with
+    points in random order, mispredicted branches would cost more than the arithmetic.
+    Every candidate is written; only hits advance the count.
+    """
     n = 0
-    for e in range(cell_start[cell], cell_start[cell + 1]):
-        inside = ent_flag[e] == FULL
-        if not inside:
-            on_edge = False
-            for j in range(ent_start[e], ent_mid[e]):
-                ay = seg[j, 1]
-                by = seg[j, 3]
-                if (py < ay and py < by) or (py > ay and py > by):
-                    continue
-                ax = seg[j, 0]
-                bx = seg[j, 2]
-                c = (bx - ax) * (py - ay) - (by - ay) * (px - ax)
-                if c == 0.0 and px >= min(ax, bx) and px <= max(ax, bx):
-                    on_edge = True
-                    break
-                # crossing number, ray to +x: the edge crosses right of p iff c/(by-ay) > 0
-                if ((ay > py) != (by > py)) and ((c > 0.0) == (by > ay)):
-                    inside = not inside
-            if on_edge:
-                out_zone[k + n] = ent_zone[e]
-                out_dist[k + n] = 0.0
-                n += 1
-                continue
-            if not inside:
-                continue
+    for e in range(first, first + entries):
+        r0 = ent[e, 3]
+        r1 = r0 + ent[e, 2]
+        parity = False
+        on_edge = False
         d2 = np.inf
-        for j in range(ent_mid[e], ent_start[e + 1]):
-            d = _seg_dist2(px, py, seg[j, 0], seg[j, 1], seg[j, 2], seg[j, 3])
-            if d < d2:
-                d2 = d
-        out_zone[k + n] = ent_zone[e]
-        out_dist[k + n] = math.sqrt(d2)
-        n += 1
+        for j in range(r0, r1):
+            ax = edges[j, 0]
+            ay = edges[j, 1]
+            bx = edges[j, 2]
+            by = edges[j, 3]
+            dx = edges[j, 4]
+            dy = edges[j, 5]
+            wx = px - ax
+            wy = py - ay
+            # orientation determinant: 0 on the edge's line (exact for axis-aligned edges)
+            c = dx * wy - dy * wx
+            # crossing number, ray to +x: a straddling edge crosses right of p iff c/dy > 0
+            parity ^= ((ay > py) != (by > py)) & ((c > 0.0) == (by > ay))
+            on_edge |= (
+                (c == 0.0)
+                & (min(ax, bx) <= px)
+                & (px <= max(ax, bx))
+                & (min(ay, by) <= py)
+                & (py <= max(ay, by))
+            )
+            t = min(max((wx * dx + wy * dy) * edges[j, 6], 0.0), 1.0)
+            ex = wx - t * dx
+            ey = wy - t * dy
+            d2 = min(d2, ex * ex + ey * ey)
+        # a FULL entry's edges need not be ray-complete: its flag says inside
+        hit = (ent[e, 1] == FULL) | parity | on_edge
+        out_zone[k + n] = ent[e, 0]
+        out_dist[k + n] = 0.0 if on_edge else math.sqrt(d2)
+        n += hit
     return n
 
 
+@njit(cache=True, inline="always")
+def _cell_word(
+    lv: int,
+    px: float,
+    py: float,
+    x0: FloatArray,
+    y0: FloatArray,
+    inv: FloatArray,
+    nxa: IntArray,
+    nya: IntArray,
+    base: IntArray,
+    cells: IntArray,
+) -> int:
+    """The packed word (first entry, entry count) of a point's cell; 0 when it has none.
+
+    Branch-free: indexes are clamped into range (NaN clamps to 0) and a validity mask
+    zeroes the word of points off the grid, on an unknown level, or with NaN.
+    """
+    nl = nxa.shape[0]
+    ok = (lv >= 0) & (lv < nl)
+    lc = min(max(lv, 0), nl - 1)
+    fx = (px - x0[lc]) * inv[lc]
+    fy = (py - y0[lc]) * inv[lc]
+    nx = nxa[lc]
+    ny = nya[lc]
+    ok &= (fx >= 0.0) & (fy >= 0.0) & (fx < nx) & (fy < ny)
+    # clamp with comparisons that NaN fails, so NaN lands on 0
+    cx = fx if fx > 0.0 else 0.0
+    cy = fy if fy > 0.0 else 0.0
+    ix = np.int64(cx if cx < nx - 1.0 else nx - 1.0)
+    iy = np.int64(cy if cy < ny - 1.0 else ny - 1.0)
+    w = cells[base[lc] + iy * nx + ix]
+    return w if ok else 0
+
+
 @njit(cache=True)
-def _locate(
+def _cells(
     level: npt.NDArray[np.int32],
     x: FloatArray,
     y: FloatArray,
-    lvl_x0: FloatArray,
-    lvl_y0: FloatArray,
-    lvl_inv: FloatArray,
-    lvl_nx: IntArray,
-    lvl_ny: IntArray,
-    lvl_base: IntArray,
-    cell_start: IntArray,
-    cell: IntArray,
-    cap: IntArray,
+    x0: FloatArray,
+    y0: FloatArray,
+    inv: FloatArray,
+    nxa: IntArray,
+    nya: IntArray,
+    base: IntArray,
+    cells: IntArray,
+    bounds: IntArray,
+    word: IntArray,
+    room: IntArray,
 ) -> None:
-    """Pass 1 (serial): each point's cell and its number of candidate entries."""
-    for i in range(x.shape[0]):
-        c = _cell_of(level[i], x[i], y[i], lvl_x0, lvl_y0, lvl_inv, lvl_nx, lvl_ny, lvl_base)
-        cell[i] = c
-        cap[i] = 0 if c < 0 else cell_start[c + 1] - cell_start[c]
+    """Pass 1 (this thread): every point's cell word; room[c + 1] = candidates in chunk c."""
+    mask = (1 << COUNT_BITS) - 1
+    for c in range(bounds.shape[0] - 1):
+        total = 0
+        for i in range(bounds[c], bounds[c + 1]):
+            w = _cell_word(level[i], x[i], y[i], x0, y0, inv, nxa, nya, base, cells)
+            word[i] = w
+            total += w & mask
+        room[c + 1] = total
+
+
+@njit(cache=True)
+def _fill(
+    x: FloatArray,
+    y: FloatArray,
+    word: IntArray,
+    bounds: IntArray,
+    room: IntArray,
+    ent: npt.NDArray[np.int32],
+    edges: FloatArray,
+    oz: npt.NDArray[np.int32],
+    od: FloatArray,
+    offsets: IntArray,
+    used: IntArray,
+) -> None:
+    """Pass 2 (this thread): chunk c writes its hits from oz[room[c]]; used[c] = how many."""
+    mask = (1 << COUNT_BITS) - 1
+    for c in range(bounds.shape[0] - 1):
+        k = room[c]
+        for i in range(bounds[c], bounds[c + 1]):
+            offsets[i] = k
+            w = word[i]
+            m = w & mask
+            if m != 0:
+                k += _point_hits(x[i], y[i], w >> COUNT_BITS, m, ent, edges, oz, od, k)
+        used[c] = k - room[c]
 
 
 @njit(cache=True, parallel=True)
-def _locate_par(
+def _par_cells(
     level: npt.NDArray[np.int32],
     x: FloatArray,
     y: FloatArray,
-    lvl_x0: FloatArray,
-    lvl_y0: FloatArray,
-    lvl_inv: FloatArray,
-    lvl_nx: IntArray,
-    lvl_ny: IntArray,
-    lvl_base: IntArray,
-    cell_start: IntArray,
-    cell: IntArray,
-    cap: IntArray,
+    x0: FloatArray,
+    y0: FloatArray,
+    inv: FloatArray,
+    nxa: IntArray,
+    nya: IntArray,
+    base: IntArray,
+    cells: IntArray,
+    bounds: IntArray,
+    word: IntArray,
+    room: IntArray,
 ) -> None:
-    """Pass 1 (threads): each point's cell and its number of candidate entries."""
-    for i in prange(x.shape[0]):
-        c = _cell_of(level[i], x[i], y[i], lvl_x0, lvl_y0, lvl_inv, lvl_nx, lvl_ny, lvl_base)
-        cell[i] = c
-        cap[i] = 0 if c < 0 else cell_start[c + 1] - cell_start[c]
-
-
-@njit(cache=True)
-def _hits(
-    x: FloatArray,
-    y: FloatArray,
-    cell: IntArray,
-    scratch_start: IntArray,
-    cell_start: IntArray,
-    ent_zone: npt.NDArray[np.int32],
-    ent_flag: npt.NDArray[np.uint8],
-    ent_start: IntArray,
-    ent_mid: IntArray,
-    seg: FloatArray,
-    out_zone: npt.NDArray[np.int32],
-    out_dist: FloatArray,
-    count: IntArray,
-) -> None:
-    """Pass 2 (serial): hits of every point into its scratch slot."""
-    for i in range(x.shape[0]):
-        c = cell[i]
-        if c < 0:
-            count[i] = 0
-            continue
-        count[i] = _point_hits(
-            x[i],
-            y[i],
-            c,
-            cell_start,
-            ent_zone,
-            ent_flag,
-            ent_start,
-            ent_mid,
-            seg,
-            out_zone,
-            out_dist,
-            scratch_start[i],
-        )
+    """Pass 1 (a chunk per thread): every point's cell word; room[c + 1] = chunk c's candidates."""
+    mask = (1 << COUNT_BITS) - 1
+    for c in prange(bounds.shape[0] - 1):
+        total = 0
+        for i in range(bounds[c], bounds[c + 1]):
+            w = _cell_word(level[i], x[i], y[i], x0, y0, inv, nxa, nya, base, cells)
+            word[i] = w
+            total += w & mask
+        room[c + 1] = total
 
 
 @njit(cache=True, parallel=True)
-def _hits_par(
+def _par_fill(
     x: FloatArray,
     y: FloatArray,
-    cell: IntArray,
-    scratch_start: IntArray,
-    cell_start: IntArray,
-    ent_zone: npt.NDArray[np.int32],
-    ent_flag: npt.NDArray[np.uint8],
-    ent_start: IntArray,
-    ent_mid: IntArray,
-    seg: FloatArray,
-    out_zone: npt.NDArray[np.int32],
-    out_dist: FloatArray,
-    count: IntArray,
-) -> None:
-    """Pass 2 (threads): hits of every point into its scratch slot."""
-    for i in prange(x.shape[0]):
-        c = cell[i]
-        if c < 0:
-            count[i] = 0
-            continue
-        count[i] = _point_hits(
-            x[i],
-            y[i],
-            c,
-            cell_start,
-            ent_zone,
-            ent_flag,
-            ent_start,
-            ent_mid,
-            seg,
-            out_zone,
-            out_dist,
-            scratch_start[i],
-        )
-
-
-@njit(cache=True)
-def _compact(
-    scratch_start: IntArray,
-    count: IntArray,
-    offsets: IntArray,
-    sz: npt.NDArray[np.int32],
-    sd: FloatArray,
+    word: IntArray,
+    bounds: IntArray,
+    room: IntArray,
+    ent: npt.NDArray[np.int32],
+    edges: FloatArray,
     oz: npt.NDArray[np.int32],
     od: FloatArray,
-) -> None:
-    """Pass 3 (serial): move each point's hits from its scratch slot to the CSR arrays."""
-    for i in range(count.shape[0]):
-        a = scratch_start[i]
-        b = offsets[i]
-        for j in range(count[i]):
-            oz[b + j] = sz[a + j]
-            od[b + j] = sd[a + j]
-
-
-@njit(cache=True, parallel=True)
-def _compact_par(
-    scratch_start: IntArray,
-    count: IntArray,
     offsets: IntArray,
-    sz: npt.NDArray[np.int32],
-    sd: FloatArray,
-    oz: npt.NDArray[np.int32],
-    od: FloatArray,
+    used: IntArray,
 ) -> None:
-    """Pass 3 (threads): move each point's hits from its scratch slot to the CSR arrays."""
-    for i in prange(count.shape[0]):
-        a = scratch_start[i]
-        b = offsets[i]
-        for j in range(count[i]):
-            oz[b + j] = sz[a + j]
-            od[b + j] = sd[a + j]
+    """Pass 2 (a chunk per thread): chunk c writes its hits from oz[room[c]]; used[c] = count."""
+    mask = (1 << COUNT_BITS) - 1
+    for c in prange(bounds.shape[0] - 1):
+        k = room[c]
+        for i in range(bounds[c], bounds[c + 1]):
+            offsets[i] = k
+            w = word[i]
+            m = w & mask
+            if m != 0:
+                k += _point_hits(x[i], y[i], w >> COUNT_BITS, m, ent, edges, oz, od, k)
+        used[c] = k - room[c]
 
 
 @dataclass(frozen=True, slots=True)
@@ -537,9 +529,9 @@ class CompiledGrid:
     """Every level's candidate grid, concatenated into flat arrays the kernels take.
 
     Level l: origin (x0[l], y0[l]), 1/cell size inv[l], nx[l] x ny[l] cells from global
-    cell base[l] (row-major). Cell c: entries cell_start[c]:cell_start[c+1]. Entry e: zone
-    number zone[e], flag[e] (FULL or BOUNDARY), ray list seg[start[e]:mid[e]], distance
-    list seg[mid[e]:start[e+1]], each row an edge (ax, ay, bx, by).
+    cell base[l] (row-major). Cell c: `cells[c]` packs its first entry (high bits) and
+    entry count (low COUNT_BITS bits). Entry e: `ent[e]` = (zone number, flag FULL or
+    BOUNDARY, edge count, first edge row); edges are rows (ax, ay, bx, by) of `edges`.
     """
 
     x0: FloatArray
@@ -548,12 +540,9 @@ class CompiledGrid:
     nx: IntArray
     ny: IntArray
     base: IntArray
-    cell_start: IntArray
-    zone: npt.NDArray[np.int32]
-    flag: npt.NDArray[np.uint8]
-    start: IntArray
-    mid: IntArray
-    seg: FloatArray
+    cells: IntArray
+    ent: npt.NDArray[np.int32]
+    edges: FloatArray
 
     @property
     def nbytes(self) -> int:
@@ -566,51 +555,46 @@ def query_grid(
     x: FloatArray,
     y: FloatArray,
     grid: CompiledGrid,
-    parallel: bool,
+    threads: int,
 ) -> tuple[IntArray, npt.NDArray[np.int32], FloatArray]:
     """All hits of a batch of points on a compiled grid: (offsets, zone, distance) in CSR form.
 
-    Three array passes, no Python per point: locate (cell, candidate count), hits into a
-    scratch slot sized by the candidate count, compaction into the final CSR arrays.
+    Pass 1 finds every point's cell (looking all cells up first lets the CPU overlap
+    those cache misses) and counts candidates per chunk of points; pass 2 writes each
+    chunk's hits into its own part of a buffer sized by those counts; the chunks are
+    then joined. One chunk on one thread, else 4 chunks per thread. Arrays are
+    allocated here by numpy, not in the kernels: numpy asks the kernel for huge pages,
+    which saves most page faults on large batches.
     """
     g = grid
     n = x.shape[0]
-    cell = np.empty(n, np.int64)
-    cap = np.empty(n, np.int64)
-    locate = _locate_par if parallel else _locate
-    locate(level, x, y, g.x0, g.y0, g.inv, g.nx, g.ny, g.base, g.cell_start, cell, cap)
-    scratch_start = np.zeros(n + 1, np.int64)
-    np.cumsum(cap, out=scratch_start[1:])
-    total = int(scratch_start[n])
-    sz = np.empty(total, np.int32)
-    sd = np.empty(total, np.float64)
-    count = np.empty(n, np.int64)
-    hits = _hits_par if parallel else _hits
-    hits(
-        x,
-        y,
-        cell,
-        scratch_start,
-        g.cell_start,
-        g.zone,
-        g.flag,
-        g.start,
-        g.mid,
-        g.seg,
-        sz,
-        sd,
-        count,
-    )
-    offsets = np.zeros(n + 1, np.int64)
-    np.cumsum(count, out=offsets[1:])
-    if offsets[n] == total:
-        # every candidate was a hit: the scratch arrays already are the CSR arrays
-        return offsets, sz, sd
-    oz = np.empty(int(offsets[n]), np.int32)
-    od = np.empty(int(offsets[n]), np.float64)
-    compact = _compact_par if parallel else _compact
-    compact(scratch_start, count, offsets, sz, sd, oz, od)
-    return offsets, oz, od
+    chunks = 1 if threads <= 1 else max(1, min(4 * threads, n // 4096))
+    bounds = np.linspace(0, n, chunks + 1).astype(np.int64)
+    word = np.empty(n, np.int64)
+    room = np.zeros(chunks + 1, np.int64)
+    cells_pass = _par_cells if chunks > 1 else _cells
+    cells_pass(level, x, y, g.x0, g.y0, g.inv, g.nx, g.ny, g.base, g.cells, bounds, word, room)
+    np.cumsum(room, out=room)
+    oz = np.empty(int(room[chunks]), np.int32)
+    od = np.empty(int(room[chunks]), np.float64)
+    offsets = np.empty(n + 1, np.int64)
+    used = np.zeros(chunks, np.int64)
+    fill_pass = _par_fill if chunks > 1 else _fill
+    fill_pass(x, y, word, bounds, room, g.ent, g.edges, oz, od, offsets, used)
+    if chunks == 1:
+        offsets[n] = used[0]
+        return offsets, oz[: used[0]], od[: used[0]]
+    # join the chunks: move each one's hits down over the gaps and shift its offsets
+    done = np.concatenate([[0], np.cumsum(used)])
+    zone = np.empty(int(done[chunks]), np.int32)
+    dist = np.empty(int(done[chunks]), np.float64)
+    for c in range(chunks):
+        a, b, m = int(room[c]), int(done[c]), int(used[c])
+        zone[b : b + m] = oz[a : a + m]
+        dist[b : b + m] = od[a : a + m]
+        offsets[bounds[c] : bounds[c + 1]] -= a - b
+    offsets[n] = done[chunks]
+    return offsets, zone, dist
 
 
 @njit(cache=True, inline="always")

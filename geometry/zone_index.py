@@ -30,6 +30,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import numpy.typing as npt
 import shapely
@@ -83,19 +84,17 @@ class ZoneHits:
 
 @dataclass(frozen=True, slots=True)
 class _LevelGrid:
-    """One level compiled: grid geometry, cell -> entries, entry -> edge lists."""
+    """One level compiled: grid geometry, per cell (first entry, count), entries, edges."""
 
     x0: float
     y0: float
     cell: float
     nx: int
     ny: int
-    cell_start: npt.NDArray[np.int64]
-    ent_zone: npt.NDArray[np.int32]
-    ent_flag: npt.NDArray[np.uint8]
-    ent_start: npt.NDArray[np.int64]
-    ent_mid: npt.NDArray[np.int64]
-    seg: npt.NDArray[np.float64]
+    first: npt.NDArray[np.int64]
+    count: npt.NDArray[np.int64]
+    ent: npt.NDArray[np.int32]
+    edges: npt.NDArray[np.float64]
 
 
 def zone_edges(zone: Zone) -> npt.NDArray[np.float64]:
@@ -342,7 +341,8 @@ class ZoneIndex:
             )
         if parallel is None:
             parallel = len(xs) >= PARALLEL_THRESHOLD
-        offsets, zone, dist = pip_kernel.query_grid(lv, xs, ys, self._compiled(), parallel)
+        threads = numba.get_num_threads() if parallel else 1
+        offsets, zone, dist = pip_kernel.query_grid(lv, xs, ys, self._compiled(), threads)
         return ZoneHits(offsets=offsets, zone=zone, distance=dist)
 
     def query_level(
@@ -392,19 +392,18 @@ class ZoneIndex:
         tree = self._trees[code]
         numbers = np.array(sorted(self._members[code]), dtype=np.int64)
         if len(numbers) == 0:
-            empty_i = np.zeros(1, np.int64)
+            # one empty cell: the kernel's clamped lookup always has a cell to read
+            zero = np.zeros(1, np.int64)
             return _LevelGrid(
                 0.0,
                 0.0,
                 1.0,
-                0,
-                0,
-                empty_i,
-                np.empty(0, np.int32),
-                np.empty(0, np.uint8),
-                empty_i,
-                np.empty(0, np.int64),
-                np.empty((0, 4), np.float64),
+                1,
+                1,
+                zero,
+                zero,
+                np.empty((0, 4), np.int32),
+                np.empty((0, pip_kernel.EDGE_COLS)),
             )
         xmin, ymin, xmax, ymax = (float(v) for v in tree.bounds)
         bounds = np.array([self._bounds[n] for n in numbers], dtype=np.float64)
@@ -423,24 +422,13 @@ class ZoneIndex:
         # cell-major, then zone number: hits come out in ascending zone number
         order = np.lexsort((slots, cells))
         cells, slots, flags = cells[order], slots[order], flags[order]
-        ent_start, ent_mid, ent_seg = pip_kernel.build_lists(
-            seg, zstart, cells, slots, flags, x0, y0, s, nx, pad
+        ent, edges = pip_kernel.build_entries(
+            seg, zstart, cells, slots, numbers[slots], flags, x0, y0, s, nx, pad
         )
-        cell_start = np.zeros(nx * ny + 1, np.int64)
-        np.cumsum(np.bincount(cells, minlength=nx * ny), out=cell_start[1:])
-        return _LevelGrid(
-            x0,
-            y0,
-            s,
-            nx,
-            ny,
-            cell_start,
-            numbers[slots].astype(np.int32),
-            flags,
-            ent_start,
-            ent_mid,
-            ent_seg,
-        )
+        count = np.bincount(cells, minlength=nx * ny).astype(np.int64)
+        first = np.zeros(nx * ny, np.int64)
+        np.cumsum(count[:-1], out=first[1:])
+        return _LevelGrid(x0, y0, s, nx, ny, first, count, ent, edges)
 
     def _compiled(self) -> pip_kernel.CompiledGrid:
         """The flat arrays of every level, concatenated, rebuilding changed levels first."""
@@ -451,20 +439,20 @@ class ZoneIndex:
                 self._levels[code] = self._compile_level(code)
         grids = [g for g in self._levels if g is not None]
         n_cells = np.array([g.nx * g.ny for g in grids], dtype=np.int64)
-        n_ent = np.array([len(g.ent_zone) for g in grids], dtype=np.int64)
-        n_seg = np.array([len(g.seg) for g in grids], dtype=np.int64)
+        n_ent = np.array([len(g.ent) for g in grids], dtype=np.int64)
+        n_edges = np.array([len(g.edges) for g in grids], dtype=np.int64)
+        if n_edges.sum() >= 2**31 or n_ent.sum() >= 2**38:
+            raise InputError("the zone index is too large: use fewer or simpler zones")
         cell_base = np.concatenate([[0], np.cumsum(n_cells)[:-1]]).astype(np.int64)
         ent_base = np.concatenate([[0], np.cumsum(n_ent)[:-1]]).astype(np.int64)
-        seg_base = np.concatenate([[0], np.cumsum(n_seg)[:-1]]).astype(np.int64)
-        cell_start = np.concatenate(
-            [g.cell_start[:-1] + b for g, b in zip(grids, ent_base, strict=True)]
-            + [np.array([n_ent.sum()], np.int64)]
-        )
-        ent_start = np.concatenate(
-            [g.ent_start[:-1] + b for g, b in zip(grids, seg_base, strict=True)]
-            + [np.array([n_seg.sum()], np.int64)]
-        )
-        ent_mid = np.concatenate([g.ent_mid + b for g, b in zip(grids, seg_base, strict=True)])
+        edge_base = np.concatenate([[0], np.cumsum(n_edges)[:-1]]).astype(np.int64)
+        words = []
+        ents = []
+        for g, eb, rb in zip(grids, ent_base, edge_base, strict=True):
+            words.append(((g.first + eb) << pip_kernel.COUNT_BITS) | g.count)
+            ent = g.ent.copy()
+            ent[:, 3] += np.int32(rb)
+            ents.append(ent)
         self._grid = pip_kernel.CompiledGrid(
             x0=np.array([g.x0 for g in grids], np.float64),
             y0=np.array([g.y0 for g in grids], np.float64),
@@ -472,12 +460,9 @@ class ZoneIndex:
             nx=np.array([g.nx for g in grids], np.int64),
             ny=np.array([g.ny for g in grids], np.int64),
             base=cell_base,
-            cell_start=cell_start.astype(np.int64),
-            zone=np.concatenate([g.ent_zone for g in grids]).astype(np.int32),
-            flag=np.concatenate([g.ent_flag for g in grids]).astype(np.uint8),
-            start=ent_start.astype(np.int64),
-            mid=ent_mid.astype(np.int64),
-            seg=np.ascontiguousarray(np.concatenate([g.seg for g in grids]), dtype=np.float64),
+            cells=np.concatenate(words).astype(np.int64),
+            ent=np.ascontiguousarray(np.concatenate(ents), dtype=np.int32),
+            edges=np.ascontiguousarray(np.concatenate([g.edges for g in grids]), np.float64),
         )
         return self._grid
 
@@ -485,9 +470,9 @@ class ZoneIndex:
         """Size of the compiled grid (cells, entries, edges in lists, bytes), for benchmarks."""
         grid = self._compiled()
         return {
-            "cells": float(len(grid.cell_start) - 1),
-            "entries": float(len(grid.zone)),
-            "full_entries": float((grid.flag == pip_kernel.FULL).sum()),
-            "list_edges": float(len(grid.seg)),
+            "cells": float(len(grid.cells)),
+            "entries": float(len(grid.ent)),
+            "full_entries": float((grid.ent[:, 1] == pip_kernel.FULL).sum()),
+            "edge_rows": float(len(grid.edges)),
             "bytes": float(grid.nbytes),
         }

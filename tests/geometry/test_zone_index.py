@@ -368,3 +368,27 @@ def test_from_floorplan_codes_levels_and_numbers_zones_in_file_order() -> None:
     hits = index.query([1, 0, 1], [2.0, 2.0, 7.0], [2.0, 2.0, 7.0])
     assert [hits.ids_of(i, index) for i in range(3)] == [["hall"], ["lab"], ["hall"]]
     assert index.candidates("gf", (9.5, 9.5, 20, 20)) == ["hall"]
+
+
+@pytest.mark.parametrize("cell", [None, 0.4, 3.0])
+def test_many_sided_zone_with_per_cell_edge_lists_agrees_with_shapely(cell) -> None:
+    """A 128-gon with a hole (cells keep their own edge lists) inside a nested room."""
+    outer = shapely.Point(0, 0).buffer(20.0, quad_segs=32)
+    inner = shapely.Point(3, -2).buffer(6.0, quad_segs=16)
+    ring = Polygon(outer.exterior.coords, [inner.exterior.coords])
+    zones = [zone("round", ring), zone("box", box(-5, 5, 5, 12)), zone("up", ring, "L1")]
+    index = ZoneIndex(LEVELS, zones, cell_size=cell)
+    assert index.stats()["edge_rows"] > sum(len(shapely.get_coordinates(z.polygon)) for z in zones)
+    rng = np.random.default_rng(7)
+    x = rng.uniform(-25, 25, 3000)
+    y = rng.uniform(-25, 25, 3000)
+    lv = rng.integers(-1, 3, 3000).astype(np.int32)
+    assert_agrees(index, zones, lv, x, y)
+
+
+def test_queries_on_a_level_without_zones_find_nothing() -> None:
+    """A level with no zones (or whose zones were all removed) answers with no hits."""
+    index = ZoneIndex(LEVELS, [zone("a", box(0, 0, 2, 2))])
+    assert index.query_level("L1", [0.0, 0.5, -3.0], [0.0, 0.5, 1e9]).counts().tolist() == [0, 0, 0]
+    index.remove("a")
+    assert index.query_level("L0", [1.0], [1.0]).counts().tolist() == [0]
