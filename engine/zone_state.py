@@ -34,12 +34,13 @@ no new fields. What each kind means here:
 - Visit ids: f"{tag}:{zone}:{n}", n counting the student's visits (enter/inside/cross).
 
 Hysteresis. For a fix with uncertainty u the threshold is h = margin_m + k_uncertainty*u.
-A fix is clearly IN a zone when its distance inside the boundary exceeds min(h, cap) --
-cap = small_zone_fraction x the zone's inradius, so that a small zone can still be
-entered -- clearly OUT when its distance outside exceeds h, in the BAND otherwise, and
-OFF_LEVEL when it is on another level. A pending transition (ENTERING, LEAVING) starts
-at the first clear fix and is confirmed by a clear fix at least `dwell_s` later; any
-fix that is not clear in the same direction cancels it. A level change exits at once
+The band of a zone is b = min(h, cap), cap = small_zone_fraction x the zone's inradius
+(so that a zone smaller than the fixes' uncertainty can still be entered, and left). A
+fix is clearly IN a zone when it is more than b inside the boundary, clearly OUT when
+more than b outside, in the BAND otherwise, and OFF_LEVEL when it is on another level.
+A pending transition (ENTERING, LEAVING) starts at the first clear fix and is
+confirmed by a clear fix at least `dwell_s` later; any fix that is not clear in the
+same direction cancels it. A level change exits at once
 (the locator already applies level hysteresis). The whole decision is the table
 `TRANSITIONS` below, compiled to lookup arrays applied to every (student, zone) pair
 of a round at once.
@@ -61,7 +62,6 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 import shapely
-from shapely.geometry import LineString
 
 from engine.batches import PositionBatch
 from engine.events import EventKind, Evidence, ZoneEvent
@@ -245,6 +245,7 @@ class ZoneStateMachine:
         self._cap = np.zeros(0, np.float64)
         self._zone_ids: list[str] = []
         self._eroded: dict[tuple[int, int], shapely.Geometry] = {}
+        self._tree: tuple[shapely.STRtree, I64] | None = None
         for zone in index.zones:
             self._register(zone)
 
@@ -338,6 +339,7 @@ class ZoneStateMachine:
         self._cap[number] = self.h.small_zone_fraction * radius
         self._zone_ids[number] = zone.id
         self._eroded = {k: v for k, v in self._eroded.items() if k[0] != number}
+        self._tree = None
         return number
 
     def _min_cap(self, level: int) -> float:
@@ -501,14 +503,11 @@ class ZoneStateMachine:
         if same.any():
             k = np.flatnonzero(same)
             dist[k] = self.index.signed_distance(mz[k], x[mr[k]], y[mr[k]])
+        band = np.minimum(thr[mr], self._cap[mz])
         obs = np.where(
             ~same,
             _O.OFF_LEVEL,
-            np.where(
-                dist > np.minimum(thr[mr], self._cap[mz]),
-                _O.IN,
-                np.where(dist < -thr[mr], _O.OUT, _O.BAND),
-            ),
+            np.where(dist > band, _O.IN, np.where(dist < -band, _O.OUT, _O.BAND)),
         ).astype(np.int64)
         since = self.slot_since[ms, mc]
         pending = _PENDING[state]
@@ -703,37 +702,34 @@ class ZoneStateMachine:
         cand = np.flatnonzero(ok & (length > 2 * np.minimum(seg_thr, floor)))
         if len(cand) == 0:
             return
-        blocked_pairs = set(
-            zip(
-                mr[(state != _S.OUTSIDE) & (state != _S.ENTERING) | (nxt != _S.OUTSIDE)].tolist(),
-                mz[(state != _S.OUTSIDE) & (state != _S.ENTERING) | (nxt != _S.OUTSIDE)].tolist(),
-                strict=True,
-            )
+        zc = np.int64(max(self.index.capacity, 1))
+        kept = ((state == _S.INSIDE) | (state == _S.LEAVING)) | (nxt != _S.OUTSIDE)
+        blocked = np.concatenate([mr[kept].astype(np.int64) * zc + mz[kept], np_ * zc + nz])
+        tree, numbers = self._strtree()
+        coords = np.stack(
+            [np.column_stack([px[cand], py[cand]]), np.column_stack([x[cand], y[cand]])], axis=1
         )
-        blocked_pairs |= set(zip(np_.tolist(), nz.tolist(), strict=True))
-        rows: list[int] = []
-        zones: list[int] = []
-        level_ids = self.index.level_ids
-        for i in cand.tolist():
-            bounds = (
-                min(px[i], x[i]),
-                min(py[i], y[i]),
-                max(px[i], x[i]),
-                max(py[i], y[i]),
-            )
-            line = LineString([(px[i], py[i]), (x[i], y[i])])
-            for zid in self.index.candidates(level_ids[int(lv[i])], bounds):
-                z = self.index.zone_number(zid)
-                if (i, z) in blocked_pairs:
-                    continue
-                depth = min(float(seg_thr[i]), float(self._cap[z]))
-                if line.intersects(self._eroded_zone(z, depth)):
-                    rows.append(i)
-                    zones.append(z)
-        if not rows:
+        lines = shapely.linestrings(coords)
+        qi, ti = tree.query(lines)
+        row = cand[qi]
+        z = numbers[ti]
+        ok = (self._zone_level[z] == lv[row]) & ~np.isin(row * zc + z, blocked)
+        qi, row, z = qi[ok], row[ok], z[ok]
+        if len(row) == 0:
             return
-        r = np.array(rows, np.int64)
-        zs = np.array(zones, np.int32)
+        depth = np.minimum(seg_thr[row], self._cap[z])
+        q = np.floor(depth * 10.0).astype(np.int64)
+        eroded = np.array(
+            [
+                self._eroded_zone(int(a), int(b))
+                for a, b in zip(z.tolist(), q.tolist(), strict=True)
+            ],
+            dtype=object,
+        )
+        hit = shapely.intersects(lines[qi], eroded)
+        r, zs = row[hit], z[hit].astype(np.int32)
+        if len(r) == 0:
+            return
         o = np.lexsort((zs, s[r]))
         r, zs = r[o], zs[o]
         visit = self._next_visits(s[r])
@@ -751,9 +747,16 @@ class ZoneStateMachine:
             age=0.0,
         )
 
-    def _eroded_zone(self, z: int, depth: float) -> shapely.Geometry:
-        """The zone shrunk by depth (quantised to 0.1 m, cached per zone)."""
-        q = math.floor(depth * 10.0)
+    def _strtree(self) -> tuple[shapely.STRtree, I64]:
+        """An STRtree over every zone (rebuilt after a zone change) and its zone numbers."""
+        if self._tree is None:
+            zones = self.index.zones
+            numbers = np.array([self.index.zone_number(z.id) for z in zones], np.int64)
+            self._tree = (shapely.STRtree([z.polygon for z in zones]), numbers)
+        return self._tree
+
+    def _eroded_zone(self, z: int, q: int) -> shapely.Geometry:
+        """The zone shrunk by q / 10 m (depths are quantised to 0.1 m), cached per zone."""
         key = (z, q)
         geom = self._eroded.get(key)
         if geom is None:
@@ -819,6 +822,7 @@ class ZoneStateMachine:
         self._zone_level[z] = -1
         self._cap[z] = 0.0
         self._eroded = {k: v for k, v in self._eroded.items() if k[0] != z}
+        self._tree = None
         return events
 
     def _exits(self, ps: I64, pc: I64, z: int, t: float, out: _Events) -> None:
@@ -852,11 +856,9 @@ class ZoneStateMachine:
             d[k] = self.index.signed_distance(
                 np.full(len(k), z, np.int32), self.last_x[ps[k]], self.last_y[ps[k]]
             )
-        thr = self._thresholds(self.last_u[ps])
+        band = np.minimum(self._thresholds(self.last_u[ps]), self._cap[z])
         was_in = (st == _S.INSIDE) | (st == _S.LEAVING)
-        now_in = np.where(
-            d > np.minimum(thr, self._cap[z]), True, np.where(d < -thr, False, was_in)
-        )
+        now_in = np.where(d > band, True, np.where(d < -band, False, was_in))
         leave = was_in & ~now_in
         self._exits(ps[leave], pc[leave], z, t, out)
         self.slot_zone[ps[leave | ~now_in], pc[leave | ~now_in]] = -1

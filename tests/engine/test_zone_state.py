@@ -112,6 +112,8 @@ def test_small_zone_threshold_is_capped_by_its_inradius() -> None:
     fix(sm, 0.0, (0, 90.0, 1.0), u=3.0)
     # centre of a 2x2 m closet is 1 m deep: threshold 4 m capped to 0.5 x 1 m
     assert kinds(fix(sm, 1.0, (0, 101.0, 1.0), u=3.0), "closet") == ["enter"]
+    # the band is symmetric: 1 m outside is clearly out of the closet too
+    assert kinds(fix(sm, 2.0, (0, 103.0, 1.0), u=3.0), "closet") == ["exit"]
 
 
 def test_dwell_delays_enter_and_visit_duration_counts_from_enter() -> None:
