@@ -72,8 +72,9 @@ _LN10 = math.log(10.0)
 # Flags chosen for determinism (see the module docstring).
 _FASTMATH = {"contract", "arcp", "afn", "nsz"}
 
-#: Scratch columns per reader: x, y, dz^2, c = rssi - rssi_1m, a = 5 n / ln 10, w = 1/sigma^2.
-_S = 6
+#: Scratch columns per reader: x, y, dz^2, c = rssi - rssi_1m, a = 5 n / ln 10, w = 1/sigma^2,
+#: 1/a, and the centroid weight.
+_S = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,7 @@ class Fixes:
         return len(self.x)
 
 
-@njit(cache=True, fastmath=_FASTMATH, inline="always")
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
 def _clamp(v: float, lo: float, hi: float) -> float:
     """v inside [lo, hi]; NaN goes to lo (the caller never feeds NaN on purpose)."""
     if v > hi:
@@ -100,7 +101,7 @@ def _clamp(v: float, lo: float, hi: float) -> float:
     return lo
 
 
-@njit(cache=True, fastmath=_FASTMATH, inline="always")
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
 def _pack(
     anchors: np.ndarray,
     rssi: np.ndarray,
@@ -133,18 +134,27 @@ def _pack(
         )
         if not ok:
             continue
+        # rssi - model = c + 10 n log10(d) = c + (5 n / ln 10) ln(d^2)
+        a = 5.0 * n / _LN10
+        w = 1.0 / (s * s)
+        inv_a = 1.0 / a
+        dz2 = dz * dz
+        if not (math.isfinite(a) and math.isfinite(w) and math.isfinite(inv_a)):
+            continue
+        if not (math.isfinite(dz2) and a > 0.0 and w > 0.0):
+            continue
         scratch[m, 0] = ax
         scratch[m, 1] = ay
-        scratch[m, 2] = dz * dz
+        scratch[m, 2] = dz2
         scratch[m, 3] = c
-        # rssi - model = c + 10 n log10(d) = c + (5 n / ln 10) ln(d^2)
-        scratch[m, 4] = 5.0 * n / _LN10
-        scratch[m, 5] = 1.0 / (s * s)
+        scratch[m, 4] = a
+        scratch[m, 5] = w
+        scratch[m, 6] = inv_a
         m += 1
     return m
 
 
-@njit(cache=True, fastmath=_FASTMATH, inline="always")
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
 def _centroid(scratch: np.ndarray, m: int) -> tuple[float, float, float, bool]:
     """Weighted centroid (weights 1/r^2 from the model's range) and its radius; ok flag."""
     # log of the weight: -2 ln r = c / a (r = range the model reads from the rssi);
@@ -163,6 +173,7 @@ def _centroid(scratch: np.ndarray, m: int) -> tuple[float, float, float, bool]:
     sy = 0.0
     for k in range(m):
         w = math.exp(scratch[k, 3] / scratch[k, 4] - lmax)
+        scratch[k, 7] = w
         sw += w
         sx += w * scratch[k, 0]
         sy += w * scratch[k, 1]
@@ -170,10 +181,9 @@ def _centroid(scratch: np.ndarray, m: int) -> tuple[float, float, float, bool]:
     cy = sy / sw
     spread = 0.0
     for k in range(m):
-        w = math.exp(scratch[k, 3] / scratch[k, 4] - lmax)
         ddx = scratch[k, 0] - cx
         ddy = scratch[k, 1] - cy
-        spread += w * (ddx * ddx + ddy * ddy)
+        spread += scratch[k, 7] * (ddx * ddx + ddy * ddy)
     spread = math.sqrt(spread / sw)
     # Horizontal range of the strongest reader: r^2 = exp(-lw), less the height part.
     r2 = math.exp(min(-lmax, 700.0))
@@ -182,17 +192,24 @@ def _centroid(scratch: np.ndarray, m: int) -> tuple[float, float, float, bool]:
     return cx, cy, max(CENTROID_MIN_UNCERTAINTY, spread + rh), ok
 
 
-@njit(cache=True, fastmath=_FASTMATH, inline="always")
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
 def _normal(
     scratch: np.ndarray, m: int, x: float, y: float
-) -> tuple[float, float, float, float, float, float]:
-    """chi2, gradient half (J^T W r) and J^T W J at (x, y): one pass over the readers."""
+) -> tuple[float, float, float, float, float, float, float, float, float]:
+    """At (x, y), one pass over the readers: chi2, g = J^T W r, J^T W J and the full Hessian.
+
+    The full Hessian (half of chi2's) adds sum w r grad^2 r to J^T W J: with residuals as
+    large as RSSI noise makes them, Gauss-Newton alone overshoots and oscillates.
+    """
     chi2 = 0.0
     g0 = 0.0
     g1 = 0.0
     h00 = 0.0
     h01 = 0.0
     h11 = 0.0
+    q00 = 0.0
+    q01 = 0.0
+    q11 = 0.0
     for k in range(m):
         dx = x - scratch[k, 0]
         dy = y - scratch[k, 1]
@@ -202,7 +219,7 @@ def _normal(
         a = scratch[k, 4]
         w = scratch[k, 5]
         r = scratch[k, 3] + a * math.log(d2)
-        # d r / d x = a * 2 dx / d2
+        # d r / d x = 2 a dx / d2;  d2 r / dx2 = f - jx^2 / a;  d2 r / dx dy = -jx jy / a
         f = 2.0 * a / d2
         jx = f * dx
         jy = f * dy
@@ -210,13 +227,19 @@ def _normal(
         chi2 += wr * r
         g0 += jx * wr
         g1 += jy * wr
-        h00 += w * jx * jx
-        h01 += w * jx * jy
-        h11 += w * jy * jy
-    return chi2, g0, g1, h00, h01, h11
+        wjx = w * jx
+        wjy = w * jy
+        h00 += wjx * jx
+        h01 += wjx * jy
+        h11 += wjy * jy
+        b = wr * scratch[k, 6]
+        q00 += wr * f - b * jx * jx
+        q01 -= b * jx * jy
+        q11 += wr * f - b * jy * jy
+    return chi2, g0, g1, h00, h01, h11, h00 + q00, h01 + q01, h11 + q11
 
 
-@njit(cache=True, fastmath=_FASTMATH, inline="always")
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
 def _solve_row(
     anchors: np.ndarray,
     rssi: np.ndarray,
@@ -283,28 +306,52 @@ def _solve_row(
         if math.isfinite(gx) and math.isfinite(gy):
             x = _clamp(gx, xmin, xmax)
             y = _clamp(gy, ymin, ymax)
-    chi2, g0, g1, h00, h01, h11 = _normal(scratch, m, x, y)
+    chi2, g0, g1, h00, h01, h11, f00, f01, f11 = _normal(scratch, m, x, y)
     lam = 1e-3
     it = 0
     while it < max_iter:
         it += 1
-        # Levenberg-Marquardt: (H + lam diag(H)) step = -g, in closed form.
-        a00 = h00 * (1.0 + lam) + 1e-12
-        a11 = h11 * (1.0 + lam) + 1e-12
-        det = a00 * a11 - h01 * h01
-        if not det > 0.0:
+        # Newton on the full Hessian where it is positive definite (quadratic convergence),
+        # Gauss-Newton's J^T W J elsewhere; Levenberg-Marquardt damping on top:
+        # (H + lam diag(H)) step = -g, in closed form.
+        if f00 > 0.0 and f11 > 0.0 and f00 * f11 - f01 * f01 > 0.0:
+            b00 = f00
+            b01 = f01
+            b11 = f11
+        else:
+            b00 = h00
+            b01 = h01
+            b11 = h11
+        a00 = b00 * (1.0 + lam) + 1e-12
+        a11 = b11 * (1.0 + lam) + 1e-12
+        # A coordinate held at a bound that chi2 pushes outwards stays there (an active
+        # set; projecting the full step instead zig-zags along the wall).
+        fix_x = (x <= xmin and g0 > 0.0) or (x >= xmax and g0 < 0.0)
+        fix_y = (y <= ymin and g1 > 0.0) or (y >= ymax and g1 < 0.0)
+        if fix_x and fix_y:
             break
-        inv = 1.0 / det
-        sx = -(a11 * g0 - h01 * g1) * inv
-        sy = -(a00 * g1 - h01 * g0) * inv
+        if fix_x:
+            sx = 0.0
+            sy = -g1 / a11
+        elif fix_y:
+            sx = -g0 / a00
+            sy = 0.0
+        else:
+            det = a00 * a11 - b01 * b01
+            if not det > 0.0:
+                break
+            inv = 1.0 / det
+            sx = -(a11 * g0 - b01 * g1) * inv
+            sy = -(a00 * g1 - b01 * g0) * inv
         nx = _clamp(x + sx, xmin, xmax)
         ny = _clamp(y + sy, ymin, ymax)
-        nchi2, ng0, ng1, nh00, nh01, nh11 = _normal(scratch, m, nx, ny)
+        nchi2, ng0, ng1, nh00, nh01, nh11, nf00, nf01, nf11 = _normal(scratch, m, nx, ny)
         if nchi2 <= chi2:
             step2 = (nx - x) * (nx - x) + (ny - y) * (ny - y)
             x = nx
             y = ny
             chi2, g0, g1, h00, h01, h11 = nchi2, ng0, ng1, nh00, nh01, nh11
+            f00, f01, f11 = nf00, nf01, nf11
             lam = max(lam * 0.1, 1e-9)
             if step2 < tol * tol:
                 break
@@ -336,7 +383,7 @@ def _solve_row(
     out_status[i] = FIX_OK
 
 
-@njit(cache=True, fastmath=_FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
 def _kernel_serial(
     anchors: np.ndarray,
     rssi: np.ndarray,
@@ -367,7 +414,7 @@ def _kernel_serial(
         )  # fmt: skip
 
 
-@njit(cache=True, fastmath=_FASTMATH, parallel=True)
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH, parallel=True)
 def _kernel_parallel(
     anchors: np.ndarray,
     rssi: np.ndarray,
