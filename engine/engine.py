@@ -77,7 +77,11 @@ class EngineOutput:
 
 
 class LatestFixes(Mapping[str, Evidence]):
-    """tag -> the student's last fix as evidence (age relative to t); built on demand."""
+    """tag -> the student's last fix as evidence (age relative to t); built on demand.
+
+    Alert-only badges are included: the rules read their position only to give an
+    alert its evidence, and the engine never outputs it otherwise.
+    """
 
     def __init__(self, engine: Engine, t: float) -> None:
         self._e = engine
@@ -87,8 +91,6 @@ class LatestFixes(Mapping[str, Evidence]):
         s = self._e.gate.student(tag)
         sm = self._e.zones
         if s is None or s >= sm.capacity or math.isnan(sm.last_t[s]):
-            raise KeyError(tag)
-        if tag in self._e.alert_only_tags:
             raise KeyError(tag)
         lv = int(sm.last_level[s])
         return Evidence(
