@@ -79,9 +79,41 @@ def event_record(event: ZoneEvent) -> dict[str, Any]:
     }
 
 
+def _num(v: float | None) -> float | None:
+    """A float as written: rounded, -0.0 as 0.0, non-finite as None."""
+    if v is None or not math.isfinite(v):
+        return None
+    r = round(v, DECIMALS)
+    return 0.0 if r == 0 else r
+
+
 def encode_event(event: ZoneEvent) -> str:
-    """One events.jsonl line (no newline)."""
-    return dumps(event_record(event))
+    """One events.jsonl line (no newline); same bytes as `dumps(event_record(event))`."""
+    ev = event.evidence
+    record = {
+        "duration_s": _num(event.duration_s),
+        "evidence": None
+        if ev is None
+        else {
+            "age_s": _num(ev.age_s),
+            "level": ev.level,
+            "uncertainty_m": _num(ev.uncertainty_m),
+            "x": _num(ev.x),
+            "y": _num(ev.y),
+        },
+        "kind": event.kind.value,
+        "level": event.level,
+        "t": _num(event.t),
+        "tag": event.tag,
+        "visit": event.visit,
+        "zone": event.zone,
+    }
+    return _ENCODER.encode(record)
+
+
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
 
 
 def encode_alert(alert: Alert) -> str:
