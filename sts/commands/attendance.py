@@ -107,13 +107,16 @@ def _event(obj: Any) -> ZoneEvent:
         kinds = ", ".join(k.value for k in EventKind)
         raise ValueError(f"unknown kind {obj['kind']!r}; use one of {kinds}") from None
     evidence = None
-    if all(k in obj for k in ("x", "y", "uncertainty_m")):
+    raw = obj.get("evidence")
+    if raw is not None:
+        if not isinstance(raw, dict):
+            raise ValueError("evidence must be an object with x, y, level, uncertainty_m, age_s")
         evidence = Evidence(
-            float(obj["x"]),
-            float(obj["y"]),
-            str(obj.get("level", "")),
-            float(obj["uncertainty_m"]),
-            float(obj.get("age_s", 0.0)),
+            float(raw.get("x", math.nan)),
+            float(raw.get("y", math.nan)),
+            str(raw.get("level") or obj.get("level") or ""),
+            float(raw.get("uncertainty_m", math.nan)),
+            float(raw.get("age_s", 0.0)),
         )
     duration = obj.get("duration_s")
     return ZoneEvent(

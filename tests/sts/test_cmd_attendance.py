@@ -16,8 +16,8 @@ from sts.cli import main
 REPO = Path(__file__).resolve().parents[2]
 
 
-def at(h: int, m: int = 0) -> float:
-    return datetime(2026, 9, 7, h, m, tzinfo=UTC).timestamp()
+def at(h: int, m: int = 0, s: int = 0) -> float:
+    return datetime(2026, 9, 7, h, m, s, tzinfo=UTC).timestamp()
 
 
 def square(x0: float, y0: float, x1: float, y1: float) -> list[list[list[float]]]:
@@ -82,14 +82,18 @@ S4,badge-0004,Dee,7A,refused
 """
 
 
-def event(t: float, tag: str, zone: str, kind: str) -> str:
-    return json.dumps({"t": t, "tag": tag, "zone": zone, "level": "L0", "kind": kind})
+def event(t: float, tag: str, zone: str, kind: str, age: float = 0.0) -> str:
+    """One events.jsonl line as `sts track` writes it (docs/events.md)."""
+    evidence = {"age_s": age, "level": "L0", "uncertainty_m": 1.5, "x": 5.0, "y": 5.0}
+    obj = {"duration_s": None, "evidence": evidence, "kind": kind, "level": "L0"}
+    obj |= {"t": t, "tag": tag, "visit": "", "zone": zone}
+    return json.dumps(obj, sort_keys=True)
 
 
 EVENTS = [
     event(at(8, 55), "badge-0001", "room-a", "enter"),  # on time, then to P2 on time
     event(at(9, 20), "badge-0002", "room-a", "enter"),  # late
-    event(at(9, 40), "badge-0002", "", "stale"),  # badge silent mid-period
+    event(at(9, 40, 30), "badge-0002", "", "stale", age=30.0),  # silent from 09:40
     event(at(10, 0), "badge-0001", "room-a", "exit"),
     event(at(10, 1), "badge-0001", "room-b", "enter"),
     event(at(10, 30), "badge-0001", "room-b", "exit"),  # leaves early
@@ -172,7 +176,9 @@ def test_bad_timetable_exits_2_naming_the_key(
 
 
 def test_bad_events_and_missing_roster(school: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (school / "events.jsonl").write_text(EVENTS[0] + "\n{not json\n" + event(1.0, "b", "z", "wander"))
+    (school / "events.jsonl").write_text(
+        EVENTS[0] + "\n{not json\n" + event(1.0, "b", "z", "wander")
+    )
     assert main(args(school)) == 2
     err = capsys.readouterr().err
     assert "line 2" in err and "line 3: unknown kind 'wander'" in err
