@@ -26,6 +26,7 @@ from engine.batches import PositionBatch, ReadingBatch
 from engine.tracking import TrackerSpec, TrackState, WalkableGrid, predict, track
 from engine.windowing import Windows, WindowSpec, window_readings
 from geometry.errors import ConfigError
+from geometry.levels import LevelSpec, LevelState, level_scores, select_levels
 from geometry.model import Floorplan, ReaderCalibration
 from geometry.trilateration import trilaterate
 
@@ -72,6 +73,7 @@ class LocatorConfig:
 
     window: WindowSpec = field(default_factory=WindowSpec)
     tracker: TrackerSpec = field(default_factory=TrackerSpec)
+    level: LevelSpec = field(default_factory=LevelSpec)
     tracking: bool = True  # False: raw trilateration fixes (for measurement)
     seed_from_track: bool = False  # trilaterate from the tracker's prediction
     tag_height: float = 1.2  # m above the floor: a badge worn on the chest
@@ -166,6 +168,8 @@ class Locator:
         )
         self.bounds = _bounds(floorplan, self.readers)
         self._state = TrackState()
+        self._n_levels = max(1, len(floorplan.levels))
+        self._level_state = LevelState.empty()
         self._buffer = ReadingBatch.empty()
         self._watermark = -np.inf
         self._next_k: int | None = None
@@ -329,9 +333,16 @@ class Locator:
         )
 
     def _level(self, w: Windows) -> npt.NDArray[np.int32]:
-        """Level of each row: the level of its strongest reader."""
-        first = np.maximum(w.reader[:, 0], 0)
-        return self.readers.level[first].astype(np.int32)
+        """Level of each row: the strongest readers' level, with hysteresis per tag."""
+        if self._n_levels == 1:
+            return np.zeros(len(w), np.int32)
+        reader_level = np.where(w.reader >= 0, self.readers.level[np.maximum(w.reader, 0)], -1)
+        scores = level_scores(reader_level, w.rssi, w.count, self._n_levels, self.config.level.top)
+        level, self._level_state = select_levels(
+            scores, w.tag, self._level_state, self.config.level
+        )
+        # -1 (no reader of any level heard): cannot happen for a window row; stay safe.
+        return np.maximum(level, 0).astype(np.int32)
 
 
 def _rows(w: Windows, sl: slice) -> Windows:

@@ -52,7 +52,7 @@ class TrackerSpec:
     reset_after: int = 5  # consecutive gated fixes after which the track restarts there
     initial_speed_sigma: float = 1.0  # m/s, velocity uncertainty of a new track
     min_fix_sigma: float = 0.5  # m, floor on the measurement noise of one fix
-    fix_sigma_scale: float = 2.0  # measurement sigma = scale * fix uncertainty
+    fix_sigma_scale: float = 3.0  # measurement sigma = scale * fix uncertainty
     constrain: bool = True  # keep estimates inside walkable space
 
     def __post_init__(self) -> None:

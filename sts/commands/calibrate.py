@@ -22,10 +22,11 @@ The calibration file (TOML) is what `sts locate --calibration` reads:
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,12 @@ import numpy.typing as npt
 
 from engine.batches import ReadingBatch
 from engine.locate import RSSI_MAX, RSSI_MIN, LocatorConfig, locate_all
+from geometry.calibration import (
+    Calibration,
+    calibration_from_dict,
+    calibration_to_dict,
+    fit_path_loss,
+)
 from geometry.errors import ConfigError, InputError
 from geometry.model import Floorplan, ReaderCalibration
 from sts.readings_csv import Truth, read_readings, read_truth, summarise_problems
@@ -118,20 +125,31 @@ def calibrate(
     min_samples: int = 30,
 ) -> tuple[ReaderCalibration, dict[str, ReaderCalibration]]:
     """The global fit and one fit per reader id, from a parsed survey."""
-    from geometry.calibration import fit_path_loss
+    cal = fit_survey(floorplan, batch, truth, tag_height, min_samples)
+    return cal.global_, {r.id: cal.reader(i) for i, r in enumerate(floorplan.readers)}
 
+
+def fit_survey(
+    floorplan: Floorplan,
+    batch: ReadingBatch,
+    truth: Truth,
+    tag_height: float = DEFAULT_TAG_HEIGHT,
+    min_samples: int = 30,
+) -> Calibration:
+    """The robust path-loss fits (geometry.calibration) of a parsed survey."""
     d, ok = survey_distances(floorplan, batch, truth, tag_height)
     if ok.sum() < 3:
         raise InputError(
-            "calibration needs readings with a known position; none of the readings falls "
-            f"within {MAX_TRUTH_GAP_S} s of a truth row of its tag: check the tag ids and times"
+            "calibration needs readings with a known position; fewer than 3 readings fall "
+            f"within {MAX_TRUTH_GAP_S} s of a truth row of their tag: check the tag ids and times"
         )
-    n = len(floorplan.readers)
-    cal = fit_path_loss(
-        d[ok], batch.rssi[ok].astype(np.float64), batch.reader[ok], n, min_samples=min_samples
+    return fit_path_loss(
+        d[ok],
+        batch.rssi[ok].astype(np.float64),
+        batch.reader[ok],
+        len(floorplan.readers),
+        min_samples=min_samples,
     )
-    per = per_reader(cal, n)
-    return global_of(cal), {r.id: per[i] for i, r in enumerate(floorplan.readers)}
 
 
 def fit_uncertainty_scale(
@@ -164,27 +182,11 @@ def fit_uncertainty_scale(
     return float(np.clip(np.percentile(r, 68.0), 0.05, 20.0))
 
 
-def global_of(cal: object) -> ReaderCalibration:
-    """The global ReaderCalibration of a geometry.calibration result."""
-    g = getattr(cal, "global_", None) or getattr(cal, "overall", None) or cal.glob  # type: ignore[attr-defined]
-    return ReaderCalibration(float(g.rssi_1m), float(g.exponent), float(g.sigma_db))
-
-
-def per_reader(cal: object, n: int) -> list[ReaderCalibration]:
-    """The per-reader ReaderCalibrations of a geometry.calibration result."""
-    a = np.broadcast_to(np.asarray(cal.rssi_1m, np.float64), (n,))  # type: ignore[attr-defined]
-    b = np.broadcast_to(np.asarray(cal.exponent, np.float64), (n,))  # type: ignore[attr-defined]
-    c = np.broadcast_to(np.asarray(cal.sigma_db, np.float64), (n,))  # type: ignore[attr-defined]
-    return [ReaderCalibration(float(a[i]), float(b[i]), float(c[i])) for i in range(n)]
-
-
 def format_calibration(
-    global_cal: ReaderCalibration,
-    readers: Mapping[str, ReaderCalibration],
-    tag_height: float,
-    uncertainty_scale: float = 1.0,
+    cal: Calibration, reader_ids: Sequence[str], tag_height: float, uncertainty_scale: float
 ) -> str:
     """The calibration TOML text (deterministic: readers in floorplan order)."""
+    data = calibration_to_dict(cal, reader_ids)
     lines = [
         "# Path-loss calibration written by `sts calibrate`:",
         "# rssi(d) = rssi_1m - 10 * exponent * log10(d / 1 m), noise sigma_db.",
@@ -195,20 +197,16 @@ def format_calibration(
         f"uncertainty_scale = {uncertainty_scale:.4f}",
         "",
         "[calibration.global]",
-        *_cal_lines(global_cal),
+        *_table_lines(data["global"]),
     ]
-    for rid, c in readers.items():
-        lines += ["", f'[readers."{rid}"]', *_cal_lines(c)]
+    for rid, table in data["readers"].items():
+        lines += ["", f"[readers.{json.dumps(rid)}]", *_table_lines(table)]
     return "\n".join(lines) + "\n"
 
 
-def _cal_lines(c: ReaderCalibration) -> list[str]:
-    """The three keys of one calibration table."""
-    return [
-        f"rssi_1m = {c.rssi_1m:.3f}",
-        f"exponent = {c.exponent:.4f}",
-        f"sigma_db = {c.sigma_db:.3f}",
-    ]
+def _table_lines(table: Mapping[str, float | int]) -> list[str]:
+    """key = value lines of one flat table."""
+    return [f"{k} = {v!r}" for k, v in table.items()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,31 +237,13 @@ def read_calibration(path: Path, floorplan: Floorplan) -> CalibrationFile:
             f"{path}: calibration.tag_height_m must be in (0, 10) m and uncertainty_scale in "
             "(0, 100]; re-run `sts calibrate`"
         )
-    known = {r.id for r in floorplan.readers}
-    readers = data.get("readers", {})
-    if not isinstance(readers, dict):
-        raise ConfigError(f"{path}: [readers] must be tables keyed by reader id")
-    out: dict[str, ReaderCalibration] = {}
-    for rid, table in readers.items():
-        where = f"readers.{rid}"
-        if rid not in known:
-            raise ConfigError(
-                f"{path}: {where}: reader {rid!r} is not in the floorplan; "
-                "calibrate against the same floorplan"
-            )
-        if not isinstance(table, dict):
-            raise ConfigError(f"{path}: {where} must be a table")
-        cal = ReaderCalibration(
-            _number(path, f"{where}.rssi_1m", table.get("rssi_1m")),
-            _number(path, f"{where}.exponent", table.get("exponent")),
-            _number(path, f"{where}.sigma_db", table.get("sigma_db")),
-        )
-        if not (-127 <= cal.rssi_1m <= 0 and 0.5 <= cal.exponent <= 8 and cal.sigma_db > 0):
-            raise ConfigError(
-                f"{path}: {where}: values out of range (rssi_1m -127..0, exponent 0.5..8, "
-                "sigma_db > 0); re-run `sts calibrate`"
-            )
-        out[rid] = cal
+    ids = [r.id for r in floorplan.readers]
+    cal = calibration_from_dict(
+        {"global": head.get("global"), "readers": data.get("readers", {})},
+        ids,
+        source=str(path),
+    )
+    out = {rid: cal.reader(i) for i, rid in enumerate(ids)}
     return CalibrationFile(out, tag_height, scale)
 
 
@@ -286,12 +266,16 @@ def run(args: argparse.Namespace) -> int:
     for path, problems in ((args.readings, readings.problems), (args.truth, truth.problems)):
         if problems:
             print(f"sts calibrate: {summarise_problems(path, problems)}", file=sys.stderr)
-    glob, per = calibrate(floorplan, readings.batch, truth, args.tag_height, args.min_samples)
+    cal = fit_survey(floorplan, readings.batch, truth, args.tag_height, args.min_samples)
+    ids = [r.id for r in floorplan.readers]
+    per = {rid: cal.reader(i) for i, rid in enumerate(ids)}
     scale = fit_uncertainty_scale(floorplan, readings.batch, truth, per, args.tag_height)
-    args.out.write_text(format_calibration(glob, per, args.tag_height, scale))
+    args.out.write_text(format_calibration(cal, ids, args.tag_height, scale))
+    glob = cal.global_
     print(
         f"sts calibrate: global rssi_1m {glob.rssi_1m:.1f} dBm, exponent {glob.exponent:.2f}, "
-        f"sigma {glob.sigma_db:.1f} dB; {len(per)} readers -> {args.out}",
+        f"sigma {glob.sigma_db:.1f} dB; {len(per)} readers; reported radius x{scale:.2f} "
+        f"-> {args.out}",
         file=sys.stderr,
     )
     return 0

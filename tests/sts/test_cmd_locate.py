@@ -177,11 +177,21 @@ def test_wrong_header_or_empty_file_exits_2_naming_file_and_header(
 def test_bad_calibration_file_is_a_clear_error(tmp_path: Path, capsys) -> None:
     readings, _ = write_track(tmp_path, "straight_04", seconds=5)
     cal = tmp_path / "cal.toml"
-    cal.write_text('[calibration]\nformat = "sts-calibration"\n[readers."zzz"]\nrssi_1m = -60\n')
-    code = main(["locate", "--floorplan", str(FLOORPLAN), "--readings", str(readings),
-                 "--calibration", str(cal), "--out", str(tmp_path / "p.csv")])  # fmt: skip
-    assert code == 2
-    assert "readers.zzz" in capsys.readouterr().err
+    args = ["locate", "--floorplan", str(FLOORPLAN), "--readings", str(readings),
+            "--calibration", str(cal), "--out", str(tmp_path / "p.csv")]  # fmt: skip
+    head = '[calibration]\nformat = "sts-calibration"\n'
+    glob = "[calibration.global]\nrssi_1m = -60\nexponent = 2\nsigma_db = 5\n"
+    for body, needle in (
+        (head + glob + '[readers."zzz"]\nrssi_1m = -60\n', "readers.zzz"),
+        (head + '[readers."zzz"]\nrssi_1m = -60\n', "global must be a table"),
+        (head + glob.replace("-60", "60"), "out of range"),
+        ("calibration = [", "not valid TOML"),
+        ('[calibration]\nformat = "other"\n', "sts-calibration"),
+    ):
+        cal.write_text(body)
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert needle in err and str(cal) in err
 
 
 def test_no_traceback_from_the_command_line(tmp_path: Path) -> None:
