@@ -12,11 +12,13 @@ same density of zones: the fair setting for "throughput flat in the zone count".
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from shapely.geometry import MultiPolygon, Polygon, box
+from shapely.geometry import MultiPolygon, Polygon, box, shape
 
 from geometry.model import Zone, ZoneKind
 
@@ -119,12 +121,59 @@ def campus(n_zones: int) -> tuple[tuple[str, ...], list[Zone]]:
 
 
 def random_points(
-    zones: list[Zone], n: int, seed: int = 1
+    zones: list[Zone], n: int, seed: int = 1, levels: tuple[str, ...] = LEVELS
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """n points uniform over the campus bounds (plus a 10 m margin), on random levels."""
+    """n positions like students': 80% near a random zone, 20% anywhere on the campus.
+
+    "Near a zone" is uniform over its bounds grown by 3 m (zones drawn uniformly, so
+    most points fall in and around rooms); "anywhere" is uniform over the bounds of all
+    zones grown by 10 m. The level of each point is the level of its zone, or random.
+    The same recipe at every campus size keeps the work per point comparable.
+    """
     bounds = np.array([z.polygon.bounds for z in zones])
-    xmin, ymin = bounds[:, 0].min() - 10, bounds[:, 1].min() - 10
-    xmax, ymax = bounds[:, 2].max() + 10, bounds[:, 3].max() + 10
+    code = np.array([levels.index(z.level) for z in zones], dtype=np.int32)
     rng = np.random.default_rng(seed)
-    level = rng.integers(0, len(LEVELS), n).astype(np.int32)
-    return level, rng.uniform(xmin, xmax, n), rng.uniform(ymin, ymax, n)
+    near = rng.random(n) < 0.8
+    pick = rng.integers(0, len(zones), n)
+    lo = np.where(near[:, None], bounds[pick, :2] - 3.0, bounds[:, :2].min(axis=0) - 10.0)
+    hi = np.where(near[:, None], bounds[pick, 2:] + 3.0, bounds[:, 2:].max(axis=0) + 10.0)
+    xy = lo + rng.random((n, 2)) * (hi - lo)
+    level = np.where(near, code[pick], rng.integers(0, len(levels), n)).astype(np.int32)
+    return level, np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
+
+
+NORTHFIELD = (
+    Path(__file__).resolve().parent.parent / "floorplans" / "northfield" / "floorplan.geojson"
+)
+
+
+def northfield() -> tuple[str, tuple[str, ...], list[Zone]]:
+    """The Northfield campus (levels, zones) if its floorplan is there, else a stand-in.
+
+    Uses the project's loader when it exists; otherwise reads the zones of the local-frame
+    GeoJSON directly (benchmarks may read files; the geometry package may not). Without
+    the file, the synthetic campus of about 80 zones stands in, and the name says so.
+    """
+    if NORTHFIELD.exists():
+        try:
+            from sts.floorplan_io import load_floorplan  # type: ignore[import-not-found]
+
+            plan = load_floorplan(NORTHFIELD)
+            return "northfield", tuple(lv.id for lv in plan.levels), list(plan.zones)
+        except ImportError:
+            doc = json.loads(NORTHFIELD.read_text())
+            level_ids = tuple(lv["id"] for lv in doc["sts"]["levels"])
+            zones = [
+                Zone(
+                    str(f["id"]),
+                    str(f["properties"].get("name", f["id"])),
+                    str(f["properties"]["level"]),
+                    ZoneKind(f["properties"]["kind"]),
+                    shape(f["geometry"]),
+                )
+                for f in doc["features"]
+                if f["properties"].get("feature_type") == "zone"
+            ]
+            return "northfield", level_ids, zones
+    level_ids, zones = campus(80)
+    return "synthetic stand-in for northfield (80 zones)", level_ids, zones

@@ -44,6 +44,12 @@ from geometry.model import Floorplan, Zone
 #: Batches at least this large run on all numba threads by default.
 PARALLEL_THRESHOLD = 20_000
 
+#: Levels with more zones than this test small zones whole instead of per-cell edge lists.
+SHARED_EDGES_ABOVE = 2_000
+
+#: Auto cell size: this fraction of the median short side of the zones' bounds.
+CELL_FRACTION = 1.0 / 3.0
+
 
 class UnknownIdError(InputError, KeyError):
     """A level id, zone id or zone number the index does not know (also a KeyError)."""
@@ -131,13 +137,13 @@ def _edge_bounds(edges: npt.NDArray[np.float64]) -> tuple[float, float, float, f
 def _grid_cell_size(
     bounds: npt.NDArray[np.float64], extent: tuple[float, float, float, float]
 ) -> float:
-    """Cell size: half the median short side of the zones, coarsened to bound the cell count."""
+    """Cell size: a third of the median short side of the zones, coarsened to bound the count."""
     w = bounds[:, 2] - bounds[:, 0]
     h = bounds[:, 3] - bounds[:, 1]
     width = extent[2] - extent[0]
     height = extent[3] - extent[1]
     span = max(width, height, 1e-9)
-    s = max(0.5 * float(np.median(np.minimum(w, h))), span / 4096.0, 1e-6)
+    s = max(CELL_FRACTION * float(np.median(np.minimum(w, h))), span / 4096.0, 1e-6)
     # memory and build time stay proportional to the zone count
     max_cells = min(max(4096, 64 * len(bounds)), 4_000_000)
     while (width / s + 1.0) * (height / s + 1.0) > max_cells:
@@ -422,8 +428,11 @@ class ZoneIndex:
         # cell-major, then zone number: hits come out in ascending zone number
         order = np.lexsort((slots, cells))
         cells, slots, flags = cells[order], slots[order], flags[order]
+        # small levels: every cell its own short edge lists (fastest); large levels share
+        # small zones' edge sets so the grid stays in cache
+        shared = pip_kernel.SHARED_ZONE_EDGES if len(numbers) > SHARED_EDGES_ABOVE else 0
         ent, edges = pip_kernel.build_entries(
-            seg, zstart, cells, slots, numbers[slots], flags, x0, y0, s, nx, pad
+            seg, zstart, cells, slots, numbers[slots], flags, x0, y0, s, nx, pad, shared
         )
         count = np.bincount(cells, minlength=nx * ny).astype(np.int64)
         first = np.zeros(nx * ny, np.int64)
@@ -473,6 +482,7 @@ class ZoneIndex:
             "cells": float(len(grid.cells)),
             "entries": float(len(grid.ent)),
             "full_entries": float((grid.ent[:, 1] == pip_kernel.FULL).sum()),
+            "linear_entries": float((grid.ent[:, 1] == pip_kernel.LINEAR).sum()),
             "edge_rows": float(len(grid.edges)),
             "bytes": float(grid.nbytes),
         }

@@ -1,0 +1,241 @@
+"""Zone lookup side by side, in one run, on the same points.
+
+    .venv/bin/python benchmarks/zone_lookup_side_by_side.py [--points 1000000]
+
+On the Northfield campus (floorplans/northfield; a synthetic stand-in if it is missing)
+and the same N points (default 1,000,000, like students: see `random_points`):
+
+1. STS `ZoneIndex.query` on one core (`numba.set_num_threads(1)`, serial kernel) and on
+   all cores (parallel kernel); zones containing each point AND the distance to each
+   zone's boundary.
+2. shapely 2: one `STRtree` per level, `STRtree.query(points, predicate="intersects")`,
+   timed with and without making the Point array (`shapely.points`), and the like-for-
+   like variant that also computes each hit's distance to the boundary.
+3. A per-point loop: `rtree` intersection, then shapely `intersects_xy` and the boundary
+   distance per candidate. Run on a subsample and extrapolated to N (said in the output).
+
+It checks that STS and shapely find the same (point, zone) pairs, then prints points/s
+and ratios, and the flatness table: STS throughput on synthetic campuses of 100 to
+20,000 zones (same point recipe), next to shapely's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numba
+import numpy as np
+import numpy.typing as npt
+import shapely
+from rtree import index as rtree_index
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from synthetic_campus import campus, northfield, random_points  # noqa: E402
+
+from geometry.model import Zone  # noqa: E402
+from geometry.zone_index import ZoneIndex  # noqa: E402
+
+Points = tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.float64]]
+
+
+def best_of(fn: Callable[[], object], repeats: int) -> float:
+    """Smallest wall time of `repeats` calls (the least disturbed by other load), seconds."""
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+class ShapelyLookup:
+    """The best pure-library composition: one STRtree per level, bulk query."""
+
+    def __init__(self, level_ids: tuple[str, ...], zones: list[Zone]) -> None:
+        """Trees and boundaries per level code."""
+        self.polys: dict[int, npt.NDArray[np.object_]] = {}
+        self.ids: dict[int, list[str]] = {}
+        for code, lid in enumerate(level_ids):
+            on = [z for z in zones if z.level == lid]
+            self.polys[code] = np.array([z.polygon for z in on], dtype=object)
+            self.ids[code] = [z.id for z in on]
+        self.trees = {c: shapely.STRtree(p) for c, p in self.polys.items()}
+        self.bounds = {c: shapely.boundary(p) for c, p in self.polys.items()}
+
+    def split(
+        self, pts: Points
+    ) -> dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.object_]]]:
+        """Point indexes and shapely Points per level (made once, outside the query timing)."""
+        level, x, y = pts
+        out = {}
+        for code in self.trees:
+            idx = np.flatnonzero(level == code)
+            out[code] = (idx, shapely.points(x[idx], y[idx]))
+        return out
+
+    def query(self, pts: Points, with_points: bool, with_distance: bool, made=None) -> list:
+        """(point, zone) pairs per level; optionally making the Points and the distances."""
+        level, x, y = pts
+        res = []
+        for code, tree in self.trees.items():
+            if with_points:
+                idx = np.flatnonzero(level == code)
+                geoms = shapely.points(x[idx], y[idx])
+            else:
+                idx, geoms = made[code]
+            pi, zi = tree.query(geoms, predicate="intersects")
+            if with_distance:
+                d = shapely.distance(self.bounds[code][zi], geoms[pi])
+                res.append((idx[pi], zi, d))
+            else:
+                res.append((idx[pi], zi))
+        return res
+
+
+def per_point_loop(level_ids: tuple[str, ...], zones: list[Zone], pts: Points) -> int:
+    """rtree + shapely, one point at a time (the naive service); returns the hit count."""
+    trees = []
+    polys = []
+    for lid in level_ids:
+        on = [z.polygon for z in zones if z.level == lid]
+        tree = rtree_index.Index()
+        for k, p in enumerate(on):
+            tree.insert(k, p.bounds)
+        trees.append(tree)
+        polys.append(on)
+    level, x, y = pts
+    hits = 0
+    for i in range(len(x)):
+        lv = int(level[i])
+        px, py = float(x[i]), float(y[i])
+        for k in trees[lv].intersection((px, py, px, py)):
+            poly = polys[lv][k]
+            if shapely.intersects_xy(poly, px, py):
+                shapely.distance(poly.boundary, shapely.Point(px, py))
+                hits += 1
+    return hits
+
+
+def sts_pairs(index: ZoneIndex, pts: Points) -> set[tuple[int, str]]:
+    """(point, zone id) pairs found by STS."""
+    hits = index.query(*pts)
+    p = hits.point()
+    return {(int(i), index.zone_id(int(z))) for i, z in zip(p, hits.zone, strict=True)}
+
+
+def shapely_pairs(look: ShapelyLookup, pts: Points) -> set[tuple[int, str]]:
+    """(point, zone id) pairs found by shapely."""
+    out = set()
+    for code, (pi, zi) in zip(look.trees, look.query(pts, True, False), strict=True):
+        out |= {(int(i), look.ids[code][int(z)]) for i, z in zip(pi, zi, strict=True)}
+    return out
+
+
+def sts_rates(index: ZoneIndex, pts: Points, repeats: int) -> tuple[float, float]:
+    """STS points/s on one thread (serial kernel) and on all threads (parallel kernel)."""
+    n = len(pts[0])
+    cores = os.cpu_count() or 1
+    numba.set_num_threads(1)
+    index.query(*pts, parallel=False)
+    one = n / best_of(lambda: index.query(*pts, parallel=False), repeats)
+    numba.set_num_threads(cores)
+    index.query(*pts, parallel=True)
+    many = n / best_of(lambda: index.query(*pts, parallel=True), repeats)
+    return one, many
+
+
+def main() -> int:
+    """Run every measurement and print the tables."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--points", type=int, default=1_000_000)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--loop-sample", type=int, default=20_000)
+    ap.add_argument("--sizes", default="100,1000,5000,20000")
+    args = ap.parse_args()
+    cores = os.cpu_count() or 1
+    print(f"# zone lookup side by side  ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {cores} cores; "
+        f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}; "
+        f"numba {numba.__version__}, shapely {shapely.__version__}, numpy {np.__version__}"
+    )
+
+    name, level_ids, zones = northfield()
+    pts = random_points(zones, args.points, seed=1, levels=level_ids)
+    n = args.points
+    index = ZoneIndex(level_ids, zones)
+    t0 = time.perf_counter()
+    index.query(pts[0][:1], pts[1][:1], pts[2][:1])
+    build = time.perf_counter() - t0
+    stats = index.stats()
+    look = ShapelyLookup(level_ids, zones)
+
+    # the same answer first: every (point, zone) pair on a 200k subsample
+    sub = tuple(a[:200_000] for a in pts)
+    ours, theirs = sts_pairs(index, sub), shapely_pairs(look, sub)
+    agree = "identical" if ours == theirs else f"DIFFER in {len(ours ^ theirs)} pairs"
+
+    one, many = sts_rates(index, pts, args.repeats)
+    made = look.split(pts)
+    q_only = n / best_of(lambda: look.query(pts, False, False, made), args.repeats)
+    q_pts = n / best_of(lambda: look.query(pts, True, False), args.repeats)
+    q_dist = n / best_of(lambda: look.query(pts, True, True), args.repeats)
+    m = min(args.loop_sample, n)
+    loop_s = best_of(lambda: per_point_loop(level_ids, zones, tuple(a[:m] for a in pts)), 1)
+    loop = m / loop_s
+    hits = index.query(*pts)
+
+    print(f"\n## {name}: {len(zones)} zones on {len(level_ids)} levels, {n:,} points")
+    print(
+        f"hits per point {len(hits.zone) / n:.2f}; grid build {build * 1e3:.0f} ms, "
+        f"{stats['bytes'] / 1e6:.2f} MB; STS and shapely (point, zone) pairs on 200k points: {agree}"
+    )
+    rows = [
+        ("STS ZoneIndex.query, 1 core (zones + distances)", one),
+        (f"STS ZoneIndex.query, {cores} cores (zones + distances)", many),
+        ("shapely STRtree.query(predicate='intersects'), Points made beforehand", q_only),
+        ("shapely shapely.points + STRtree.query (from x, y arrays)", q_pts),
+        ("shapely points + STRtree.query + distance to boundary (same output as STS)", q_dist),
+        (f"per-point rtree + shapely loop (+ distance), {m:,}-point subsample, extrapolated", loop),
+    ]
+    print(f"\n| method | points/s | STS 1 core is x faster | STS {cores} cores is x faster |")
+    print("|---|---:|---:|---:|")
+    for label, rate in rows:
+        print(f"| {label} | {rate / 1e6:,.2f} M | {one / rate:,.1f} | {many / rate:,.1f} |")
+
+    print(f"\n## flatness: synthetic campuses, same point recipe, {n:,} points")
+    print(
+        "\n| zones | grid MB | build ms | hits/pt | STS 1 core | STS "
+        f"{cores} cores | shapely points+query | STS 1 core / shapely |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for size in (int(s) for s in args.sizes.split(",")):
+        lv, zs = campus(size)
+        p = random_points(zs, n, seed=2, levels=lv)
+        t0 = time.perf_counter()
+        idx = ZoneIndex(lv, zs)
+        idx.query(p[0][:1], p[1][:1], p[2][:1])
+        b = time.perf_counter() - t0
+        o, mny = sts_rates(idx, p, args.repeats)
+        sh = ShapelyLookup(lv, zs)
+        s_rate = n / best_of(lambda sh=sh, p=p: sh.query(p, True, False), max(1, args.repeats // 2))
+        h = idx.query(*p)
+        print(
+            f"| {len(zs):,} | {idx.stats()['bytes'] / 1e6:.1f} | {b * 1e3:.0f} | "
+            f"{len(h.zone) / n:.2f} | {o / 1e6:.1f} M/s | {mny / 1e6:.1f} M/s | "
+            f"{s_rate / 1e6:.2f} M/s | {o / s_rate:.0f}x |"
+        )
+    print(f"\nload average after: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
