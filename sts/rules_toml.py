@@ -644,11 +644,11 @@ def parse_timetable(
                 )
                 break
         for wd in sorted(days) or list(range(7)):
-            other = rooms.get((room, period, wd))
-            if other is not None and other[1] != group:
+            booked = rooms.get((room, period, wd))
+            if booked is not None and booked[1] != group:
                 probs.add(
                     f"{where}.room",
-                    f"{room} is already booked by group {other[1]} (lessons[{other[0]}]) "
+                    f"{room} is already booked by group {booked[1]} (lessons[{booked[0]}]) "
                     f"in period {period} on that day",
                     "move one of the lessons to another room or period",
                 )

@@ -9,13 +9,13 @@ import json
 import math
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from engine.attendance import AttendanceRecord, attendance
-from engine.events import EventKind, Evidence, ZoneEvent
+from engine.events import EventKind, ZoneEvent
 from engine.schedule import SchoolCalendar
 from geometry.errors import InputError
 from sts.rules_toml import Roster, load_timetable, read_roster
+from transports.json_codec import decode_event
 
 #: The attendance CSV columns, documented in docs/rules.md.
 COLUMNS = (
@@ -78,7 +78,7 @@ def read_events(path: Path) -> list[ZoneEvent]:
             if not line.strip():
                 continue
             try:
-                events.append(_event(json.loads(line)))
+                events.append(_event(line))
             except (ValueError, TypeError, KeyError) as exc:
                 problems.append(f"line {lineno}: {exc}")
                 if len(problems) >= 20:
@@ -92,43 +92,18 @@ def read_events(path: Path) -> list[ZoneEvent]:
     return events
 
 
-def _event(obj: Any) -> ZoneEvent:
-    if not isinstance(obj, dict):
-        raise ValueError("not a JSON object")
-    for key in ("t", "tag", "kind"):
-        if key not in obj:
-            raise KeyError(f"missing {key!r}")
-    t = obj["t"]
-    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
-        raise ValueError(f"t must be a finite number of seconds, got {t!r}")
+def _event(line: str) -> ZoneEvent:
+    """One events.jsonl line, decoded by the JSON codec, with messages a person can act on."""
     try:
-        kind = EventKind(obj["kind"])
-    except ValueError:
-        kinds = ", ".join(k.value for k in EventKind)
-        raise ValueError(f"unknown kind {obj['kind']!r}; use one of {kinds}") from None
-    evidence = None
-    raw = obj.get("evidence")
-    if raw is not None:
-        if not isinstance(raw, dict):
-            raise ValueError("evidence must be an object with x, y, level, uncertainty_m, age_s")
-        evidence = Evidence(
-            float(raw.get("x", math.nan)),
-            float(raw.get("y", math.nan)),
-            str(raw.get("level") or obj.get("level") or ""),
-            float(raw.get("uncertainty_m", math.nan)),
-            float(raw.get("age_s", 0.0)),
-        )
-    duration = obj.get("duration_s")
-    return ZoneEvent(
-        t=float(t),
-        tag=str(obj["tag"]),
-        zone=str(obj.get("zone") or ""),
-        level=str(obj.get("level") or ""),
-        kind=kind,
-        visit=str(obj.get("visit") or ""),
-        duration_s=None if duration is None else float(duration),
-        evidence=evidence,
-    )
+        return decode_event(line)
+    except KeyError as exc:
+        raise KeyError(f"missing {exc.args[0]!r}") from None
+    except ValueError as exc:
+        obj = json.loads(line) if line.lstrip().startswith("{") else None
+        if isinstance(obj, dict) and obj.get("kind") not in {k.value for k in EventKind}:
+            kinds = ", ".join(k.value for k in EventKind)
+            raise ValueError(f"unknown kind {obj.get('kind')!r}; use one of {kinds}") from None
+        raise ValueError(str(exc)) from None
 
 
 def _local_time(cal: SchoolCalendar, text: str, what: str) -> float:
