@@ -609,13 +609,15 @@ class RuleSet:
 
     def _tick_muster(self, rule: Rule, t: float, out: list[Alert]) -> None:
         rc = self.rollcall
-        if rc is None or rc.mode == RollMode.TEST:
-            return
+        if rc is None or rc.mode == RollMode.TEST or rc.ended_at is not None:
+            return  # after the end, open muster alerts are for people to close
+        if t < rc.started_at + rule.after_s:
+            return  # before the deadline there is nothing to raise and nothing raised to clear
         for tag in sorted(rc.expected_tags):
             entry = rc.entry(tag)
             if entry.status in (RollStatus.ACCOUNTED, RollStatus.MARKED_SAFE):
                 self._clear(rule.id, tag, "", t, f"{entry.status.value} at roll call", out)
-            elif rc.ended_at is None and t >= rc.started_at + rule.after_s:
+            else:
                 at = max(rc.started_at + rule.after_s, entry.last_seen or 0.0)
                 self._raise(
                     rule, tag, "", at, self._evidence(tag, at), out,
