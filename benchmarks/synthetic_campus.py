@@ -159,6 +159,7 @@ def northfield() -> tuple[str, tuple[str, ...], list[Zone]]:
             from sts.floorplan_io import load_floorplan  # type: ignore[import-not-found]
 
             plan = load_floorplan(NORTHFIELD)
+            plan = getattr(plan, "floorplan", plan)  # the loader may wrap it with warnings
             return "northfield", tuple(lv.id for lv in plan.levels), list(plan.zones)
         except ImportError:
             doc = json.loads(NORTHFIELD.read_text())

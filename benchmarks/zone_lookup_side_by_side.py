@@ -38,10 +38,10 @@ from rtree import index as rtree_index
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from synthetic_campus import campus, northfield, random_points  # noqa: E402
+from synthetic_campus import campus, northfield, random_points
 
-from geometry.model import Zone  # noqa: E402
-from geometry.zone_index import ZoneIndex  # noqa: E402
+from geometry.model import Zone
+from geometry.zone_index import ZoneIndex
 
 Points = tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.float64]]
 
@@ -196,7 +196,8 @@ def main() -> int:
     print(f"\n## {name}: {len(zones)} zones on {len(level_ids)} levels, {n:,} points")
     print(
         f"hits per point {len(hits.zone) / n:.2f}; grid build {build * 1e3:.0f} ms, "
-        f"{stats['bytes'] / 1e6:.2f} MB; STS and shapely (point, zone) pairs on 200k points: {agree}"
+        f"{stats['bytes'] / 1e6:.2f} MB; (point, zone) pairs of STS and shapely on 200k "
+        f"points: {agree}"
     )
     rows = [
         ("STS ZoneIndex.query, 1 core (zones + distances)", one),

@@ -1,27 +1,28 @@
 """Numba kernels of the zone index: candidate-grid build, batch point-in-zone, signed distance.
 
-A zone is a set of edges (every ring of every part, holes included) stored as rows
-`(ax, ay, bx, by)` of a float64 array. A level's zones are compiled to a uniform grid;
-every cell lists its candidate zones as *entries*, each with a flag and two edge lists:
+A zone is a set of edges (every ring of every part, holes included), rows
+`(ax, ay, bx, by)`. A level's zones are compiled to a uniform grid; every cell lists
+its candidate zones as *entries* (zone number, flag, edge count, first edge row):
 
-* `full`: the (slightly padded) cell lies strictly inside the zone, it touches no edge,
-  so every point of the cell is inside without a test;
-* `boundary`: an edge touches the padded cell; the entry carries a *ray list* (the zone's
-  edges that can cross a horizontal ray going right from a point of the cell) for the
-  crossing-number test;
-* both kinds carry a *distance list*: every edge that can be the nearest edge of the zone
-  to some point of the cell. With ``U`` = the largest possible distance from a point of
-  the cell to the zone's boundary (bounded by ``min_e max_corner dist(corner, e)``, a
-  segment's distance being convex), an edge farther than ``U`` from the whole cell can
-  never be nearest, so the distance over the kept edges is the exact distance.
+* BOUNDARY: an edge touches the (slightly padded) cell. Its edges are those that can
+  cross a horizontal ray going right from a point of the cell (for the crossing-number
+  test) together with its distance edges;
+* FULL: the padded cell lies strictly inside the zone: no inside test, distance edges;
+* LINEAR: FULL, and one edge is nearest to the whole cell with every point projecting
+  inside it: the distance is the affine function stored in its row.
 
-Cells of a zone are padded by `pad` (a millionth of the cell size) so that a point that
-rounding puts into a neighbouring cell is still covered by that cell's lists.
+Distance edges: with ``U = min_e max_corner dist(corner, e)`` (a segment's distance is
+convex, so its maximum over the cell is at a corner) no point of the cell is farther
+than ``U`` from the boundary, so an edge farther than ``U`` from the whole cell can
+never be nearest: the minimum over the kept edges is the exact distance.
+
+Cells are padded by a millionth of the cell size so that a point that rounding puts
+into a neighbouring cell is still covered by that cell's lists.
 
 Edge rule (closed zones): a point is on the boundary when the orientation determinant of
 an edge is exactly zero and the point is inside the edge's bounding box; such a point
-is inside with distance 0. Exact for axis-aligned edges and vertices (the determinant is
-computed without rounding there); for slanted edges it is the floating-point decision.
+is inside with distance 0. Exact for axis-aligned edges and vertices (no rounding
+there); for slanted edges it is the floating-point decision. See docs/zone-lookup.md.
 """
 
 from __future__ import annotations
