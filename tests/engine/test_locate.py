@@ -172,3 +172,30 @@ def test_median_error_on_a_real_track_is_metres_not_tens(fp) -> None:
     ty = np.interp(pos.t, truth[:, 0], truth[:, 2])
     err = np.hypot(pos.x - tx, pos.y - ty)
     assert np.median(err) < 2.5
+
+
+def test_level_follows_the_strongest_readers_with_hysteresis() -> None:
+    # Two floors, four readers each at the same x, y; the tag walks up the stairs at t=10.
+    corners = [(0.0, 0.0), (10.0, 0.0), (0.0, 10.0), (10.0, 10.0)]
+    readers = tuple(
+        Reader(f"{lv}-{i}", lv, x, y, 2.5, CAL)
+        for lv in ("L0", "L1")
+        for i, (x, y) in enumerate(corners)
+    )
+    zones = tuple(
+        Zone(f"floor-{lv}", lv, lv, ZoneKind.ROOM, box(0, 0, 10, 10)) for lv in ("L0", "L1")
+    )
+    fp = Floorplan(Site("s", "S"), (Level("L0", 0, "G"), Level("L1", 1, "F")), zones, readers)
+    rng = np.random.default_rng(5)
+    t = np.repeat(np.arange(0.0, 20.0, 0.1), 8)
+    reader = np.tile(np.arange(8), 200)
+    upstairs = t >= 10.0
+    same_floor = (reader < 4) != upstairs
+    rssi = np.where(same_floor, -65.0, -85.0) + rng.normal(0, 1.0, len(t))
+    batch = ReadingBatch.from_arrays(t, np.zeros(len(t)), reader, rssi)
+    pos, _ = locate_all(fp, batch, None, LocatorConfig())
+    assert set(pos.level[pos.t <= 9.0].tolist()) == {0}
+    assert set(pos.level[pos.t >= 13.0].tolist()) == {1}
+    # Hysteresis: the switch waits for confirmation, it does not flap back.
+    changes = np.flatnonzero(np.diff(pos.level))
+    assert len(changes) == 1
