@@ -32,6 +32,9 @@ no new fields. What each kind means here:
 - Event order in one output: by time, then student index, then emission order
   (stale, lost, exit, cross, enter/inside, outside).
 - Visit ids: f"{tag}:{zone}:{n}", n counting the student's visits (enter/inside/cross).
+- events.jsonl (transports/json_codec.py, docs/events.md) nests the evidence as
+  `"evidence": {x, y, level, uncertainty_m, age_s}` like the alert records;
+  `transports.json_codec.decode_event` reads it back (and the older flat keys).
 
 Hysteresis. For a fix with uncertainty u the threshold is h = margin_m + k_uncertainty*u.
 The band of a zone is b = min(h, cap), cap = small_zone_fraction x the zone's inradius
