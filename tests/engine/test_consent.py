@@ -141,3 +141,23 @@ def test_open_mode_admits_every_tag_until_withdrawn() -> None:
     assert gate.lookup(["x", "y", "z"]).tolist() == [-1, 1, 2]
     gate.grant("x")
     assert gate.lookup(["x"]).tolist() == [3]
+
+
+def test_withdrawal_purges_the_locator_too() -> None:
+    from tests.engine.test_engine import TAGS as RTAGS
+    from tests.engine.test_engine import plan as reader_plan
+    from tests.engine.test_engine import readings
+
+    eng = Engine(reader_plan(), roster=[Consent(t, True) for t in RTAGS])
+    rb = readings(60.0)
+    first = eng.process(rb.take(rb.t < 30.0), RTAGS)
+    a = eng.gate.student("a")
+    assert a is not None and a in set(first.positions.tag.tolist())
+    eng.withdraw_consent("a")
+    loc = eng.locator
+    assert a not in set(loc._buffer.tag.tolist())
+    assert not loc._state.alive[a]
+    rest = eng.process(rb.take(rb.t >= 30.0), RTAGS)
+    assert a not in set(rest.positions.tag.tolist())
+    assert all(e.tag != "a" for e in rest.events)
+    assert rest.rejected["no_consent"] == int(((rb.t >= 30.0) & (rb.tag == 0)).sum())
