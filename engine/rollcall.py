@@ -248,3 +248,29 @@ class RollCall:
             per_muster_point=MappingProxyType(per_muster),
             missing=tuple(missing),
         )
+
+
+def report_record(report: RollCallReport) -> dict[str, object]:
+    """The report as a JSON-ready dict (fixed key order) for feeds and files."""
+    return {
+        "t": report.t,
+        "mode": report.mode.value,
+        "started_at": report.started_at,
+        "all_accounted": report.all_accounted,
+        "expected": report.expected,
+        "accounted": report.accounted,
+        "marked_safe": report.marked_safe,
+        "unaccounted": report.unaccounted,
+        "unknown": report.unknown,
+        "per_muster_point": dict(report.per_muster_point),
+        "missing": [
+            {
+                "tag": e.tag,
+                "status": e.status.value,
+                "last_zone": e.last_zone,
+                "last_seen": e.last_seen,
+                "uncertainty_m": e.uncertainty_m,
+            }
+            for e in report.missing
+        ],
+    }

@@ -119,3 +119,25 @@ def test_outside_report_and_removed_zone_exit() -> None:
     assert rc.status("s2") == RollStatus.UNKNOWN  # still silent: the exit is no sign of life
     rc.forget("s2")
     assert rc.report(at(10, 5)).expected == 1
+
+
+def test_report_record_is_json_ready() -> None:
+    import json
+
+    from engine.rollcall import report_record
+
+    rc = rollcall(on_campus("s1"), on_campus("s2", silent=True))
+    rc.observe([ev(at(10, 1), "s1", "muster-2", "enter")])
+    rec = report_record(rc.report(at(10, 2)))
+    assert json.loads(json.dumps(rec)) == rec
+    assert (rec["all_accounted"], rec["accounted"], rec["unknown"]) == (False, 1, 1)
+    assert rec["per_muster_point"] == {"muster-1": 0, "muster-2": 1}
+    assert rec["missing"] == [
+        {
+            "tag": "s2",
+            "status": "unknown",
+            "last_zone": "room-a",
+            "last_seen": at(9, 59),
+            "uncertainty_m": 2.0,
+        }
+    ]
