@@ -209,6 +209,9 @@ class Locator:
         # Watermark before each row: the max of every earlier timestamp, this batch and past.
         running = np.maximum.accumulate(np.concatenate(([self._watermark], t)))[:-1]
         late = (reason == 0) & (batch.t < running - self.config.late_tolerance)
+        if self._next_k is not None:
+            # After a flush, rows of windows already emitted are late whatever the watermark.
+            late |= (reason == 0) & (batch.t <= (self._next_k - 1) * self.config.window.interval)
         reason[late] = Reject.LATE
         good = reason == 0
         if good.any():

@@ -199,3 +199,17 @@ def test_level_follows_the_strongest_readers_with_hysteresis() -> None:
     # Hysteresis: the switch waits for confirmation, it does not flap back.
     changes = np.flatnonzero(np.diff(pos.level))
     assert len(changes) == 1
+
+
+def test_after_flush_rows_of_emitted_windows_are_late(fp, straight) -> None:
+    batch, _ = straight
+    # A wide tolerance, so that only the flush makes these rows late.
+    loc = Locator(fp, None, LocatorConfig(tag_height=1.8, late_tolerance=5.0))
+    loc.process(batch.take(np.arange(300)))
+    flushed = loc.flush()
+    t_last = flushed.t[-1]
+    row = batch.take(np.array([299, 299]))
+    again = ReadingBatch(np.array([t_last - 0.5, t_last + 0.5]), row.tag, row.reader, row.rssi)
+    _, rejected = loc.process_with_report(again)
+    assert rejected.index.tolist() == [0]
+    assert rejected.counts() == {Reject.LATE: 1}
