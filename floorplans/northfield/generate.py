@@ -26,6 +26,7 @@ from typing import Any
 from shapely.geometry import LineString, Polygon, box
 from shapely.geometry.polygon import orient
 
+from geometry.floorplan_format import dump_floorplan
 from geometry.model import (
     Floorplan,
     GeoPoint,
@@ -471,79 +472,18 @@ def build() -> Floorplan:
     return Floorplan(site, levels, tuple(p.zones), tuple(p.readers), tuple(p.openings))
 
 
-def _coords(geom: Any) -> Any:
-    """GeoJSON coordinates of a shapely geometry, rounded to the millimetre."""
-    if isinstance(geom, Polygon):
-        return [
-            [[round(x, 3), round(y, 3)] for x, y in ring.coords]
-            for ring in (geom.exterior, *geom.interiors)
-        ]
-    return [[round(x, 3), round(y, 3)] for x, y in geom.coords]
-
-
-def to_geojson(fp: Floorplan) -> dict[str, Any]:
-    """The floorplan as the project's GeoJSON document (docs/floorplan-format.md)."""
-    feats: list[dict[str, Any]] = []
-    for z in fp.zones:
-        props = {"feature_type": "zone", "level": z.level, "kind": z.kind.value, "name": z.name}
-        props.update(z.properties)
-        feats.append(
-            {
-                "type": "Feature",
-                "id": z.id,
-                "geometry": {"type": "Polygon", "coordinates": _coords(z.polygon)},
-                "properties": props,
-            }
-        )
-    for r in fp.readers:
-        feats.append(
-            {
-                "type": "Feature",
-                "id": r.id,
-                "geometry": {"type": "Point", "coordinates": [r.x, r.y]},
-                "properties": {"feature_type": "reader", "level": r.level, "z": r.z},
-            }
-        )
-    for o in fp.openings:
-        feats.append(
-            {
-                "type": "Feature",
-                "id": o.id,
-                "geometry": {"type": "LineString", "coordinates": _coords(o.segment)},
-                "properties": {
-                    "feature_type": "opening",
-                    "level": o.level,
-                    "kind": o.kind.value,
-                    "zones": list(o.zones),
-                    "name": o.name,
-                },
-            }
-        )
-    assert fp.site.origin is not None
-    return {
-        "type": "FeatureCollection",
-        "sts": {
-            "format": "sts-floorplan",
-            "version": 1,
-            "crs": "local",
-            "site": {
-                "id": fp.site.id,
-                "name": fp.site.name,
-                "origin": [fp.site.origin.lon, fp.site.origin.lat],
-            },
-            "levels": [{"id": lv.id, "ordinal": lv.ordinal, "name": lv.name} for lv in fp.levels],
-        },
-        "features": feats,
-    }
+def geojson_text(fp: Floorplan) -> str:
+    """The file's text: the header indented, one feature per line (small, diff-friendly)."""
+    doc = dump_floorplan(fp)
+    head = json.dumps({k: v for k, v in doc.items() if k != "features"}, indent=1)
+    lines = ",\n".join("  " + json.dumps(f, separators=(",", ":")) for f in doc["features"])
+    return head[:-2] + ',\n "features": [\n' + lines + "\n ]\n}\n"
 
 
 def main() -> None:
     """Write floorplan.geojson beside this script."""
-    doc = to_geojson(build())
-    head = json.dumps({k: v for k, v in doc.items() if k != "features"}, indent=1)
-    lines = ",\n".join("  " + json.dumps(f, separators=(",", ":")) for f in doc["features"])
     out = HERE / "floorplan.geojson"
-    out.write_text(head[:-2] + ',\n "features": [\n' + lines + "\n ]\n}\n")
+    out.write_text(geojson_text(build()))
     print(f"wrote {out}")
 
 
