@@ -918,36 +918,31 @@ class ZoneStateMachine:
         if not out.cols:
             return []
         cols = [np.concatenate([c[i] for c in out.cols]) for i in range(len(_Events.NAMES))]
-        t, student, zone, level, kind, visit, dur, x, y, u, age = cols
-        order = np.lexsort((np.arange(len(t)), student, t))
-        level_ids = self.index.level_ids
+        order = np.lexsort((np.arange(len(cols[0])), cols[1], cols[0]))
+        t, student, zone, level, kind, visit, dur, x, y, u, age = (c[order].tolist() for c in cols)
+        level_names = [*self.index.level_ids, ""]  # index -1 -> ""
+        zone_names = [*self._zone_ids, ""]
+        # the event names the zone's level; the evidence where the fix was
+        zone_levels = [level_names[int(lv)] for lv in self._zone_level] + [""]
+        tags = self.tag_names
         events: list[ZoneEvent] = []
-        for i in order.tolist():
-            s = int(student[i])
-            tag = self.tag_names[s]
+        for i in range(len(t)):
+            tag = tags[int(student[i])]
             z = int(zone[i])
-            zid = self._zone_ids[z] if z >= 0 else ""
-            lvl = level_ids[int(level[i])] if int(level[i]) >= 0 else ""
-            # the event names the zone's level; the evidence where the fix was
-            zlvl = level_ids[int(self._zone_level[z])] if z >= 0 else lvl
+            zid = zone_names[z]
+            lvl = level_names[int(level[i])]
             v = int(visit[i])
-            d = float(dur[i])
+            d = dur[i]
             events.append(
                 ZoneEvent(
-                    t=float(t[i]),
+                    t=t[i],
                     tag=tag,
                     zone=zid,
-                    level=zlvl,
+                    level=zone_levels[z] if z >= 0 else lvl,
                     kind=_KINDS[int(kind[i])],
                     visit=f"{tag}:{zid}:{v}" if v >= 0 else "",
-                    duration_s=None if math.isnan(d) else d,
-                    evidence=Evidence(
-                        x=float(x[i]),
-                        y=float(y[i]),
-                        level=lvl,
-                        uncertainty_m=float(u[i]),
-                        age_s=float(age[i]),
-                    ),
+                    duration_s=None if d != d else d,  # NaN: no duration
+                    evidence=Evidence(x=x[i], y=y[i], level=lvl, uncertainty_m=u[i], age_s=age[i]),
                 )
             )
         return events
