@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from simulator.scripted_walks import RadioModel, Walk, hear, sample_truth
 from transports.json_codec import decode_event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,8 +116,6 @@ def test_track_is_deterministic_and_without_roster_says_so(tmp_path: Path, posit
 def test_track_readings_end_to_end(tmp_path: Path) -> None:
     """Scripted readings (plain path-loss radio) -> sts track --readings -> events."""
     from sts.floorplan_io import load_floorplan
-
-    from simulator.scripted_walks import RadioModel, Walk, hear, sample_truth
 
     fp = load_floorplan(NORTHFIELD).floorplan
     walk = Walk("badge-0001", "L0", (0.0, 20.0, 40.0, 120.0), (70.0, 89.0, 89.0, 89.0),
