@@ -170,7 +170,12 @@ def _number(
     v = props.get(key, default)
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
         problems.append(
-            Problem("error", fid, f"property {key!r} is {_short(v)}, not a finite number", "")
+            Problem(
+                "error",
+                fid,
+                f"property {key!r} is {_short(v)}, not a finite number",
+                "give a plain number (or leave the key out for the default)",
+            )
         )
         return default
     return float(v)
@@ -216,7 +221,12 @@ def _header(doc: Mapping[str, Any], source: str, problems: list[Problem]) -> tup
         return Site(id=source, name=source), "local"
     if sts.get("format", FORMAT_NAME) != FORMAT_NAME:
         problems.append(
-            Problem("error", "sts.format", f"format is {_short(sts.get('format'))}", "")
+            Problem(
+                "error",
+                "sts.format",
+                f"format is {_short(sts.get('format'))}",
+                'set "format": "sts-floorplan"',
+            )
         )
     if sts.get("version", FORMAT_VERSION) != FORMAT_VERSION:
         problems.append(
@@ -236,10 +246,19 @@ def _header(doc: Mapping[str, Any], source: str, problems: list[Problem]) -> tup
     site_raw = sts.get("site", {})
     if not isinstance(site_raw, Mapping):
         site_raw = {}
-        problems.append(Problem("error", "sts.site", "site is not an object", ""))
+        problems.append(
+            Problem(
+                "error",
+                "sts.site",
+                "site is not an object",
+                'give "site": {"id": ..., "name": ...}',
+            )
+        )
     sid = site_raw.get("id", source)
     if not isinstance(sid, str) or not sid:
-        problems.append(Problem("error", "sts.site.id", "site id is not a string", ""))
+        problems.append(
+            Problem("error", "sts.site.id", "site id is not a string", "give the site a string id")
+        )
         sid = source
     name = site_raw.get("name", sid)
     origin = _origin(site_raw.get("origin"), problems)
@@ -280,7 +299,12 @@ def _levels(doc: Mapping[str, Any], problems: list[Problem]) -> tuple[Level, ...
         ordinal = lv.get("ordinal", 0)
         if isinstance(ordinal, bool) or not isinstance(ordinal, int):
             problems.append(
-                Problem("error", lid, f"level ordinal {_short(ordinal)} is not an integer", "")
+                Problem(
+                    "error",
+                    lid,
+                    f"level ordinal {_short(ordinal)} is not an integer",
+                    "give an integer ordinal (0 ground, 1 first, -1 basement)",
+                )
             )
             ordinal = 0
         out.append(Level(id=lid, ordinal=ordinal, name=str(lv.get("name", lid))))
@@ -321,7 +345,9 @@ def _reader(fid: str, props: Mapping[str, Any], geometry: Any, rings: RingParser
     """A reader feature."""
     problems = rings.problems
     if not isinstance(geometry, Mapping) or geometry.get("type") != "Point":
-        problems.append(Problem("error", fid, "a reader needs a Point geometry", ""))
+        problems.append(
+            Problem("error", fid, "a reader needs a Point geometry", "give it a Point [x, y]")
+        )
         return None
     pts = rings.points(fid, "Point", [geometry.get("coordinates")])
     if pts is None:
@@ -359,19 +385,38 @@ def _opening(
         )
         return None
     if not isinstance(geometry, Mapping) or geometry.get("type") != "LineString":
-        problems.append(Problem("error", fid, "an opening needs a LineString geometry", ""))
+        problems.append(
+            Problem(
+                "error",
+                fid,
+                "an opening needs a LineString geometry",
+                "draw the opening as a line across the doorway",
+            )
+        )
         return None
     pts = rings.points(fid, "LineString", geometry.get("coordinates"))
     if pts is None:
         return None
     if len(np.unique(pts, axis=0)) < 2:
         problems.append(
-            Problem("error", fid, "opening segment has fewer than 2 distinct points", "")
+            Problem(
+                "error",
+                fid,
+                "opening segment has fewer than 2 distinct points",
+                "give the two ends of the doorway",
+            )
         )
         return None
     zones = props.get("zones", [])
     if not isinstance(zones, list) or not all(isinstance(z, str) for z in zones):
-        problems.append(Problem("error", fid, "'zones' is not a list of zone ids", ""))
+        problems.append(
+            Problem(
+                "error",
+                fid,
+                "'zones' is not a list of zone ids",
+                'give "zones": ["zone-a", "zone-b"]',
+            )
+        )
         zones = []
     return Opening(
         id=fid,
@@ -409,7 +454,9 @@ def parse_floorplan(doc: Mapping[str, Any], source: str) -> tuple[Floorplan, lis
     openings: list[Opening] = []
     features = doc.get("features", [])
     if not isinstance(features, list):
-        problems.append(Problem("error", "features", "'features' is not an array", ""))
+        problems.append(
+            Problem("error", "features", "'features' is not an array", "give a list of features")
+        )
         features = []
     for i, feat in enumerate(features):
         fid_raw = feat.get("id") if isinstance(feat, Mapping) else None
@@ -428,7 +475,14 @@ def parse_floorplan(doc: Mapping[str, Any], source: str) -> tuple[Floorplan, lis
         fid = fid_raw
         props = feat.get("properties")
         if not isinstance(props, Mapping):
-            problems.append(Problem("error", fid, "feature has no 'properties' object", ""))
+            problems.append(
+                Problem(
+                    "error",
+                    fid,
+                    "feature has no 'properties' object",
+                    'add "properties" with "feature_type"',
+                )
+            )
             continue
         ftype = props.get("feature_type")
         geometry = feat.get("geometry")

@@ -171,7 +171,14 @@ def _features(
             )
             continue
         if not isinstance(f.get("properties"), Mapping):
-            problems.append(Problem("error", str(f["id"]), "feature has no properties", ""))
+            problems.append(
+                Problem(
+                    "error",
+                    str(f["id"]),
+                    "feature has no properties",
+                    "export the feature with its IMDF properties",
+                )
+            )
             continue
         out.append(f)
     return out
@@ -502,7 +509,14 @@ def _openings(
         if pts is None:
             continue
         if len(np.unique(pts, axis=0)) < 2:
-            problems.append(Problem("error", fid, "opening has fewer than 2 distinct points", ""))
+            problems.append(
+                Problem(
+                    "error",
+                    fid,
+                    "opening has fewer than 2 distinct points",
+                    "draw the opening as a line across the doorway",
+                )
+            )
             continue
         segment = shapely.LineString(pts)
         level = str(props.get("level_id"))

@@ -446,7 +446,14 @@ def _openings(
             problems.append(_unknown_level(o.id, "opening", o.level, level_ids))
         coords = shapely.get_coordinates(o.segment)
         if not np.isfinite(coords).all():
-            problems.append(Problem("error", o.id, "opening has NaN or infinite coordinates", ""))
+            problems.append(
+                Problem(
+                    "error",
+                    o.id,
+                    "opening has NaN or infinite coordinates",
+                    "replace them with real values",
+                )
+            )
             continue
         for zid in o.zones:
             z = by_id.get(zid)
