@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from matplotlib import patheffects, rc_context
+from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
@@ -60,6 +60,13 @@ OPENING_COLOURS: dict[OpeningKind, str] = {
     OpeningKind.EMERGENCY_EXIT: "#d50000",
 }
 
+#: Legend names of openings ("exit" alone would read as the zone kind).
+_OPENING_LABELS: dict[OpeningKind, str] = {
+    OpeningKind.DOOR: "door",
+    OpeningKind.EXIT: "exit door",
+    OpeningKind.EMERGENCY_EXIT: "emergency exit door",
+}
+
 #: Drawing layers: big containers first (faded), grounds, rooms, then markers on top.
 _LAYER: dict[ZoneKind, int] = {
     ZoneKind.SAFE_AREA: 0,
@@ -74,8 +81,9 @@ _HATCH: dict[ZoneKind, str] = {ZoneKind.RESTRICTED: "////", ZoneKind.STAFF_ONLY:
 #: Kinds drawn as containers: no label over the rooms they hold.
 _UNLABELLED: frozenset[ZoneKind] = frozenset({ZoneKind.SAFE_AREA, ZoneKind.BUILDING})
 
-#: A light outline around labels keeps them readable over reader marks and door ticks.
-_HALO = [patheffects.withStroke(linewidth=1.6, foreground="#ffffffb0")]
+#: A faint box behind labels keeps them readable over reader marks and door ticks (not a
+#: stroke path effect: that would turn SVG text into outlines, unsearchable).
+_LABEL_BOX = {"boxstyle": "square,pad=0.05", "facecolor": "#ffffff", "alpha": 0.45, "lw": 0}
 _PANEL_W_IN = 13.0  # width of one level's axes, inches
 _LEGEND_W_IN = 2.6
 _MARGIN_IN = 0.55
@@ -177,18 +185,25 @@ def _draw_level(ax: object, fp: Floorplan, level: Level, pt_per_m: float) -> Non
     )
 
 
+def _edge_style(kind: ZoneKind) -> dict[str, Any]:
+    """Outline of a zone kind: containers stand out by their edges, rooms by their fill."""
+    if kind is ZoneKind.SAFE_AREA:
+        return {"edgecolor": "#2e7d32", "linestyle": "--", "lw": 1.2}
+    if kind is ZoneKind.BUILDING:
+        return {"edgecolor": "#37474f", "lw": 2.0}
+    return {"edgecolor": "#616161", "lw": 0.5}
+
+
 def _draw_zone(ax: object, z: Zone, pt_per_m: float) -> None:
     """One zone: filled by kind (containers faded and outlined) and labelled."""
     colour = KIND_COLOURS[z.kind]
     layer = _LAYER.get(z.kind, 3)
-    if z.kind is ZoneKind.SAFE_AREA:
-        style = {"facecolor": colour, "edgecolor": "#2e7d32", "linestyle": "--", "lw": 1.2}
-    elif z.kind is ZoneKind.BUILDING:
-        style = {"facecolor": colour, "edgecolor": "#37474f", "lw": 2.0}
-    else:
-        style = {"facecolor": colour, "edgecolor": "#616161", "lw": 0.5}
     patch = PathPatch(
-        _path_of(z.polygon), hatch=_HATCH.get(z.kind), zorder=1 + layer * 0.5, **style
+        _path_of(z.polygon),
+        facecolor=colour,
+        hatch=_HATCH.get(z.kind),
+        zorder=1 + layer * 0.5,
+        **_edge_style(z.kind),
     )
     ax.add_patch(patch)  # type: ignore[attr-defined]
     if z.kind in _UNLABELLED or not z.name:
@@ -212,7 +227,7 @@ def _draw_zone(ax: object, z: Zone, pt_per_m: float) -> None:
         fontweight="bold" if dark else "normal",
         zorder=8,
         linespacing=1.0,
-        path_effects=[] if dark else _HALO,
+        bbox=None if dark else _LABEL_BOX,
     )
 
 
@@ -222,9 +237,9 @@ def _legend_handles(fp: Floorplan) -> list[object]:
     handles: list[object] = [
         Patch(
             facecolor=KIND_COLOURS[k],
-            edgecolor="#616161",
             hatch=_HATCH.get(k),
             label=k.value.replace("_", " "),
+            **_edge_style(k),
         )
         for k in ZoneKind
         if k in present
@@ -235,9 +250,7 @@ def _legend_handles(fp: Floorplan) -> list[object]:
     kinds = {o.kind for o in fp.openings}
     for k in OpeningKind:
         if k in kinds:
-            handles.append(
-                Line2D([], [], color=OPENING_COLOURS[k], lw=3, label=k.value.replace("_", " "))
-            )
+            handles.append(Line2D([], [], color=OPENING_COLOURS[k], lw=3, label=_OPENING_LABELS[k]))
     return handles
 
 

@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import csv
 import io
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -236,9 +237,9 @@ def zones_column(fp: Floorplan, points: Points, path: Path) -> list[str]:
     distinct = {v: codes_of.get(v, -2) for v in dict.fromkeys(points.level)}
     if any(code == -2 for code in distinct.values()):
         read_points(path, [lv.id for lv in fp.levels])  # raises, naming the lines
-    first = {v: k for k, v in enumerate(distinct)}
-    inverse = np.fromiter((first[v] for v in points.level), np.int64, len(points.level))
-    level = np.array(list(distinct.values()), dtype=np.int32)[inverse]
+    slot = {v: k for k, v in enumerate(distinct)}
+    which = np.fromiter((slot[v] for v in points.level), np.int64, len(points.level))
+    level = np.array(list(distinct.values()), dtype=np.int32)[which]
     if points.wgs84:
         if fp.site.origin is None:
             raise InputError(
@@ -256,22 +257,20 @@ def zones_column(fp: Floorplan, points: Points, path: Path) -> list[str]:
     counts = hits.counts()
     if len(hits.zone) == 0:
         return [""] * n
-    # Rank the zones met by id, sort each point's hits by rank, and format every
-    # distinct set of zones once: there are few distinct sets, and many points.
-    numbers = np.unique(hits.zone)
-    ids = [index.zone_id(int(k)) for k in numbers]
-    order = sorted(range(len(ids)), key=ids.__getitem__)
-    rank_of = np.full(int(numbers.max()) + 1, -1, dtype=np.int64)
-    rank_of[numbers[order]] = np.arange(len(order))
-    sorted_ids = [ids[i] for i in order]
-    point = hits.point()
-    rank = rank_of[hits.zone]
-    by = np.lexsort((rank, point))
-    pos = np.arange(len(rank)) - np.repeat(hits.offsets[:-1], counts)
-    table = np.full((n, int(counts.max())), -1, dtype=np.int64)
-    table[point[by], pos] = rank[by]
-    sets, inverse = np.unique(table, axis=0, return_inverse=True)
-    text = [_quoted(";".join(sorted_ids[r] for r in row if r >= 0)) for row in sets]
+    # Each point's hits are ascending zone numbers, so a row of them is a canonical key
+    # of its set of zones. Format each distinct set once (few sets, many points).
+    nums = hits.zone.astype(np.int64) + 1  # 0 pads the rows
+    pos = np.arange(len(nums), dtype=np.int64) - np.repeat(hits.offsets[:-1], counts)
+    table = np.zeros((n, int(counts.max())), dtype=np.int64)
+    table[hits.point(), pos] = nums
+    base = int(nums.max()) + 1
+    if table.shape[1] * math.log2(base) < 62:
+        key = table @ (base ** np.arange(table.shape[1], dtype=np.int64))
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        sets = table[first]
+    else:  # too many zones per point to pack into an int64: compare whole rows
+        sets, inverse = np.unique(table, axis=0, return_inverse=True)
+    text = [_quoted(";".join(sorted(index.zone_id(int(k) - 1) for k in row if k))) for row in sets]
     picked: list[str] = np.array(text, dtype=object)[inverse.reshape(-1)].tolist()
     return picked
 
