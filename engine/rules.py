@@ -30,6 +30,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -115,6 +116,7 @@ class _Tag:
     silent: bool = False  # stale or lost, nothing heard since
     lost: bool = False
     left_safe_at: float | None = None  # when the student left the last safe area
+    safe_raised: bool = False  # the safe-area alert of this stay outside was raised
     arrived: dict[str, float] = field(default_factory=dict)  # lesson key -> first in room
     out_since: dict[str, float] = field(default_factory=dict)  # lesson key -> left the room
 
@@ -165,9 +167,14 @@ class RuleSet:
         self._outside: set[str] = set()  # tags with left_safe_at set
         self._away: dict[str, set[str]] = {}  # lesson key -> tags out of the room
         self._hall: set[str] = set()  # tags with hall-pass state
+        self._muster_raised: set[str] = set()  # tags with a muster alert this spell
+        self._muster_swept: dict[str, float] = {}  # rule -> evacuation whose deadline passed
         self._lesson_minute = -1
         self._lesson_cache: dict[str, Occurrence | None] = {}
-        self._hall_slot: dict[str, str] = {}  # rule -> the period its last sweep saw
+        self._hall_slot: dict[str, str] = {}
+        self._lesson_end: dict[
+            str, float
+        ] = {}  # lesson key -> its end (clear alerts then)  # rule -> the period its last sweep saw
         self.rollcall: RollCall | None = None
         self._now = float("-inf")
         self._positions: Mapping[str, Evidence] | None = None
@@ -231,22 +238,31 @@ class RuleSet:
         try:
             only = self.config.alert_only_groups
             for ev in events:
+                # Time first, then the event: a dwell limit reached at 09:10 fires before
+                # the 09:11 exit is seen, so the alerts do not depend on how the stream
+                # was cut into batches.
+                if ev.t > self._now:
+                    out.extend(self._advance(ev.t))
                 if self.tag_groups.get(ev.tag, "") in only:
                     self._alert_only_event(ev, out)
-                else:
-                    self._event(ev, out)
-            if self.rollcall is not None:
-                self.rollcall.observe(
-                    e for e in events if self.tag_groups.get(e.tag, "") not in only
-                )
+                    continue
+                self._event(ev, out)
+                if self.rollcall is not None:
+                    self.rollcall.observe((ev,))
+                    self._muster_event(ev.tag, ev.t, out)
             out.extend(self._advance(t))
         finally:
             self._positions = None
+        # Alerts in the order of their own times (stable): a condition noticed at the end
+        # of a batch sorts where it happened, whatever the batch boundaries were.
+        out.sort(key=lambda a: a.t)
         return out
 
     def on_tick(self, t: float) -> list[Alert]:
         """Alerts caused by time passing up to t."""
-        return self._advance(t)
+        out = self._advance(t)
+        out.sort(key=lambda a: a.t)
+        return out
 
     # ---- commands from people -----------------------------------------------------------
 
@@ -277,6 +293,7 @@ class RuleSet:
             if any(z in self.campus_zones for z in st.zones)
         ]
         self.rollcall = RollCall(RollMode(mode), t, self.muster_zones, self.campus_zones, expected)
+        self._muster_raised = set()  # a new evacuation: everyone's muster state starts afresh
         return self.rollcall
 
     def mark_safe(self, tag: str, by: str, reason: str, t: float) -> list[Alert]:
@@ -284,7 +301,9 @@ class RuleSet:
         if self.rollcall is None:
             raise RuleError("no evacuation is running; start one before marking students safe")
         self.rollcall.mark_safe(tag, by, reason, t)
-        return self._advance(t)
+        out = self._advance(t)
+        self._muster_event(tag, t, out)
+        return out
 
     def end_evacuation(self, t: float) -> RollCallReport:
         """Stop the roll call; returns the final report (muster alerts stay for people)."""
@@ -306,6 +325,7 @@ class RuleSet:
         for rule in self.config.rules:
             self._unschedule(rule, tag, "*")
         self._fired = {k for k in self._fired if k[1] != tag}
+        self._muster_raised.discard(tag)
         self._lesson_alerts = [e for e in self._lesson_alerts if e[1][1] != tag]
         heapq.heapify(self._lesson_alerts)
         self.book.forget(tag)
@@ -384,6 +404,7 @@ class RuleSet:
                 return
             if entering:
                 st.left_safe_at = None
+                st.safe_raised = False
                 self._outside.discard(tag)
                 self._unschedule(rule, tag, "")
                 self._clear(rule.id, tag, "", ev.t, "back inside the safe area", out)
@@ -432,6 +453,7 @@ class RuleSet:
             return
         if ev.kind in (EventKind.ENTER, EventKind.INSIDE):
             st.arrived.setdefault(key, ev.t)
+            self._lesson_end[key] = occ.end
             self._hall.add(ev.tag)
             if st.out_since.pop(key, None) is not None:
                 self._away.get(key, set()).discard(ev.tag)
@@ -519,8 +541,8 @@ class RuleSet:
                     rule, tag, zone, due, self._evidence(tag, due), out, dwell_s=due - since
                 )
         while self._lesson_alerts and self._lesson_alerts[0][0] <= t:
-            _, (rule_id, tag, zone) = heapq.heappop(self._lesson_alerts)
-            self._clear(rule_id, tag, zone, t, "the period ended", out)
+            end, (rule_id, tag, zone) = heapq.heappop(self._lesson_alerts)
+            self._clear(rule_id, tag, zone, end, "the period ended", out)
         for rule in self.config.rules:
             if rule.type == RuleType.SAFE_AREA_LEFT:
                 self._tick_safe_area(rule, t, out)
@@ -541,15 +563,34 @@ class RuleSet:
             if st.left_safe_at is None or not self._applies(rule, tag):
                 continue
             if not in_hours:
-                self._clear(rule.id, tag, "", t, "outside school hours", out)
+                if st.safe_raised:
+                    st.safe_raised = False
+                    ended = self._school_day_end(t)
+                    self._clear(rule.id, tag, "", ended, "school hours ended", out)
                 continue
+            if st.safe_raised:
+                continue  # one raise per stay outside (the book would fold it anyway)
             day_start = cal.epoch(cal.local(t).date(), cal.day_start_min)
             due = max(st.left_safe_at, day_start) + rule.after_s
             if due <= t:
+                st.safe_raised = True
                 self._raise(
                     rule, tag, "", due, self._evidence(tag, due), out,
                     left_at=st.left_safe_at, last_zone=st.last_zone,
                 )  # fmt: skip
+
+    def _school_day_end(self, t: float) -> float:
+        """The end of the last school day that ended at or before t (t if none is near)."""
+        assert self.timetable is not None
+        cal = self.timetable.calendar
+        day = cal.local(t).date()
+        for _ in range(62):  # holidays are shorter than two months
+            if cal.is_school_day(day):
+                end = cal.epoch(day, cal.day_end_min)
+                if end <= t:
+                    return end
+            day -= timedelta(days=1)
+        return t
 
     def _tick_timetable(self, rule: Rule, t: float, out: list[Alert]) -> None:
         assert self.timetable is not None
@@ -603,27 +644,49 @@ class RuleSet:
                 if not self._away.get(key):
                     self._away.pop(key, None)
                 self._unschedule(rule, tag, "*")
+                ended = min(t, self._lesson_end.get(key, t))
                 for rule_id, _, zone in self.book.open_keys(tag):
                     if rule_id in names:
-                        self._clear(rule_id, tag, zone, t, "the period ended", out)
+                        self._clear(rule_id, tag, zone, ended, "the period ended", out)
+
+    def _muster_event(self, tag: str, t: float, out: list[Alert]) -> None:
+        """A student's event changes their roll-call status: clear or raise at that moment."""
+        rc = self.rollcall
+        if rc is None or tag not in rc.expected_tags:
+            return
+        for rule in self._rules(RuleType.MUSTER_OVERDUE):
+            self._muster_check(rule, rc, tag, t, out)
+
+    def _muster_check(self, rule: Rule, rc: RollCall, tag: str, t: float, out: list[Alert]) -> None:
+        """Clear the muster alert of an accounted student; raise one for a missing student."""
+        if rc.mode == RollMode.TEST or rc.ended_at is not None:
+            return
+        deadline = rc.started_at + rule.after_s
+        if t < deadline:
+            return
+        entry = rc.entry(tag)
+        if entry.status in (RollStatus.ACCOUNTED, RollStatus.MARKED_SAFE):
+            self._muster_raised.discard(tag)
+            self._clear(rule.id, tag, "", t, f"{entry.status.value} at roll call", out)
+        elif tag not in self._muster_raised:
+            self._muster_raised.add(tag)
+            self._raise(
+                rule, tag, "", t, self._evidence(tag, t), out,
+                mode=rc.mode.value, roll_status=entry.status.value, last_zone=entry.last_zone,
+            )  # fmt: skip
 
     def _tick_muster(self, rule: Rule, t: float, out: list[Alert]) -> None:
         rc = self.rollcall
         if rc is None or rc.mode == RollMode.TEST or rc.ended_at is not None:
             return  # after the end, open muster alerts are for people to close
-        if t < rc.started_at + rule.after_s:
-            return  # before the deadline there is nothing to raise and nothing raised to clear
+        deadline = rc.started_at + rule.after_s
+        if t < deadline or self._muster_swept.get(rule.id) == rc.started_at:
+            return
+        # Once, when the deadline passes: everyone not at a muster point yet, at the
+        # deadline. After that, events (and mark_safe) change statuses one by one.
+        self._muster_swept[rule.id] = rc.started_at
         for tag in sorted(rc.expected_tags):
-            entry = rc.entry(tag)
-            if entry.status in (RollStatus.ACCOUNTED, RollStatus.MARKED_SAFE):
-                self._clear(rule.id, tag, "", t, f"{entry.status.value} at roll call", out)
-            else:
-                at = max(rc.started_at + rule.after_s, entry.last_seen or 0.0)
-                self._raise(
-                    rule, tag, "", at, self._evidence(tag, at), out,
-                    mode=rc.mode.value, roll_status=entry.status.value,
-                    last_zone=entry.last_zone,
-                )  # fmt: skip
+            self._muster_check(rule, rc, tag, deadline, out)
 
     # ---- plumbing ---------------------------------------------------------------------------
 
