@@ -252,6 +252,7 @@ def parse_imdf(
                 "export one venue per archive (venue.geojson)",
             )
         )
+    levels, level_building = _levels(level_feats, language, problems)
     if origin is None:
         origin = _origin(venues, level_feats, source, problems)
     if origin is None:
@@ -263,7 +264,7 @@ def parse_imdf(
                 "add the venue with a display_point, or give the origin explicitly",
             )
         )
-        return Floorplan(Site(source, source), (), ()), problems
+        return Floorplan(Site(source, source), tuple(levels), ()), problems
     frame = LocalFrame(origin)
     rings = RingParser(problems, frame)
     venue = venues[0] if venues else None
@@ -272,7 +273,6 @@ def parse_imdf(
         name=(_labels(venue["properties"].get("name"), language) if venue else "") or source,
         origin=origin,
     )
-    levels, level_building = _levels(level_feats, language, problems)
     zones: list[Zone] = []
     if venue is not None:
         zones += _venue_zones(venue, levels, rings, language)
@@ -441,15 +441,12 @@ def _check_anchors(
 ) -> None:
     """Anchors must name a unit and lie in (or within 1 m of) it."""
     by_id = {u.id: u for u in units}
-    skipped = {
-        str(f["id"])
-        for f in _features(files, "unit.geojson", source, [])
-        if f["properties"].get("category") in STRUCTURAL_CATEGORIES
-    }
+    # Structural units are skipped and broken ones already reported: no second problem.
+    in_file = {str(f["id"]) for f in _features(files, "unit.geojson", source, [])}
     for a in _features(files, "anchor.geojson", source, problems):
         aid = str(a["id"])
         unit_id = a["properties"].get("unit_id")
-        if unit_id in skipped:
+        if unit_id in in_file and unit_id not in by_id:
             continue
         unit = by_id.get(str(unit_id))
         if unit is None:
