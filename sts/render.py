@@ -268,10 +268,12 @@ def render_floorplan(fp: Floorplan, out: Path, level: str | None = None) -> None
                 f"unknown level {level!r}. Fix: use one of the plan's levels: {known}"
             ) from None
     minx, miny, maxx, maxy = _bounds(fp, levels)
-    panel_h = _PANEL_W_IN * (maxy - miny) / (maxx - minx)
-    fig_w = _MARGIN_IN * 2 + _PANEL_W_IN + _LEGEND_W_IN
+    # Panels are _PANEL_W_IN wide; a plan taller than it is wide gets a narrower panel.
+    panel_w = min(_PANEL_W_IN, _PANEL_W_IN * (maxx - minx) / (maxy - miny))
+    panel_h = panel_w * (maxy - miny) / (maxx - minx)
+    fig_w = _MARGIN_IN * 2 + panel_w + _LEGEND_W_IN
     fig_h = _TITLE_IN + len(levels) * (panel_h + _TITLE_IN + _MARGIN_IN) + _MARGIN_IN
-    pt_per_m = _PANEL_W_IN * 72.0 / (maxx - minx)
+    pt_per_m = panel_w * 72.0 / (maxx - minx)
     with rc_context(
         {"svg.hashsalt": "sts-render", "svg.fonttype": "none", "font.family": "DejaVu Sans"}
     ):
@@ -289,7 +291,7 @@ def render_floorplan(fp: Floorplan, out: Path, level: str | None = None) -> None
         for i, lv in enumerate(levels):
             top = fig_h - _TITLE_IN - i * (panel_h + _TITLE_IN + _MARGIN_IN) - _TITLE_IN
             ax = fig.add_axes(
-                (_MARGIN_IN / fig_w, (top - panel_h) / fig_h, _PANEL_W_IN / fig_w, panel_h / fig_h)
+                (_MARGIN_IN / fig_w, (top - panel_h) / fig_h, panel_w / fig_w, panel_h / fig_h)
             )
             ax.set_xlim(minx, maxx)
             ax.set_ylim(miny, maxy)

@@ -130,7 +130,7 @@ def _counts(values: list[str], order: list[str]) -> str:
 
 def summary_text(fp: Floorplan, warnings: tuple[Problem, ...], path: Path, source: str) -> str:
     """The human summary of a loaded plan."""
-    lines = [f"{path}: {fp.site.name or fp.site.id} (site {fp.site.id}, {source})"]
+    lines = [f"{path}: {fp.site.name or fp.site.id} (site {fp.site.id}), read from {source}"]
     if fp.site.origin is not None:
         lines.append(f"  origin: lon {fp.site.origin.lon:.6f}, lat {fp.site.origin.lat:.6f}")
     else:
