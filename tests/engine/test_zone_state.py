@@ -3,8 +3,12 @@ silence, levels, runtime zone changes, visit ids and durations."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely.geometry import box
 
 from engine.batches import PositionBatch
@@ -361,3 +365,59 @@ def test_hysteresis_config_is_validated() -> None:
         Hysteresis(stale_s=60.0, lost_s=30.0)
     with pytest.raises(ConfigError, match="margin_m"):
         Hysteresis(margin_m=float("nan"))
+
+
+def test_slots_grow_for_many_nested_zones() -> None:
+    nested = tuple(
+        Zone(f"z{k}", f"Z{k}", "L0", ZoneKind.ROOM, box(-10 * k, -10 * k, 20 + 10 * k, 20 + 10 * k))
+        for k in range(7)
+    )
+    sm = machine(dwell=0.0, zones=nested)
+    assert kinds(fix(sm, 0.0, (0, 10.0, 10.0)), None) == ["inside"] * 7
+    assert sm.inside(0) == [f"z{k}" for k in range(7)]
+    ev = fix(sm, 1.0, (0, 35.0, 10.0))  # leaves z0 and z1 only
+    assert sorted(e.zone for e in ev if e.kind == EventKind.EXIT) == ["z0", "z1"]
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    cuts=st.lists(st.integers(1, 49), max_size=5, unique=True),
+    dwell=st.sampled_from([0.0, 1.0, 3.0]),
+)
+def test_random_walks_split_anywhere_and_visits_pair_up(seed, cuts, dwell) -> None:
+    rng = np.random.default_rng(seed)
+    n, steps = 3, 50
+    t = np.repeat(np.arange(steps, dtype=float), n)
+    tag = np.tile(np.arange(n), steps)
+    # random walks with jumps, occasional silences and level changes
+    x = (np.cumsum(rng.normal(0, 5, (steps, n)), axis=0) + 20).ravel()
+    y = (np.cumsum(rng.normal(0, 2, (steps, n)), axis=0) + 5).ravel()
+    lv = (rng.random(steps * n) < 0.05).astype(np.int32)
+    u = rng.uniform(0, 3, steps * n)
+    keep = rng.random(steps * n) > 0.1
+    whole = PositionBatch.from_arrays(t, tag, lv, x, y, u).take(keep)
+    a = machine(dwell=dwell, stale_s=3.0, lost_s=6.0)
+    one = a.process(whole)
+    b = machine(dwell=dwell, stale_s=3.0, lost_s=6.0)
+    many = []
+    bounds = [0, *sorted(cuts), steps]
+    for lo, hi in itertools.pairwise(bounds):
+        many += b.process(whole.take((whole.t >= lo) & (whole.t < hi)))
+    assert one == many
+    # per (tag, zone): visits open with enter/inside and close with exit, durations add up
+    open_at: dict[tuple[str, str], tuple[str, float]] = {}
+    for e in one:
+        key = (e.tag, e.zone)
+        if e.kind == EventKind.ENTER:
+            assert key not in open_at
+            open_at[key] = (e.visit, e.t)
+        elif e.kind == EventKind.INSIDE:
+            if key in open_at:  # a report after silence: the same visit
+                assert open_at[key][0] == e.visit
+            else:
+                open_at[key] = (e.visit, e.t)
+        elif e.kind == EventKind.EXIT:
+            visit, since = open_at.pop(key)
+            assert e.visit == visit and e.duration_s == pytest.approx(e.t - since)
+    assert [e.t for e in one] == sorted(e.t for e in one)
