@@ -199,6 +199,29 @@ class Locator:
         k_end = int(np.floor(self._watermark / self.config.window.interval))
         return self._emit(k_end)
 
+    def forget(self, tags: npt.ArrayLike) -> None:
+        """Drop every trace of these tag codes: buffered readings, track, level (consent
+        withdrawn). Their next reading starts afresh."""
+        codes = np.asarray(tags, dtype=np.int64).ravel()
+        if len(codes) == 0:
+            return
+        self._buffer = self._buffer.take(~np.isin(self._buffer.tag, codes))
+        st = self._state
+        known = codes[(codes >= 0) & (codes < len(st.alive))]
+        st.alive[known] = False
+        st.mean[known] = 0.0
+        st.cov[known] = 0.0
+        st.last_t[known] = 0.0
+        st.level[known] = 0
+        st.gated[known] = 0
+        lv = self._level_state
+        placed = codes[(codes >= 0) & (codes < len(lv.level))]
+        level, candidate, streak = lv.level.copy(), lv.candidate.copy(), lv.streak.copy()
+        level[placed] = -1
+        candidate[placed] = -1
+        streak[placed] = 0
+        self._level_state = LevelState(level, candidate, streak)
+
     # -- steps -------------------------------------------------------------------------
 
     def _accept(self, batch: ReadingBatch) -> Rejected:

@@ -213,3 +213,30 @@ def test_after_flush_rows_of_emitted_windows_are_late(fp, straight) -> None:
     _, rejected = loc.process_with_report(again)
     assert rejected.index.tolist() == [0]
     assert rejected.counts() == {Reject.LATE: 1}
+
+
+def test_forget_drops_a_tag_and_leaves_the_others(fp, straight) -> None:
+    batch, _ = straight
+    n = len(batch)
+    both = ReadingBatch.from_arrays(
+        np.repeat(batch.t, 2),
+        np.tile([0, 1], n),
+        np.repeat(batch.reader, 2),
+        np.repeat(batch.rssi, 2),
+    )
+    first, rest = both.take(np.arange(n)), both.take(np.arange(n, 2 * n))
+    kept = Locator(fp, None, LocatorConfig(tag_height=1.8))
+    loc = Locator(fp, None, LocatorConfig(tag_height=1.8))
+    kept.process(first)
+    loc.process(first)
+    loc.forget(np.array([0]))
+    assert not (loc._buffer.tag == 0).any() and (loc._buffer.tag == 1).any()
+    assert not loc._state.alive[0] and loc._state.alive[1]
+    a = loc.process(rest)
+    b = kept.process(rest)
+    # Tag 1 is untouched; tag 0 starts a new track (its first fix is as uncertain as a
+    # new tag's), then is located again.
+    np.testing.assert_array_equal(a.take(a.tag == 1).x, b.take(b.tag == 1).x)
+    zero = a.take(a.tag == 0)
+    assert len(zero) > 10
+    assert zero.uncertainty[0] > b.take(b.tag == 0).uncertainty[0]
