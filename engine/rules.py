@@ -82,6 +82,11 @@ class Rule:
     flagged: tuple[tuple[str, str], ...] = ()  # hall pass: pairs never out together
     max_out_s: float | None = None  # hall pass: longest time out of the room
     message: str = ""
+    when: str = "always"  # "always", "school_hours" or "outside_school_hours"
+
+
+#: Values of `Rule.when`: when a rule may raise, read from the timetable's calendar.
+WHEN: frozenset[str] = frozenset({"always", "school_hours", "outside_school_hours"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +152,15 @@ class RuleSet:
         self.muster_zones: frozenset[str] = frozenset()
         self.set_zones(floorplan.zones)
         for rule in config.rules:
+            if rule.when not in WHEN:
+                raise RuleError(
+                    f"rule {rule.id!r}: when = {rule.when!r}; use one of {sorted(WHEN)}"
+                )
+            if rule.when != "always" and timetable is None:
+                raise RuleError(
+                    f"rule {rule.id!r} (when = {rule.when!r}) needs a timetable for school "
+                    'hours; give the rules file `timetable = "timetable.toml"`'
+                )
             if rule.type in TIMETABLE_TYPES and timetable is None:
                 raise RuleError(
                     f"rule {rule.id!r} ({rule.type.value}) needs a timetable; "
@@ -731,6 +745,11 @@ class RuleSet:
         name: str = "",
         **details: Any,
     ) -> None:
+        if rule.when != "always":
+            assert self.timetable is not None
+            in_hours = self.timetable.calendar.in_school_hours(t)
+            if in_hours != (rule.when == "school_hours"):
+                return  # the rule is not in force at t
         mode = self.rollcall.mode if self.rollcall is not None else RollMode.LIVE
         message = rule.message or _MESSAGES[rule.type]
         if rule.type == RuleType.MUSTER_OVERDUE and mode == RollMode.DRILL:

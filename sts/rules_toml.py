@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.attendance import AttendancePolicy
 from engine.events import Severity
-from engine.rules import STATELESS_TYPES, TIMETABLE_TYPES, Rule, RulesConfig, RuleType
+from engine.rules import STATELESS_TYPES, TIMETABLE_TYPES, WHEN, Rule, RulesConfig, RuleType
 from engine.schedule import (
     WEEKDAYS,
     DateRange,
@@ -39,11 +39,11 @@ ROSTER_COLUMNS = ("student_id", "tag", "name", "group", "consent")
 
 _COMMON_KEYS = {"id", "type", "severity", "message", "groups"}
 _RULE_KEYS: Mapping[RuleType, set[str]] = {
-    RuleType.RESTRICTED_ZONE: {"zones", "kinds", "levels", "after_min"},
+    RuleType.RESTRICTED_ZONE: {"zones", "kinds", "levels", "after_min", "when"},
     RuleType.SAFE_AREA_LEFT: {"zones", "after_min"},
-    RuleType.DWELL_LIMIT: {"zones", "kinds", "levels", "limit_min"},
+    RuleType.DWELL_LIMIT: {"zones", "kinds", "levels", "limit_min", "when"},
     RuleType.NOT_IN_TIMETABLED_ROOM: {"after_min"},
-    RuleType.BADGE_LOST: set(),
+    RuleType.BADGE_LOST: {"when"},
     RuleType.MUSTER_OVERDUE: {"after_min"},
     RuleType.HALL_PASS: {"max_out", "flagged", "max_out_min"},
 }
@@ -410,6 +410,15 @@ def _parse_rule(
         if not any(k in table for k in ("max_out", "max_out_min", "flagged")):
             bad("max_out", "the rule sets no limit", "set max_out, max_out_min or flagged")
 
+    when = table.get("when", "always")
+    if when not in WHEN:
+        bad("when", f"unknown value {when!r}", f"use one of: {', '.join(sorted(WHEN))}")
+    elif when != "always" and not has_timetable:
+        bad(
+            "when",
+            f"when = {when!r} needs the timetable's school hours",
+            'add timetable = "timetable.toml" at the top of the rules file',
+        )
     message = table.get("message", "")
     if not isinstance(message, str):
         bad("message", "must be a string", 'write message = "..."')
@@ -429,6 +438,7 @@ def _parse_rule(
         flagged=tuple(flagged),
         max_out_s=max_out_s,
         message=message,
+        when=str(when),
     )
 
 

@@ -89,6 +89,16 @@ def test_a_fence_drawn_at_runtime_is_covered_by_kind_rules() -> None:
     assert [(a.tag, a.zone) for a in out] == [("s2", "incident")]
 
 
+def test_rule_in_force_only_during_school_hours() -> None:
+    rs = ruleset(restricted(WARN, when="school_hours", kinds=frozenset({ZoneKind.PARKING})))
+    assert rs.on_events([ev(at(8), "s1", "parking", "enter")], None, at(8)) == []  # before 08:30
+    assert rs.on_events([ev(at(8, 1), "s1", "parking", "exit")], None, at(8, 1)) == []
+    out = rs.on_events([ev(at(9), "s1", "parking", "enter")], None, at(9))
+    assert [(a.tag, a.zone) for a in out] == [("s1", "parking")]
+    with pytest.raises(RuleError, match="needs a timetable"):
+        RuleSet(RulesConfig((restricted(when="school_hours"),)), floorplan())
+
+
 def test_restricted_zone_only_for_listed_groups() -> None:
     rs = ruleset(restricted(groups=frozenset({"8B"})))
     assert rs.on_events([ev(at(9), "s1", "boiler", "enter")], None, at(9)) == []

@@ -171,6 +171,7 @@ RULE_HEAD = 'timetable = "t.toml"\n[[rules]]\nid = "r"\n'
         ('type = "hall_pass"\ngroups = ["7A"]\nflagged = [["s1", "zz"]]', ".flagged[0]", "roster"),
         ('type = "hall_pass"\ngroups = ["7A"]\nmax_out = 1.5', ".max_out", "max_out = 2"),
         ('type = "badge_lost"\nzone = "boiler"', ".zone", "allowed here"),
+        ('type = "badge_lost"\nwhen = "weekends"', ".when", "school_hours"),
         (
             'type = "dwell_limit"\nkinds = ["restroom"]\nlimit_min = 5\ngroups = ["staff"]',
             ".groups",
