@@ -116,6 +116,18 @@ def _header(path: Path, first: str) -> tuple[list[str], bool]:
     return names, has_ll
 
 
+def _commas_per_line_are(joined: str, n: int) -> bool:
+    """Whether every line of `joined` has exactly n commas (counted by numpy, not per line).
+
+    UTF-8 never uses the bytes of ',' or newline inside a multi-byte character.
+    """
+    raw = np.frombuffer(joined.encode("utf-8"), np.uint8)
+    commas = np.flatnonzero(raw == ord(","))
+    ends = np.append(np.flatnonzero(raw == ord("\n")), len(raw))
+    per_line = np.diff(np.searchsorted(commas, ends), prepend=0)
+    return bool((per_line == n).all())
+
+
 def _split(path: Path, body: list[str], lines: npt.NDArray[np.int64], ncol: int) -> list[list[str]]:
     """The columns of the data lines: one split of the whole body (csv module if quoted).
 
@@ -126,7 +138,7 @@ def _split(path: Path, body: list[str], lines: npt.NDArray[np.int64], ncol: int)
     joined = "\n".join(body)
     if '"' not in joined:
         flat = joined.replace("\n", ",").split(",")
-        if len(flat) == ncol * len(body) and all(line.count(",") == ncol - 1 for line in body):
+        if len(flat) == ncol * len(body) and _commas_per_line_are(joined, ncol - 1):
             cols = [flat[k::ncol] for k in range(ncol)]
             if " " in joined or "\t" in joined:
                 cols = [[c.strip() for c in col] for col in cols]

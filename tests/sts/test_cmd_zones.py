@@ -126,6 +126,8 @@ def test_header_only_gives_header_only(tmp_path: Path) -> None:
         ("level,x,y\nL0,1,2\nL9,1,2\n", ["line 3", "'level'", "L9", "L0, L1"]),
         ("level,x,y\nL0,1,2\nL0,abc,2\nL0,1,inf\n", ["line 3", "'x'", "abc", "line 4", "'y'"]),
         ("level,x,y\nL0,1,2\nL0,1\n", ["line 3", "2 field(s), expected 3"]),
+        # The field total is right, the rows are not: found per line all the same.
+        ("level,x,y\nL0,1\nL0,1,2,3\n", ["line 2", "line 3", "4 field(s)"]),
         ("level,lon,lat\nL0,-1.9,152.4\n", ["line 2", "lat in [-90, 90]"]),
         ("", ["empty", "level,x,y"]),
     ],
