@@ -9,7 +9,15 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.locate import REJECT_TEXT, LocatorConfig, Reject, Rejected, locate_all
+from engine.locate import (
+    REJECT_TEXT,
+    RSSI_MAX,
+    RSSI_MIN,
+    LocatorConfig,
+    Reject,
+    Rejected,
+    locate_all,
+)
 from engine.windowing import WindowSpec
 from geometry.errors import InputError
 from geometry.model import ReaderCalibration
@@ -53,7 +61,7 @@ def rejection_problems(readings: Readings, rejected: Rejected) -> list[RowProble
         reason = Reject(why)
         detail = REJECT_TEXT[reason]
         if reason is Reject.RSSI_RANGE:
-            detail = f"rssi {float(batch.rssi[i]):g} is {detail}"
+            detail = f"rssi {float(batch.rssi[i]):g} outside {RSSI_MIN:.0f}..{RSSI_MAX:.0f} dBm"
         elif reason is Reject.BAD_TIME:
             detail = f"t {float(batch.t[i])!r}: {detail}"
         elif reason is Reject.LATE:
@@ -92,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"sts locate: {summarise_problems(args.readings, problems)}", file=sys.stderr)
     used = len(readings.batch) - len(rejected)
     print(
-        f"sts locate: {used} readings of {len(set(readings.batch.tag.tolist()))} tags -> "
+        f"sts locate: {used} readings of {len(readings.tag_ids)} tag(s) -> "
         f"{len(positions)} positions in {args.out}",
         file=sys.stderr,
     )

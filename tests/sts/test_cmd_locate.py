@@ -148,7 +148,7 @@ def test_bad_rows_are_rejected_by_line_and_the_rest_located(
     assert code == 0
     assert "rejected 5 rows" in err
     assert "line 4: unknown reader 'xyz' (known: " in err
-    assert "line 9: rssi 42 is rssi outside -127..0 dBm" in err
+    assert "line 9: rssi 42 outside -127..0 dBm" in err
     assert "line 13: " in err and "line 21: " in err and "line 26: 1 fields" in err
     assert "badge-7" not in err  # no student ids in logs
     assert len(read_positions(out)["t"]) >= 10
