@@ -462,7 +462,7 @@ class RuleSet:
             if ev.zone == room and ev.kind in (EventKind.ENTER, EventKind.INSIDE):
                 self._clear(rule.id, ev.tag, room, ev.t, "arrived in the timetabled room", out)
             return
-        # hall pass: only students who arrived in this lesson can be "out" of it
+        # hall pass: only students who were in the room during this lesson can be "out"
         if ev.zone != room:
             return
         if ev.kind in (EventKind.ENTER, EventKind.INSIDE):
@@ -475,7 +475,12 @@ class RuleSet:
                     self._clear(f"{rule.id}/{sub}", ev.tag, room, ev.t, "back in the room", out)
                 self._unschedule(rule, ev.tag, room)
                 self._hall_counts(rule, occ, ev.t, out)
-        elif ev.kind == EventKind.EXIT and key in st.arrived:
+        elif ev.kind == EventKind.EXIT:
+            # Leaving the room during the lesson proves the student was in it, even if
+            # they arrived before the bell (same room as the period before).
+            st.arrived.setdefault(key, ev.t)
+            self._lesson_end[key] = occ.end
+            self._hall.add(ev.tag)
             st.out_since[key] = ev.t
             self._away.setdefault(key, set()).add(ev.tag)
             if rule.max_out_s is not None:

@@ -357,6 +357,13 @@ def test_hall_pass_at_most_n_out_at_once() -> None:
     ]
 
 
+def test_hall_pass_counts_students_who_were_in_the_room_before_the_bell() -> None:
+    rs = ruleset(hall_rule(max_out=0))
+    rs.on_events([ev(at(8, 50), "s1", "room-a", "enter")], None, at(8, 50))  # before P1
+    out = rs.on_events([ev(at(9, 10), "s1", "room-a", "exit")], None, at(9, 10))
+    assert [(a.rule, a.tag) for a in out] == [("hall-pass/max_out", "s1")]
+
+
 def test_hall_pass_flagged_pair_never_out_together() -> None:
     rs = ruleset(hall_rule(flagged=(("s3", "s4"),)))
     in_class(rs)
