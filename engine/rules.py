@@ -145,6 +145,9 @@ class RuleSet:
         self.floorplan = floorplan
         self.timetable = timetable
         self.tag_groups: Mapping[str, str] = dict(tag_groups or {})
+        only = config.alert_only_groups
+        # Asked by the Engine on every batch: computed once (the roster is fixed here).
+        self._alert_only_tags = frozenset(t for t, g in self.tag_groups.items() if g in only)
         self.book = AlertBook(config.cooldown_s)
         self._kind: dict[str, ZoneKind] = {}
         self._level: dict[str, str] = {}
@@ -185,13 +188,12 @@ class RuleSet:
         self._muster_swept: dict[str, float] = {}  # rule -> evacuation whose deadline passed
         self._lesson_minute = -1
         self._lesson_cache: dict[str, Occurrence | None] = {}
-        self._hall_slot: dict[str, str] = {}
-        self._lesson_end: dict[
-            str, float
-        ] = {}  # lesson key -> its end (clear alerts then)  # rule -> the period its last sweep saw
+        self._hall_slot: dict[str, str] = {}  # rule -> the period its last sweep saw
+        self._lesson_end: dict[str, float] = {}  # lesson key -> its end (clear alerts then)
         self.rollcall: RollCall | None = None
         self._now = float("-inf")
         self._positions: Mapping[str, Evidence] | None = None
+        self._batch_t = float("-inf")  # the time `positions` ages its fixes to
 
     def set_zones(self, zones: Iterable[Zone]) -> None:
         """Adopt the current zones (the Engine calls this when zones change at runtime).
@@ -212,8 +214,7 @@ class RuleSet:
     @property
     def alert_only_tags(self) -> frozenset[str]:
         """Tags under the alert-only policy: the Engine keeps and forwards nothing of them."""
-        only = self.config.alert_only_groups
-        return frozenset(t for t, g in self.tag_groups.items() if g in only)
+        return self._alert_only_tags
 
     def _applies(self, rule: Rule, tag: str) -> bool:
         group = self.tag_groups.get(tag, "")
@@ -231,7 +232,11 @@ class RuleSet:
     def _evidence(self, tag: str, t: float) -> Evidence | None:
         fresh = self._positions.get(tag) if self._positions is not None else None
         if fresh is not None:
-            return fresh
+            # `positions` ages fixes to the batch time; a fix newer than the decision is
+            # not its evidence (and would make the output depend on batch boundaries).
+            fix_t = self._batch_t - fresh.age_s
+            if fix_t <= t:
+                return replace(fresh, age_s=t - fix_t)
         st = self._tags.get(tag)
         if st is None or st.last is None or st.last_t is None:
             return None
@@ -248,7 +253,7 @@ class RuleSet:
     ) -> list[Alert]:
         """Alerts caused by a batch of zone events, then by time up to t."""
         out: list[Alert] = []
-        self._positions = positions
+        self._positions, self._batch_t = positions, t
         try:
             only = self.config.alert_only_groups
             for ev in events:

@@ -105,6 +105,20 @@ def test_restricted_zone_only_for_listed_groups() -> None:
     assert len(rs.on_events([ev(at(9), "b1", "boiler", "enter")], None, at(9))) == 1
 
 
+def test_fresh_fix_is_evidence_only_if_not_newer_than_the_decision() -> None:
+    rs = ruleset(dwell_rule())
+    rs.on_events([ev(at(9), "s1", "wc", "enter")], None, at(9))
+    # The batch at 09:12 carries a fix taken at 09:09 (age 180 s at 09:12): the dwell
+    # decision at 09:10 uses it, aged 60 s.
+    out = rs.on_events([], {"s1": evidence(180.0)}, at(9, 12))
+    assert [(a.t, a.evidence) for a in out] == [(at(9, 10), evidence(60.0))]
+    # A fix newer than the decision is not used: the last event's evidence is, aged.
+    rs2 = ruleset(dwell_rule())
+    rs2.on_events([ev(at(9), "s1", "wc", "enter")], None, at(9))
+    out2 = rs2.on_events([], {"s1": evidence(30.0)}, at(9, 12))
+    assert [(a.t, a.evidence) for a in out2] == [(at(9, 10), evidence(600.0))]
+
+
 # ---- alert-only policy (staff) ---
 
 
