@@ -30,7 +30,7 @@ class Tolerances:
     sliver_fraction: float = 0.10
     #: Overlaps (and parts poking out of a containing room) thinner than this are
     #: coordinate noise (rounding of lon/lat), not reported at all.
-    noise_width_m: float = 0.005
+    noise_width_m: float = 0.01
     #: An invalid ring (self-touching, spike) is repaired with shapely.make_valid when the
     #: area changes by at most this many m2 and this fraction of the zone; else an error.
     repair_area_m2: float = 1.0
