@@ -144,3 +144,57 @@ def test_engine_raises_the_boiler_room_alert_from_positions(
     ]
     assert alerts[0].evidence is not None
     assert np.hypot(alerts[0].evidence.x - boiler.x, alerts[0].evidence.y - boiler.y) < 1e-6
+
+
+def test_a_morning_through_the_engine_gives_attendance_and_alerts(
+    floorplan: Floorplan, roster: Roster, ruleset: RuleSet
+) -> None:
+    """Fixes every 10 s from 08:40 to 10:20 for five badges, through the real state machine."""
+    from engine.engine import Engine
+
+    tt = load_timetable(NORTHFIELD / "timetable.toml", floorplan, roster).timetable
+    plans = {
+        "badge-0001": [(at(8, 40), "L0-classroom-1"), (at(10, 0, 30), "L1-chemistry-lab")],
+        "badge-0002": [
+            (at(8, 40), "L0-corridor-a"),
+            (at(9, 12), "L0-classroom-1"),
+            (at(10, 1), "L1-chemistry-lab"),
+        ],
+        "badge-0003": [
+            (at(8, 40), "L0-classroom-1"),
+            (at(9, 20), "L0-boiler-room"),
+            (at(9, 25), "L0-classroom-1"),
+        ],
+        "badge-0004": [(at(8, 40), "L0-classroom-1"), (at(9, 30), "L0-wc-boys-a")],
+        "badge-0901": [(at(8, 40), "L0-staff-room")],
+    }
+    tags = sorted(plans)
+    levels = [lv.id for lv in floorplan.levels]
+    engine = Engine(floorplan, roster=roster.entries, rules=ruleset)
+    events, alerts = [], []
+    t = at(8, 40)
+    while t < at(10, 20):
+        rows = []
+        for i, tag in enumerate(tags):
+            zone = floorplan.zone([z for ts, z in plans[tag] if ts <= t][-1])
+            p = zone.polygon.representative_point()
+            rows.append((t, i, levels.index(zone.level), p.x, p.y, 1.0))
+        out = engine.process_positions(PositionBatch.from_arrays(*zip(*rows, strict=True)), tags)
+        events += out.events
+        alerts += out.alerts
+        t += 10.0
+    assert all(e.tag != "badge-0901" for e in events)  # staff: alert-only, no events out
+    raised = {(a.rule, a.tag) for a in alerts if a.state == AlertState.RAISED}
+    assert ("restricted-areas", "badge-0003") in raised
+    assert ("restroom-dwell", "badge-0004") in raised
+    assert ("not-in-class", "badge-0002") in raised  # in the corridor at 09:10
+    rows_ = attendance(tt, roster.members(), events, at(8, 45), at(10, 19))
+    got = {(r.period, r.tag): r for r in rows_ if r.tag in plans}
+    assert got[("P1", "badge-0001")].status == AttendanceStatus.PRESENT
+    assert got[("P1", "badge-0002")].status == AttendanceStatus.LATE
+    assert got[("REG", "badge-0002")].status == AttendanceStatus.ABSENT
+    assert got[("P1", "badge-0003")].status == AttendanceStatus.PRESENT
+    assert 50 < got[("P1", "badge-0003")].minutes_in_room < 56  # five minutes in the boiler room
+    assert got[("P1", "badge-0004")].left_early
+    assert got[("P2", "badge-0001")].status == AttendanceStatus.PRESENT
+    assert got[("P2", "badge-0003")].status == AttendanceStatus.ABSENT
