@@ -317,7 +317,11 @@ class Engine:
         return self._output(events, alerts)
 
     def _command_time(self, t: float | None) -> float:
-        return self.zones.now if t is None else float(t)
+        if t is None:
+            if not math.isfinite(self.zones.now):
+                raise InputError("the engine has seen no data yet: give the command's time t")
+            return self.zones.now
+        return float(t)
 
     def add_zone(self, zone: Zone, t: float | None = None) -> EngineOutput:
         """Add a zone now (or at t): students inside it get `inside` at once."""

@@ -261,3 +261,14 @@ def test_rules_get_the_latest_fix_as_evidence() -> None:
     ev = alerts[0].evidence
     assert ev is not None and ev.uncertainty_m == 1.0 and ev.level == "L0"
     assert 40 <= ev.x <= 60 and 8 <= ev.y <= 20
+
+
+def test_zone_command_before_any_data_needs_a_time() -> None:
+    from geometry.errors import InputError
+
+    eng = Engine(plan())
+    fence = Zone("fence", "Fence", "L0", ZoneKind.RESTRICTED, box(0, 0, 5, 5))
+    with pytest.raises(InputError, match="give the command's time"):
+        eng.add_zone(fence)
+    assert eng.add_zone(fence, 10.0).events == ()
+    assert "fence" in eng.index
