@@ -47,8 +47,10 @@ PARALLEL_THRESHOLD = 20_000
 #: Levels with more zones than this test small zones whole instead of per-cell edge lists.
 SHARED_EDGES_ABOVE = 2_000
 
-#: Auto cell size: this fraction of the median short side of the zones' bounds.
+#: Auto cell size: this fraction of the median short side of the zones' bounds (a half
+#: on levels with more than SHARED_EDGES_ABOVE zones, to keep their grid smaller).
 CELL_FRACTION = 1.0 / 3.0
+CELL_FRACTION_LARGE = 0.5
 
 
 class UnknownIdError(InputError, KeyError):
@@ -137,13 +139,14 @@ def _edge_bounds(edges: npt.NDArray[np.float64]) -> tuple[float, float, float, f
 def _grid_cell_size(
     bounds: npt.NDArray[np.float64], extent: tuple[float, float, float, float]
 ) -> float:
-    """Cell size: a third of the median short side of the zones, coarsened to bound the count."""
+    """Cell size: a fraction of the median short side of the zones, coarsened to bound the count."""
     w = bounds[:, 2] - bounds[:, 0]
     h = bounds[:, 3] - bounds[:, 1]
     width = extent[2] - extent[0]
     height = extent[3] - extent[1]
     span = max(width, height, 1e-9)
-    s = max(CELL_FRACTION * float(np.median(np.minimum(w, h))), span / 4096.0, 1e-6)
+    fraction = CELL_FRACTION_LARGE if len(bounds) > SHARED_EDGES_ABOVE else CELL_FRACTION
+    s = max(fraction * float(np.median(np.minimum(w, h))), span / 4096.0, 1e-6)
     # memory and build time stay proportional to the zone count
     max_cells = min(max(4096, 64 * len(bounds)), 4_000_000)
     while (width / s + 1.0) * (height / s + 1.0) > max_cells:
