@@ -9,16 +9,16 @@ the log-distance path-loss model plus Gaussian noise. Everything is numpy over a
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from shapely.geometry import Point
 
 from engine.batches import ReadingBatch
 from geometry.errors import InputError
-from geometry.model import Floorplan, Opening
+from geometry.model import Floorplan, Opening, ZoneKind
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -28,7 +28,7 @@ STOREY_HEIGHT_M = 3.5
 
 @dataclass(frozen=True, slots=True)
 class Leg:
-    """Start walking at `start_s` through `zones` (ids, in order) at `speed_mps`."""
+    """At `start_s`, walk to each zone of `zones` in turn (through doors and stairs)."""
 
     start_s: float
     zones: tuple[str, ...]
@@ -37,13 +37,16 @@ class Leg:
 
 @dataclass(frozen=True, slots=True)
 class Walk:
-    """One badge's scripted morning: a level and a polyline of (t, x, y) waypoints."""
+    """One badge's scripted morning: a polyline of (t, x, y, level) waypoints.
+
+    The badge is on a waypoint's level from that waypoint until the next one.
+    """
 
     tag: str
-    level: str
     t: tuple[float, ...]
     x: tuple[float, ...]
     y: tuple[float, ...]
+    levels: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,40 +71,86 @@ class Truth:
     y: FloatArray
 
 
-def _opening_between(floorplan: Floorplan, a: str, b: str) -> Opening | None:
+#: Zones one walks through; containers (a wing, the safe area) hold them but have no doors.
+_VERTICAL = frozenset({ZoneKind.STAIRS, ZoneKind.ELEVATOR})
+
+
+def _links(floorplan: Floorplan) -> dict[str, list[tuple[str, Opening | None]]]:
+    """Zone adjacency: doors on a level, and stairs/lifts stacked above each other."""
+    links: dict[str, list[tuple[str, Opening | None]]] = {z.id: [] for z in floorplan.zones}
     for opening in floorplan.openings:
-        if a in opening.zones and b in opening.zones:
-            return opening
-    return None
+        for a, b in itertools.permutations(opening.zones, 2):
+            if a in links and b in links:
+                links[a].append((b, opening))
+    vertical = [z for z in floorplan.zones if z.kind in _VERTICAL]
+    for lower, upper in itertools.permutations(vertical, 2):
+        if lower.level != upper.level and lower.polygon.intersects(upper.polygon):
+            links[lower.id].append((upper.id, None))
+    return links
 
 
-def route(floorplan: Floorplan, zones: Sequence[str]) -> list[tuple[float, float]]:
-    """Points from the first zone to the last, through the doors that join them."""
+def zone_path(floorplan: Floorplan, start: str, goal: str) -> list[tuple[str, Opening | None]]:
+    """The fewest-doors path from one zone to another: (zone, the door used to enter it)."""
+    links = _links(floorplan)
+    for zone_id in (start, goal):
+        if zone_id not in links:
+            raise InputError(f"scripted walk: unknown zone {zone_id!r}; use an id of the floorplan")
+    came: dict[str, tuple[str, Opening | None]] = {start: (start, None)}
+    queue = deque([start])
+    while queue:
+        here = queue.popleft()
+        if here == goal:
+            break
+        for there, door in links[here]:
+            if there not in came:
+                came[there] = (here, door)
+                queue.append(there)
+    if goal not in came:
+        raise InputError(
+            f"scripted walk: no way from {start!r} to {goal!r} through the plan's openings; "
+            "add a door between them"
+        )
+    path: list[tuple[str, Opening | None]] = []
+    node = goal
+    while node != start:
+        prev, door = came[node]
+        path.append((node, door))
+        node = prev
+    return path[::-1]
+
+
+def route(floorplan: Floorplan, zones: Sequence[str]) -> list[tuple[float, float, str]]:
+    """Points (x, y, level) from the first zone through each next one, via doors and stairs."""
     known = {z.id: z for z in floorplan.zones}
     for zone_id in zones:
         if zone_id not in known:
             raise InputError(f"scripted walk: unknown zone {zone_id!r}; use an id of the floorplan")
-    first = known[zones[0]].polygon.representative_point()
-    points = [(first.x, first.y)]
+    first = known[zones[0]]
+    p = first.polygon.representative_point()
+    points = [(p.x, p.y, first.level)]
     for a, b in itertools.pairwise(zones):
-        opening = _opening_between(floorplan, a, b)
-        if opening is not None:
-            mid = opening.segment.interpolate(0.5, normalized=True)
-            points.append((mid.x, mid.y))
-        target: Point = known[b].polygon.representative_point()
-        points.append((target.x, target.y))
+        for zone_id, door in zone_path(floorplan, a, b):
+            zone = known[zone_id]
+            if door is not None:
+                mid = door.segment.interpolate(0.5, normalized=True)
+                points.append((mid.x, mid.y, zone.level))
+            target = zone.polygon.representative_point()
+            points.append((target.x, target.y, zone.level))
     return points
 
 
-def plan_walk(floorplan: Floorplan, tag: str, level: str, legs: Sequence[Leg]) -> Walk:
+def plan_walk(floorplan: Floorplan, tag: str, legs: Sequence[Leg]) -> Walk:
     """A badge's walk from timed legs; each leg starts where the previous one ended."""
     ts: list[float] = []
     xs: list[float] = []
     ys: list[float] = []
+    lv: list[str] = []
+    here: str | None = None
     for leg in legs:
-        pts = route(floorplan, leg.zones)
-        if xs:
-            pts[0] = (xs[-1], ys[-1])
+        zones = leg.zones if here is None else (here, *leg.zones)
+        pts = route(floorplan, zones)
+        if ts:
+            pts[0] = (xs[-1], ys[-1], lv[-1])
             if leg.start_s < ts[-1]:
                 raise InputError(
                     f"scripted walk {tag!r}: leg at {leg.start_s} s starts before the previous "
@@ -111,12 +160,17 @@ def plan_walk(floorplan: Floorplan, tag: str, level: str, legs: Sequence[Leg]) -
         ts.append(t)
         xs.append(pts[0][0])
         ys.append(pts[0][1])
-        for (x0, y0), (x1, y1) in itertools.pairwise(pts):
-            t += float(np.hypot(x1 - x0, y1 - y0)) / leg.speed_mps
+        lv.append(pts[0][2])
+        for (x0, y0, _), (x1, y1, level) in itertools.pairwise(pts):
+            # Climbing a storey takes as long as walking 6 m.
+            climb = 6.0 if level != lv[-1] else 0.0
+            t += (float(np.hypot(x1 - x0, y1 - y0)) + climb) / leg.speed_mps
             ts.append(t)
             xs.append(x1)
             ys.append(y1)
-    return Walk(tag, level, tuple(ts), tuple(xs), tuple(ys))
+            lv.append(level)
+        here = leg.zones[-1]
+    return Walk(tag, tuple(ts), tuple(xs), tuple(ys), tuple(lv))
 
 
 def sample_truth(
@@ -131,12 +185,15 @@ def sample_truth(
     t = (times[None, :] + phase[:, None]).ravel()
     x = np.empty(n * m)
     y = np.empty(n * m)
-    for i, walk in enumerate(walks):
+    level = np.empty(n * m, dtype=np.int32)
+    for i, walk in enumerate(walks):  # a loop per badge, not per sample
         row = slice(i * m, (i + 1) * m)
         x[row] = np.interp(t[row], walk.t, walk.x)
         y[row] = np.interp(t[row], walk.t, walk.y)
+        codes = np.array([levels[lv] for lv in walk.levels], dtype=np.int32)
+        seg = np.clip(np.searchsorted(walk.t, t[row], side="right") - 1, 0, len(codes) - 1)
+        level[row] = codes[seg]
     tag = np.repeat(np.arange(n, dtype=np.int32), m)
-    level = np.repeat(np.array([levels[w.level] for w in walks], dtype=np.int32), m)
     order = np.argsort(t, kind="stable")
     return Truth(t[order], tag[order], level[order], x[order], y[order])
 

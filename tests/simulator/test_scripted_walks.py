@@ -19,7 +19,15 @@ from geometry.model import (
     Zone,
     ZoneKind,
 )
-from simulator.scripted_walks import Leg, RadioModel, hear, plan_walk, route, sample_truth
+from simulator.scripted_walks import (
+    Leg,
+    RadioModel,
+    hear,
+    plan_walk,
+    route,
+    sample_truth,
+    zone_path,
+)
 
 
 def _world() -> Floorplan:
@@ -40,8 +48,31 @@ def _world() -> Floorplan:
 
 def test_route_passes_through_the_door() -> None:
     pts = route(_world(), ["a", "b"])
-    assert pts[1] == pytest.approx((10.0, 2.5))
-    assert len(pts) == 3
+    assert pts[1][:2] == pytest.approx((10.0, 2.5))
+    assert [p[2] for p in pts] == ["L0", "L0", "L0"]
+
+
+def test_zone_path_takes_the_stairs_between_levels() -> None:
+    fp = _world()
+    stairs = (
+        Zone("s0", "Stairs", "L0", ZoneKind.STAIRS, box(20, 0, 24, 4)),
+        Zone("s1", "Stairs", "L1", ZoneKind.STAIRS, box(20, 0, 24, 4)),
+        Zone("up", "Upstairs room", "L1", ZoneKind.CLASSROOM, box(0, 0, 20, 10)),
+    )
+    doors = (
+        Opening("d2", "L0", OpeningKind.DOOR, LineString([(20, 1), (20, 3)]), ("b", "s0")),
+        Opening("d3", "L1", OpeningKind.DOOR, LineString([(20, 1), (20, 3)]), ("s1", "up")),
+    )
+    fp = Floorplan(fp.site, fp.levels, fp.zones + stairs, fp.readers, fp.openings + doors)
+    assert [z for z, _ in zone_path(fp, "a", "up")] == ["b", "s0", "s1", "up"]
+    walk = plan_walk(fp, "t1", [Leg(0.0, ("a", "up"))])
+    assert walk.levels[0] == "L0" and walk.levels[-1] == "L1"
+    truth = sample_truth([walk], ["L0", "L1"], 0.0, walk.t[-1] + 5, 1.0)
+    assert truth.level[0] == 0 and truth.level[-1] == 1
+    lonely = Zone("x", "Island", "L0", ZoneKind.ROOM, box(50, 50, 60, 60))
+    fp2 = Floorplan(fp.site, fp.levels, (*fp.zones, lonely), fp.readers, fp.openings)
+    with pytest.raises(InputError, match="no way from 'a' to 'x'"):
+        zone_path(fp2, "a", "x")
 
 
 def test_unknown_zone_names_the_zone() -> None:
@@ -51,22 +82,22 @@ def test_unknown_zone_names_the_zone() -> None:
 
 def test_walk_timing_follows_speed_and_legs_chain() -> None:
     fp = _world()
-    walk = plan_walk(fp, "t1", "L0", [Leg(100.0, ("a", "b"), 1.0), Leg(500.0, ("b", "a"), 2.0)])
+    walk = plan_walk(fp, "t1", [Leg(100.0, ("a", "b"), 1.0), Leg(500.0, ("b", "a"), 2.0)])
     pts = route(fp, ["a", "b"])
-    length = sum(np.hypot(x1 - x0, y1 - y0) for (x0, y0), (x1, y1) in itertools.pairwise(pts))
+    length = sum(np.hypot(b[0] - a[0], b[1] - a[1]) for a, b in itertools.pairwise(pts))
     assert walk.t[0] == 100.0
     assert walk.t[len(pts) - 1] == pytest.approx(100.0 + length)
     # The second leg starts where the first ended.
     assert (walk.x[len(pts)], walk.y[len(pts)]) == (walk.x[len(pts) - 1], walk.y[len(pts) - 1])
     with pytest.raises(InputError, match="starts before"):
-        plan_walk(fp, "t1", "L0", [Leg(100.0, ("a", "b"), 0.1), Leg(101.0, ("b", "a"))])
+        plan_walk(fp, "t1", [Leg(100.0, ("a", "b"), 0.1), Leg(101.0, ("b", "a"))])
 
 
 def test_truth_is_time_ordered_and_on_the_polyline() -> None:
     fp = _world()
     walks = [
-        plan_walk(fp, "t1", "L0", [Leg(10.0, ("a", "b"))]),
-        plan_walk(fp, "t2", "L0", [Leg(0.0, ("b", "a"))]),
+        plan_walk(fp, "t1", [Leg(10.0, ("a", "b"))]),
+        plan_walk(fp, "t2", [Leg(0.0, ("b", "a"))]),
     ]
     truth = sample_truth(walks, ["L0", "L1"], 0.0, 60.0, 1.0)
     assert np.all(np.diff(truth.t) >= 0)
@@ -80,7 +111,7 @@ def test_truth_is_time_ordered_and_on_the_polyline() -> None:
 
 def test_radio_follows_path_loss_and_is_seeded() -> None:
     fp = _world()
-    walks = [plan_walk(fp, "t1", "L0", [Leg(0.0, ("a",))])]
+    walks = [plan_walk(fp, "t1", [Leg(0.0, ("a",))])]
     truth = sample_truth(walks, ["L0", "L1"], 0.0, 400.0, 1.0)
     model = RadioModel(sigma_db=4.0, sensitivity_dbm=-120.0)
     batch = hear(truth, fp, model, seed=7)
@@ -98,7 +129,7 @@ def test_radio_follows_path_loss_and_is_seeded() -> None:
 
 def test_sensitivity_drops_weak_readings() -> None:
     fp = _world()
-    walks = [plan_walk(fp, "t1", "L0", [Leg(0.0, ("a",))])]
+    walks = [plan_walk(fp, "t1", [Leg(0.0, ("a",))])]
     truth = sample_truth(walks, ["L0", "L1"], 0.0, 100.0, 1.0)
     batch = hear(truth, fp, RadioModel(sensitivity_dbm=-70.0), seed=1)
     assert len(batch) > 0 and float(batch.rssi.min()) >= -70.0
