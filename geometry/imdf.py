@@ -127,6 +127,11 @@ OPENING_KINDS: Mapping[str, OpeningKind] = MappingProxyType(
 OPENING_SNAP_M = 0.5
 
 
+def _text(v: Any) -> str | None:
+    """A string property, or None for anything else (IMDF properties may be null)."""
+    return v if isinstance(v, str) else None
+
+
 def _labels(v: Any, language: str | None) -> str:
     """The text of an IMDF LABELS object ({"en": "Room 1"}), in `language` when present."""
     if isinstance(v, str):
@@ -321,7 +326,7 @@ def _levels(
         )
         levels.append(Level(id=fid, ordinal=ordinal, name=name))
         b = props.get("building_ids")
-        buildings[fid] = tuple(str(x) for x in b) if isinstance(b, list) else ()
+        buildings[fid] = tuple(x for x in b if isinstance(x, str)) if isinstance(b, list) else ()
     return levels, buildings
 
 
@@ -353,7 +358,8 @@ def _footprints(
         if props.get("category", "ground") != "ground":
             continue  # aerial/subterranean outlines are not the walkable ground floor
         fid = str(f["id"])
-        bids = props.get("building_ids") or []
+        raw = props.get("building_ids")
+        bids = [b for b in raw if isinstance(b, str)] if isinstance(raw, list) else []
         mine = [lv for lv in levels if set(level_building.get(lv.id, ())) & set(bids)] or levels
         if not mine:
             continue
@@ -372,12 +378,12 @@ def _occupant_names(
 ) -> dict[str, str]:
     """unit id -> occupant name, through the occupant's anchor."""
     anchors = {
-        str(a["id"]): a["properties"].get("unit_id")
+        str(a["id"]): _text(a["properties"].get("unit_id"))
         for a in _features(files, "anchor.geojson", source, problems)
     }
     names: dict[str, str] = {}
     for occ in _features(files, "occupant.geojson", source, problems):
-        unit = anchors.get(str(occ["properties"].get("anchor_id")))
+        unit = anchors.get(str(_text(occ["properties"].get("anchor_id"))))
         name = _labels(occ["properties"].get("name"), language)
         if isinstance(unit, str) and name:
             names.setdefault(unit, name)
@@ -397,7 +403,7 @@ def _units(
     for f in _features(files, "unit.geojson", source, problems):
         fid = str(f["id"])
         props = f["properties"]
-        category = props.get("category")
+        category = _text(props.get("category"))
         if category in STRUCTURAL_CATEGORIES:
             continue
         kind = UNIT_KINDS.get(str(category))
@@ -411,8 +417,8 @@ def _units(
                 )
             )
             kind = ZoneKind.ROOM
-        restriction = props.get("restriction")
-        if isinstance(restriction, str) and restriction in RESTRICTION_KINDS:
+        restriction = _text(props.get("restriction"))
+        if restriction is not None and restriction in RESTRICTION_KINDS:
             kind = RESTRICTION_KINDS[restriction]
         poly = rings.area(fid, f.get("geometry"))
         if poly is None:
@@ -445,7 +451,7 @@ def _check_anchors(
     in_file = {str(f["id"]) for f in _features(files, "unit.geojson", source, [])}
     for a in _features(files, "anchor.geojson", source, problems):
         aid = str(a["id"])
-        unit_id = a["properties"].get("unit_id")
+        unit_id = _text(a["properties"].get("unit_id"))
         if unit_id in in_file and unit_id not in by_id:
             continue
         unit = by_id.get(str(unit_id))
@@ -525,7 +531,7 @@ def _openings(
             mid = segment.interpolate(0.5, normalized=True)
             idx = tree.query(mid, predicate="dwithin", distance=OPENING_SNAP_M)
             joined = tuple(group[i].id for i in sorted(idx.tolist()))
-        category = str(props.get("category", ""))
+        category = _text(props.get("category")) or ""
         out.append(
             Opening(
                 id=fid,

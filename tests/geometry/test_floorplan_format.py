@@ -277,3 +277,42 @@ def test_parse_does_not_mutate_its_input() -> None:
     fp, _ = parse_floorplan(doc, "t")
     assert doc == before
     assert not math.isnan(fp.zones[0].polygon.area)
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from(["zone", "reader", "opening", "L0", "room", "Polygon", "Point"]),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "type",
+                    "id",
+                    "geometry",
+                    "coordinates",
+                    "properties",
+                    "feature_type",
+                    "kind",
+                    "level",
+                ]
+            ),
+            children,
+            max_size=5,
+        )
+    ),
+    max_leaves=30,
+)
+
+
+@given(st.lists(JSON, max_size=6), JSON)
+def test_parse_never_raises_on_junk(features: list[Any], header: Any) -> None:
+    doc = document([])
+    doc["features"] = features
+    doc["sts"]["site"] = header
+    fp, problems = parse_floorplan(doc, "junk")
+    assert all(p.severity in ("error", "warning") and p.feature_id for p in problems)
+    assert len(fp.zones) + len(fp.readers) + len(fp.openings) <= len(features)

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from geometry.errors import Problem
 from geometry.imdf import OPENING_KINDS, UNIT_KINDS, parse_imdf
@@ -201,3 +203,40 @@ def test_venue_count_and_missing_levels(mini_files: dict[str, Any]) -> None:
     fs["unit.geojson"] = {"type": "FeatureCollection", "features": [{"type": "Feature"}]}
     _, problems = parse_imdf(fs, "mini")
     assert ids_of(problems, "error") == ["mini:unit.geojson:features[0]"]
+
+
+JUNK = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.floats() | st.sampled_from(["en", "x"]),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.sampled_from(["en", "type"]), c),
+    max_leaves=10,
+)
+KEYS = ["category", "name", "alt_name", "short_name", "ordinal", "level_id", "restriction"]
+KEYS += ["display_point", "building_ids", "unit_id", "anchor_id"]
+FILES = ["unit.geojson", "level.geojson", "opening.geojson", "venue.geojson"]
+FILES += ["anchor.geojson", "footprint.geojson", "occupant.geojson"]
+
+
+@settings(max_examples=150)
+@given(
+    st.sampled_from(FILES),
+    st.dictionaries(st.sampled_from(KEYS), JUNK, max_size=6),
+    st.sampled_from([None, "square", "junk"]),
+    JUNK,
+)
+def test_parse_imdf_never_raises_on_junk(name: str, props: Any, geom: Any, junk: Any) -> None:
+    fs = {p.name: json.loads(p.read_text()) for p in sorted(MINI.glob("*.*json"))}
+    geometry = {
+        None: None,
+        "square": {"type": "Polygon", "coordinates": [[[0, 0], [1e-4, 0], [0, 1e-4], [0, 0]]]},
+        "junk": {"type": "Polygon", "coordinates": junk},
+    }[geom]
+    fs[name] = {
+        "type": "FeatureCollection",
+        "features": [
+            junk,
+            {"id": "j", "type": "Feature", "geometry": geometry, "properties": props},
+        ],
+    }
+    fp, problems = parse_imdf(fs, "mini")
+    assert all(p.feature_id and p.severity in ("error", "warning") for p in problems)
+    validate(fp)  # and the validator takes whatever the parser made
