@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sts.commands.locate",
     "sts.commands.track",
     "sts.commands.attendance",
+    "sts.commands.rollcall",
 )
 
 

@@ -106,7 +106,8 @@ def _event(line: str) -> ZoneEvent:
         raise ValueError(str(exc)) from None
 
 
-def _local_time(cal: SchoolCalendar, text: str, what: str) -> float:
+def parse_local_time(cal: SchoolCalendar, text: str, what: str) -> float:
+    """Epoch seconds of an ISO date-time; without an offset it is school-local time."""
     try:
         dt = datetime.fromisoformat(text)
     except ValueError:
@@ -172,18 +173,18 @@ def run(args: argparse.Namespace) -> int:
     evacuations = []
     for spec in args.evacuation:
         a, sep, b = spec.partition("/")
-        t0, t1 = _local_time(cal, a, "--evacuation"), _local_time(cal, b, "--evacuation")
+        t0, t1 = parse_local_time(cal, a, "--evacuation"), parse_local_time(cal, b, "--evacuation")
         if not sep or t1 <= t0:
             raise InputError(f"--evacuation {spec!r}: write START/END with END after START")
         evacuations.append((t0, t1))
     if args.t_from:
-        t_from = _local_time(cal, args.t_from, "--from")
+        t_from = parse_local_time(cal, args.t_from, "--from")
     elif events:
         t_from = min(e.t for e in events)
     else:
         raise InputError(f"{args.events}: no events; give --from and --to to report a window")
     if args.t_to:
-        t_to = _local_time(cal, args.t_to, "--to")
+        t_to = parse_local_time(cal, args.t_to, "--to")
     else:
         t_to = max((e.t for e in events), default=t_from)
     records = attendance(
