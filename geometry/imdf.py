@@ -91,6 +91,7 @@ UNIT_KINDS: Mapping[str, ZoneKind] = MappingProxyType(
         "storage": ZoneKind.STORAGE,
         "terrace": ZoneKind.OUTDOOR,
         "theater": ZoneKind.ROOM,
+        "unenclosedarea": ZoneKind.ROOM,
         "unenterable": ZoneKind.RESTRICTED,
         "unspecified": ZoneKind.ROOM,
         "vegetation": ZoneKind.OUTDOOR,

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geometry.errors import Problem
-from geometry.imdf import OPENING_KINDS, UNIT_KINDS, parse_imdf
+from geometry.imdf import OPENING_KINDS, STRUCTURAL_CATEGORIES, UNIT_KINDS, parse_imdf
 from geometry.model import GeoPoint, OpeningKind, ZoneKind
 from geometry.validation import validate
 
@@ -163,6 +163,81 @@ def test_category_mapping_and_restrictions(mini_files: dict[str, Any]) -> None:
     assert all(UNIT_KINDS[c] is ZoneKind.RESTROOM for c in UNIT_KINDS if c.startswith("restroom"))
     assert UNIT_KINDS["laboratory"] is ZoneKind.LAB and UNIT_KINDS["walkway"] is ZoneKind.CORRIDOR
     assert OPENING_KINDS["emergencyexit"] is OpeningKind.EMERGENCY_EXIT
+
+
+#: Every unit category of OGC 20-094 "Categories" (IMDF 1.0.0).
+SPEC_UNIT_CATEGORIES = [
+    "auditorium",
+    "brick",
+    "classroom",
+    "column",
+    "concrete",
+    "conferenceroom",
+    "drywall",
+    "elevator",
+    "escalator",
+    "fieldofplay",
+    "firstaid",
+    "fitnessroom",
+    "foodservice",
+    "footbridge",
+    "glass",
+    "huddleroom",
+    "kitchen",
+    "laboratory",
+    "library",
+    "lobby",
+    "lounge",
+    "mailroom",
+    "mothersroom",
+    "movietheater",
+    "movingwalkway",
+    "nonpublic",
+    "office",
+    "opentobelow",
+    "parking",
+    "phoneroom",
+    "platform",
+    "privatelounge",
+    "ramp",
+    "recreation",
+    "restroom",
+    "restroom.family",
+    "restroom.female",
+    "restroom.female.wheelchair",
+    "restroom.male",
+    "restroom.male.wheelchair",
+    "restroom.transgender",
+    "restroom.transgender.wheelchair",
+    "restroom.unisex",
+    "restroom.unisex.wheelchair",
+    "restroom.wheelchair",
+    "road",
+    "room",
+    "serverroom",
+    "shower",
+    "smokingarea",
+    "stairs",
+    "steps",
+    "storage",
+    "structure",
+    "terrace",
+    "theater",
+    "unenclosedarea",
+    "unspecified",
+    "vegetation",
+    "waitingroom",
+    "walkway",
+    "walkway.island",
+    "wood",
+]
+
+
+def test_every_spec_unit_category_is_mapped_or_skipped() -> None:
+    assert len(SPEC_UNIT_CATEGORIES) == 63
+    unmapped = [c for c in SPEC_UNIT_CATEGORIES if c not in UNIT_KINDS]
+    assert set(unmapped) == STRUCTURAL_CATEGORIES
+    assert not set(UNIT_KINDS) & STRUCTURAL_CATEGORIES
 
 
 def test_broken_archives_report_every_problem(mini_files: dict[str, Any]) -> None:
