@@ -78,7 +78,7 @@ def test_units_become_zones_with_mapped_kinds(mini_files: dict[str, Any]) -> Non
         ZoneKind.LIBRARY: 1,
         ZoneKind.OFFICE: 1,
         ZoneKind.CAFETERIA: 1,
-        ZoneKind.RESTRICTED: 1,  # unenterable
+        ZoneKind.RESTRICTED: 1,  # serverroom
         ZoneKind.GYM: 1,  # fitnessroom
         ZoneKind.STAFF_ONLY: 1,  # nonpublic with an employeesonly restriction
     }

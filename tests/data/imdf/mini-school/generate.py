@@ -83,7 +83,7 @@ UNITS = [
     ("L1-class-4", "classroom", "L1", 14, 0, 28, 8, "Classroom 4", "N"),
     ("L1-stairs", "stairs", "L1", 28, 0, 32, 8, "Stairs", "N"),
     ("L1-lift", "elevator", "L1", 32, 0, 34, 8, "Lift", "N"),
-    ("L1-plant", "unenterable", "L1", 34, 0, 40, 8, "Plant room", None),
+    ("L1-plant", "serverroom", "L1", 34, 0, 40, 8, "Plant room", None),
     ("L1-gym", "fitnessroom", "L1", 0, 12, 20, 20, "Gym", "S"),
     ("L1-staff", "nonpublic", "L1", 20, 12, 32, 20, "Staff room", "S"),
     ("L1-exam", "classroom", "L1", 32, 12, 40, 20, "Exam room", "S"),
