@@ -499,6 +499,7 @@ def parse_timetable(
         roster = None
 
     cal_raw = data.get("calendar")
+    school_weekdays: set[int] = set(range(7))
     calendar: SchoolCalendar | None = None
     if not isinstance(cal_raw, dict):
         probs.add("calendar", "missing", 'add [calendar] with timezone = "Europe/London"')
@@ -521,7 +522,7 @@ def parse_timetable(
                 'use an IANA name such as "Europe/London"',
             )
             tz = None
-        weekdays = set()
+        weekdays: set[int] = set()
         for d in (
             _str_list(
                 probs,
@@ -538,6 +539,7 @@ def parse_timetable(
                 )
             else:
                 weekdays.add(WEEKDAYS[d.lower()[:3]])
+        school_weekdays = weekdays
         start = _clock(probs, "calendar.day_start", cal_raw.get("day_start", "08:00"))
         end = _clock(probs, "calendar.day_end", cal_raw.get("day_end", "16:00"))
         if start is not None and end is not None and end <= start:
@@ -637,6 +639,13 @@ def parse_timetable(
                     f"{where}.days",
                     f"unknown weekday {d!r}",
                     "use mon, tue, wed, thu, fri, sat, sun",
+                )
+                good = False
+            elif WEEKDAYS[d.lower()[:3]] not in school_weekdays:
+                probs.add(
+                    f"{where}.days",
+                    f"{d!r} is not a school day in calendar.weekdays",
+                    "remove it, or add it to calendar.weekdays",
                 )
                 good = False
             else:

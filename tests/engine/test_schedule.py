@@ -6,6 +6,8 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.schedule import (
     DateRange,
@@ -124,3 +126,16 @@ def test_overlapping_periods_and_unknown_period_are_refused() -> None:
         Period("X", 600, 600)
     with pytest.raises(ValueError, match="before it starts"):
         DateRange(date(2026, 1, 2), date(2026, 1, 1))
+
+
+@settings(max_examples=200)
+@given(
+    tz=st.sampled_from(["Europe/London", "America/New_York", "Australia/Sydney", "Asia/Kolkata"]),
+    day=st.dates(min_value=date(2024, 1, 1), max_value=date(2030, 12, 31)),
+    minute=st.integers(6 * 60, 20 * 60),
+)
+def test_epoch_is_the_local_wall_time_on_every_day(tz: str, day: date, minute: int) -> None:
+    # Bells ring at local wall time all year: converting back gives the same date and minute.
+    cal = SchoolCalendar(tz)
+    lt = cal.local(cal.epoch(day, minute))
+    assert lt.date() == day and lt.hour * 60 + lt.minute == minute and lt.second == 0

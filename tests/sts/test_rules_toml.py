@@ -247,6 +247,7 @@ def test_good_timetable() -> None:
             "lessons[1].teacher",
             "allowed here",
         ),
+        ('days = ["mon", "wed"]', 'days = ["mon", "sat"]', "lessons[1].days", "calendar.weekdays"),
     ],
 )
 def test_each_timetable_problem_names_the_key_and_the_fix(
