@@ -217,6 +217,23 @@ class AlertBook:
         self._last_resolved[key] = t
         return new
 
+    def prune(self, before: float) -> int:
+        """Drop resolved alerts closed before `before` (sinks have them); returns how many.
+
+        Open alerts are never pruned, and neither are cooldowns still running.
+        """
+        gone = [
+            a.id
+            for a in self._alerts.values()
+            if a.state == AlertState.RESOLVED and (a.resolved_at or a.t) < before
+        ]
+        for aid in gone:
+            del self._alerts[aid]
+        horizon = before - self.cooldown_s
+        for key in [k for k, t in self._last_resolved.items() if t < horizon]:
+            del self._last_resolved[key]
+        return len(gone)
+
     def forget(self, tag: str) -> None:
         """Erase every alert about a tag (consent withdrawn: its history goes too)."""
         gone = [a.id for a in self._alerts.values() if a.tag == tag]

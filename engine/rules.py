@@ -62,6 +62,10 @@ TIMETABLE_TYPES: frozenset[RuleType] = frozenset(
 )
 
 
+#: How long the rule set keeps resolved alerts in memory (the sinks keep them for good).
+RESOLVED_RETENTION_S = 24 * 3600.0
+
+
 class RuleError(StsError):
     """A rule set cannot be built or a rule command cannot be carried out."""
 
@@ -192,6 +196,7 @@ class RuleSet:
         self._lesson_end: dict[str, float] = {}  # lesson key -> its end (clear alerts then)
         self.rollcall: RollCall | None = None
         self._now = float("-inf")
+        self._pruned_at = float("-inf")
         self._positions: Mapping[str, Evidence] | None = None
         self._batch_t = float("-inf")  # the time `positions` ages its fixes to
 
@@ -543,6 +548,10 @@ class RuleSet:
         if t < self._now:
             t = self._now  # time never runs backwards inside the rule set
         self._now = t
+        if t - self._pruned_at >= 3600.0:
+            # Resolved alerts have gone to the sinks: keep a day of them, not forever.
+            self._pruned_at = t
+            self.book.prune(t - RESOLVED_RETENTION_S)
         # Timed conditions fire at their due time (not the tick's), so the alerts do not
         # depend on how often the caller ticks.
         while self._heap and self._heap[0][0] <= t:

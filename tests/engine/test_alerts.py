@@ -197,3 +197,16 @@ def test_alert_record_is_json_ready_and_complete() -> None:
     }
     assert list(rec["details"]) == ["a", "z"]
     assert json.loads(json.dumps(rec)) == rec
+
+
+def test_prune_drops_old_resolved_alerts_only() -> None:
+    book = AlertBook(cooldown_s=60.0)
+    old = book.trigger("dwell", Severity.WARNING, "badge-1", "wc", 0.0)
+    still = book.trigger("restricted", Severity.CRITICAL, "badge-2", "boiler", 0.0)
+    assert old is not None and still is not None
+    book.clear("dwell", "badge-1", "wc", 10.0, "left")
+    assert book.prune(5.0) == 0  # resolved after the horizon: kept
+    assert book.prune(100.0) == 1
+    assert [a.id for a in book.all_alerts()] == [still.id]  # open alerts are never pruned
+    # The cooldown ended long ago, so a new alert can be raised.
+    assert book.trigger("dwell", Severity.WARNING, "badge-1", "wc", 200.0) is not None
