@@ -33,7 +33,7 @@ from geometry.model import (
 FORMAT_NAME = "sts-floorplan"
 FORMAT_VERSION = 1
 
-
+#: Zone property keys the format itself uses; every other key is a zone property.
 _ZONE_KEYS = frozenset({"feature_type", "level", "kind", "name"})
 _KINDS = ", ".join(k.value for k in ZoneKind)
 _OPENING_KINDS = ", ".join(k.value for k in OpeningKind)
