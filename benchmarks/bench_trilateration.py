@@ -22,10 +22,8 @@ _SET = synthetic(N, seed=1)
 @pytest.mark.parametrize(
     "kw",
     [
-        pytest.param({"simd": False}, id="scalar-1core"),
-        pytest.param({"simd": True}, id="simd-1core"),
-        pytest.param({"simd": False, "parallel": True}, id="scalar-2cores"),
-        pytest.param({"simd": True, "parallel": True}, id="simd-2cores"),
+        pytest.param({}, id="1core"),
+        pytest.param({"parallel": True}, id="2cores"),
     ],
 )
 def test_trilaterate(benchmark: Any, kw: dict[str, bool]) -> None:

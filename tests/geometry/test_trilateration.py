@@ -233,7 +233,7 @@ finite_or_not = st.one_of(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     anchors=hnp.arrays(np.float64, (4, 5, 3), elements=finite_or_not),
     rssi=hnp.arrays(np.float64, (4, 5), elements=finite_or_not),
@@ -269,20 +269,6 @@ def test_outputs_are_always_finite_and_inside_the_bounds(
         assert np.isin(fix.status, [0, 1, 2, 3]).all()
 
 
-def test_simd_lanes_agree_with_the_scalar_reference():
-    _truth, anchors, rssi, count = make_set(3001, 4.0, seed=12, margin=-1.0)
-    count[::7] = 2  # some centroid fallbacks, in the middle of lanes
-    count[::11] = 0
-    count[5::13] = 4
-    for parallel in (False, True):
-        a = solve(anchors, rssi, count, simd=False, parallel=parallel)
-        b = solve(anchors, rssi, count, simd=True, parallel=parallel)
-        assert (a.status == b.status).all()
-        assert np.abs(a.x - b.x).max() < 1e-6 and np.abs(a.y - b.y).max() < 1e-6
-        assert np.abs(a.uncertainty - b.uncertainty).max() < 1e-6
-        assert (np.abs(a.iterations.astype(int) - b.iterations) <= 1).all()
-
-
 def test_a_row_does_not_depend_on_its_neighbours():
     _, anchors, rssi, count = make_set(40, 4.0, seed=13)
     whole = solve(anchors, rssi, count)
@@ -290,26 +276,3 @@ def test_a_row_does_not_depend_on_its_neighbours():
         part = solve(anchors[start:], rssi[start:], count[start:])
         assert whole.x[start:].tobytes() == part.x.tobytes()
         assert whole.uncertainty[start:].tobytes() == part.uncertainty.tobytes()
-
-
-def test_polynomial_log_and_exp_are_accurate():
-    from numba import njit
-
-    from geometry.trilateration import _vexp, _vlog
-
-    @njit
-    def run(fn_log, src, out):
-        ib = np.empty(len(src), np.int64)
-        fb = ib.view(np.float64)
-        if fn_log:
-            _vlog(src, len(src), ib, fb, out)
-        else:
-            _vexp(src, len(src), ib, fb, out)
-
-    x = np.geomspace(1e-4, 1e12, 4096)
-    out = np.empty_like(x)
-    run(True, x, out)
-    assert np.abs(out - np.log(x)).max() < 1e-11
-    y = np.linspace(-700.0, 0.0, 4096)
-    run(False, y, out)
-    assert np.abs(out / np.exp(y) - 1).max() < 1e-12
