@@ -118,8 +118,8 @@ def test_track_readings_end_to_end(tmp_path: Path) -> None:
     from sts.floorplan_io import load_floorplan
 
     fp = load_floorplan(NORTHFIELD).floorplan
-    walk = Walk("badge-0001", "L0", (0.0, 20.0, 40.0, 120.0), (70.0, 89.0, 89.0, 89.0),
-                (66.0, 64.5, 64.5, 64.5))  # fmt: skip
+    walk = Walk("badge-0001", (0.0, 20.0, 40.0, 120.0), (70.0, 89.0, 89.0, 89.0),
+                (66.0, 64.5, 64.5, 64.5), ("L0",) * 4)  # fmt: skip
     truth = sample_truth([walk], [lv.id for lv in fp.levels], 0.0, 100.0, 0.5)
     rb = hear(truth, fp, RadioModel(interval_s=0.5), seed=4)
     path = tmp_path / "readings.csv"
