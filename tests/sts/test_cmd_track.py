@@ -173,3 +173,18 @@ def test_track_reports_bad_rows_with_line_numbers(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "line 3: unknown level 'L9'" in r.stderr
     assert "line 4:" in r.stderr
+
+
+@pytest.mark.skipif(not (NORTHFIELD / "rules.toml").exists(), reason="no Northfield rules")
+def test_track_with_the_northfield_rules_and_timetable(tmp_path: Path, positions: Path) -> None:
+    ev, al = tmp_path / "events.jsonl", tmp_path / "alerts.jsonl"
+    r = sts(
+        "track", "--floorplan", str(NORTHFIELD), "--roster", str(ROSTER),
+        "--rules", str(NORTHFIELD / "rules.toml"), "--positions", str(positions),
+        "--events-out", str(ev), "--alerts-out", str(al),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    alerts = [json.loads(line) for line in al.read_text().splitlines()]
+    assert ("badge-0001", "L0-boiler-room", "critical") in {
+        (a["tag"], a["zone"], a["severity"]) for a in alerts
+    }
