@@ -139,8 +139,11 @@ def route(floorplan: Floorplan, zones: Sequence[str]) -> list[tuple[float, float
     return points
 
 
-def plan_walk(floorplan: Floorplan, tag: str, legs: Sequence[Leg]) -> Walk:
-    """A badge's walk from timed legs; each leg starts where the previous one ended."""
+def plan_walk(floorplan: Floorplan, tag: str, legs: Sequence[Leg], *, wait: bool = False) -> Walk:
+    """A badge's walk from timed legs; each leg starts where the previous one ended.
+
+    A leg timed before the previous one ends is an error, or with `wait` starts late.
+    """
     ts: list[float] = []
     xs: list[float] = []
     ys: list[float] = []
@@ -149,14 +152,16 @@ def plan_walk(floorplan: Floorplan, tag: str, legs: Sequence[Leg]) -> Walk:
     for leg in legs:
         zones = leg.zones if here is None else (here, *leg.zones)
         pts = route(floorplan, zones)
+        t = leg.start_s
         if ts:
             pts[0] = (xs[-1], ys[-1], lv[-1])
-            if leg.start_s < ts[-1]:
+            if wait:
+                t = max(t, ts[-1])
+            elif leg.start_s < ts[-1]:
                 raise InputError(
                     f"scripted walk {tag!r}: leg at {leg.start_s} s starts before the previous "
                     f"one ends ({ts[-1]:.0f} s); start it later"
                 )
-        t = leg.start_s
         ts.append(t)
         xs.append(pts[0][0])
         ys.append(pts[0][1])

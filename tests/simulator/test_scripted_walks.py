@@ -89,8 +89,11 @@ def test_walk_timing_follows_speed_and_legs_chain() -> None:
     assert walk.t[len(pts) - 1] == pytest.approx(100.0 + length)
     # The second leg starts where the first ended.
     assert (walk.x[len(pts)], walk.y[len(pts)]) == (walk.x[len(pts) - 1], walk.y[len(pts) - 1])
+    hurried = [Leg(100.0, ("a", "b"), 0.1), Leg(101.0, ("b", "a"))]
     with pytest.raises(InputError, match="starts before"):
-        plan_walk(fp, "t1", [Leg(100.0, ("a", "b"), 0.1), Leg(101.0, ("b", "a"))])
+        plan_walk(fp, "t1", hurried)
+    patient = plan_walk(fp, "t1", hurried, wait=True)
+    assert patient.t[len(pts)] == patient.t[len(pts) - 1] > 101.0
 
 
 def test_truth_is_time_ordered_and_on_the_polyline() -> None:
