@@ -52,6 +52,9 @@ SHARED_EDGES_ABOVE = 2_000
 CELL_FRACTION = 1.0 / 3.0
 CELL_FRACTION_LARGE = 0.5
 
+#: Most grid cells one level may have (an explicit cell_size can ask for more).
+MAX_CELLS = 50_000_000
+
 
 class UnknownIdError(InputError, KeyError):
     """A level id, zone id or zone number the index does not know (also a KeyError)."""
@@ -422,6 +425,11 @@ class ZoneIndex:
         y0 = ymin - s
         nx = math.floor((xmax - x0) / s) + 2
         ny = math.floor((ymax - y0) / s) + 2
+        if nx * ny > MAX_CELLS:
+            raise InputError(
+                f"level {self._level_ids[code]!r}: a cell size of {s} m makes {nx * ny} grid "
+                f"cells (at most {MAX_CELLS}); give a larger cell_size or leave it automatic"
+            )
         pad = s * 1e-6
         parts = [self._edges[n] for n in numbers]
         seg = np.ascontiguousarray(np.concatenate(parts))
@@ -453,7 +461,8 @@ class ZoneIndex:
         n_cells = np.array([g.nx * g.ny for g in grids], dtype=np.int64)
         n_ent = np.array([len(g.ent) for g in grids], dtype=np.int64)
         n_edges = np.array([len(g.edges) for g in grids], dtype=np.int64)
-        if n_edges.sum() >= 2**31 or n_ent.sum() >= 2**38:
+        biggest_cell = max(int(g.count.max(initial=0)) for g in grids)
+        if n_edges.sum() >= 2**31 or n_ent.sum() >= 2**38 or biggest_cell >= 2**24:
             raise InputError("the zone index is too large: use fewer or simpler zones")
         cell_base = np.concatenate([[0], np.cumsum(n_cells)[:-1]]).astype(np.int64)
         ent_base = np.concatenate([[0], np.cumsum(n_ent)[:-1]]).astype(np.int64)

@@ -352,6 +352,10 @@ def test_bad_input_is_rejected_with_the_zone_named() -> None:
         index.query([0, 0], [1.0], [1.0])
     with pytest.raises(InputError, match="twice"):
         ZoneIndex(["L0", "L0"])
+    with pytest.raises(InputError, match="cell_size"):
+        ZoneIndex(LEVELS, [zone("big", box(0, 0, 1000, 1000))], cell_size=0.01).query_level(
+            "L0", [1.0], [1.0]
+        )
     assert len(index) == 1
 
 
