@@ -20,7 +20,10 @@ commands), the same configuration and input give the same output, byte for byte.
   `start_evacuation`, `mark_safe`, `end_evacuation`).
 - Rules: any object with the `RuleEvaluator` methods (engine.rules.RuleSet). It may also
   have `alert_only_tags` (their events and positions are given to the rules but never
-  output), `set_zones(zones)` (called when zones change) and `forget(tag)`.
+  output), `set_zones(zones)` (called when zones change) and `forget(tag)`. For an
+  alert-only badge the engine's working state holds only what hysteresis needs (the
+  last fix and the zones it is in, overwritten by each fix); nothing of it leaves the
+  engine except as the evidence of an alert the rules raise.
 - Positions in the output carry student indexes in `tag`; `tag_ids` names them.
 """
 
