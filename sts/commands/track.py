@@ -18,6 +18,7 @@ import numpy as np
 
 from engine.batches import PositionBatch, ReadingBatch
 from engine.engine import Engine, EngineOutput
+from engine.zone_state import Hysteresis
 from geometry.errors import InputError
 from geometry.model import Floorplan
 from transports.json_codec import encode_alert, encode_event
@@ -54,6 +55,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--step", type=float, default=1.0, help="seconds of data per engine step (default 1)"
     )
+    d = Hysteresis()
+    p.add_argument("--margin", type=float, default=d.margin_m, help="band margin, m (0.5)")
+    p.add_argument(
+        "--k-uncertainty",
+        type=float,
+        default=d.k_uncertainty,
+        help="band per m of uncertainty (1.5)",
+    )
+    p.add_argument(
+        "--dwell", type=float, default=d.dwell_s, help="dwell before a transition, s (3)"
+    )
+    p.add_argument("--stale", type=float, default=d.stale_s, help="silent this long: stale, s (30)")
+    p.add_argument("--lost", type=float, default=d.lost_s, help="silent this long: lost, s (120)")
     p.set_defaults(run=run)
 
 
@@ -160,7 +174,19 @@ def _build_engine(args: argparse.Namespace, floorplan: Floorplan) -> Engine:
         )
     elif args.alerts_out is not None:
         raise InputError("--alerts-out needs --rules (without rules there are no alerts)")
-    return Engine(floorplan, roster=None if roster is None else roster.entries, rules=rules)
+    hysteresis = Hysteresis(
+        margin_m=args.margin,
+        k_uncertainty=args.k_uncertainty,
+        dwell_s=args.dwell,
+        stale_s=args.stale,
+        lost_s=args.lost,
+    )
+    return Engine(
+        floorplan,
+        roster=None if roster is None else roster.entries,
+        rules=rules,
+        hysteresis=hysteresis,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
