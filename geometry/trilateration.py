@@ -74,8 +74,8 @@ _LN10 = math.log(10.0)
 _FASTMATH = {"contract", "arcp", "afn", "nsz"}
 
 #: Scratch columns per reader: x, y, dz^2, c = rssi - rssi_1m, a = 5 n / ln 10, w = 1/sigma^2,
-#: ln of the centroid weight (c / a), the centroid weight.
-_S = 8
+#: ln of the centroid weight (c / a), the centroid weight; then d^2 and ln d^2 at the point.
+_S = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,12 +168,13 @@ def _centroid(scratch: np.ndarray, m: int) -> tuple[float, float, float, int, bo
             kbest = k
     if not math.isfinite(lmax):
         return 0.0, 0.0, 0.0, 0, False
+    for k in range(m):
+        scratch[k, 7] = math.exp(scratch[k, 6] - lmax)
     sw = 0.0
     sx = 0.0
     sy = 0.0
     for k in range(m):
-        w = math.exp(scratch[k, 6] - lmax)
-        scratch[k, 7] = w
+        w = scratch[k, 7]
         sw += w
         sx += w * scratch[k, 0]
         sy += w * scratch[k, 1]
@@ -223,15 +224,23 @@ def _normal(
     q00 = 0.0
     q01 = 0.0
     q11 = 0.0
+    # The logs first, in a loop of their own: a call inside the accumulation loop would
+    # spill its nine running sums around every call.
     for k in range(m):
         dx = x - scratch[k, 0]
         dy = y - scratch[k, 1]
         d2 = dx * dx + dy * dy + scratch[k, 2]
         if d2 < D2_MIN:
             d2 = D2_MIN
+        scratch[k, 8] = d2
+        scratch[k, 9] = math.log(d2)
+    for k in range(m):
+        dx = x - scratch[k, 0]
+        dy = y - scratch[k, 1]
+        d2 = scratch[k, 8]
         a = scratch[k, 4]
         w = scratch[k, 5]
-        r = scratch[k, 3] + a * math.log(d2)
+        r = scratch[k, 3] + a * scratch[k, 9]
         # d r / dx = f dx with f = 2 a / d2;  d2 r / dx2 = f (1 - 2 dx^2 / d2);
         # d2 r / dx dy = -2 f dx dy / d2: one division per reader.
         inv = 1.0 / d2
@@ -534,7 +543,9 @@ def trilaterate(
     cnt = np.asarray(count)
     if cnt.shape != (n,):
         raise InputError(f"trilaterate: count must have shape ({n},), got {cnt.shape}")
-    cnt = np.ascontiguousarray(np.clip(cnt, 0, K), dtype=np.int64)
+    if cnt.dtype not in (np.int32, np.int64):
+        cnt = cnt.astype(np.int64)  # the kernel clamps to 0..K itself
+    cnt = np.ascontiguousarray(cnt)
     b = np.asarray(bounds, dtype=np.float64)
     if b.shape != (4,) or not np.isfinite(b).all() or b[0] > b[2] or b[1] > b[3]:
         raise InputError(
@@ -548,7 +559,7 @@ def trilaterate(
     if not tol > 0:
         raise InputError(f"trilaterate: tol must be > 0 m, got {tol}")
     if x0 is None:
-        guess = np.zeros((n, 2))
+        guess = np.zeros((1, 2))  # never read
         use_x0 = False
     else:
         guess = np.ascontiguousarray(x0, dtype=np.float64)
