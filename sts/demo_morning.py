@@ -78,11 +78,15 @@ def plan_morning(
         lessons = [o for o in occurrences if o.lesson.group == entry.group]
         legs = [Leg(t0, (ENTRANCE,))]
         arrive = t0 + 60 + float(rng.uniform(0, 9 * 60))
+        first = 0
         if entry.tag == scene.late:
-            arrive = lessons[0].start + 8 * 60  # 8 minutes after the bell
+            # Misses registration and walks into period 1 eight minutes after the bell.
+            first, arrive = 1, lessons[1].start + 8 * 60
         for i, occ in enumerate(lessons):
+            if i < first:
+                continue
             # Classes are dismissed at the bell: the walk to the next room starts then.
-            start = arrive if i == 0 else occ.start + float(rng.uniform(0, 60))
+            start = arrive if i == first else occ.start + float(rng.uniform(0, 60))
             legs.append(Leg(start, (occ.lesson.room,), float(rng.uniform(1.0, 1.4))))
             if i == 1:
                 legs += _incident(floorplan, scene, entry.tag, occ.lesson.room, occ.start)
