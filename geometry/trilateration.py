@@ -10,12 +10,15 @@ Gaussian noise in dB, the model's own noise):
 
     chi2(x, y) = sum_i (rssi_i - rssi_1m_i + 10 n_i log10(d_i))^2 / sigma_i^2
 
-with Levenberg-Marquardt (damped Gauss-Newton; the damping only grows when a step would
-raise chi2), every trial point projected into the site's bounding box. A step costs one
-pass over the readers (one log and one division each); the 2x2 normal equations are
-solved in closed form. The start is the tracker's guess when given, else the weighted
-centroid of the readers (weights 1 / r_i^2, r_i the range the model reads from rssi_i),
-which is close enough that 3 to 5 steps usually converge.
+with Newton steps on the full 2x2 Hessian where it is positive definite (Gauss-Newton's
+J^T W J elsewhere) under Levenberg-Marquardt damping, every trial point projected into
+the site's bounding box (an active set holds a coordinate on a wall it is pushed into).
+A step that would raise chi2 is refused and the damping jumps to at least 1 (x10 after
+that: the usual x10 from 1e-3 wastes passes on steps that barely change); an accepted
+step divides it by 10. A step costs one pass over the readers (one log and one division
+each); the 2x2 system is solved in closed form. The start is the tracker's guess when
+given, else the weighted centroid of the readers (weights 1 / r_i^2, r_i the range the
+model reads from rssi_i), which is close enough that 3 to 5 steps usually converge.
 
 Status of each fix (`Fixes.status`):
 
@@ -402,7 +405,8 @@ def _solve_row(
             if step2 < tol * tol:
                 break
         else:
-            lam *= 10.0
+            # Refused: damp hard at once (x10 from 1e-3 would waste passes).
+            lam = max(lam * 10.0, 1.0)
             if lam > 1e8:
                 break
     out_iter[i] = it
