@@ -41,7 +41,12 @@ import numpy.typing as npt
 from engine.batches import PositionBatch, ReadingBatch
 from engine.consent import ConsentGate, RosterRow
 from engine.events import Alert, Evidence, ZoneEvent
-from engine.zone_state import BatchRejectedError, Hysteresis, ZoneStateMachine
+from engine.zone_state import (
+    BatchRejectedError,
+    Hysteresis,
+    ZoneStateMachine,
+    check_time_order,
+)
 from geometry.errors import InputError, StsError
 from geometry.model import Floorplan, ReaderCalibration, Zone
 from geometry.zone_index import ZoneIndex
@@ -206,16 +211,7 @@ class Engine:
             raise BatchRejectedError(
                 f"reading batch: row {int(np.argmin(finite))}: t is not finite; rejected whole"
             )
-        tol = self.hysteresis.tolerance_s
-        running = np.maximum.accumulate(np.concatenate(([self.clock], batch.t)))[:-1]
-        late = batch.t < running - tol
-        if late.any():
-            row = int(np.argmax(late))
-            raise BatchRejectedError(
-                f"reading batch: row {row}: t={float(batch.t[row]):.3f} is older than "
-                f"{float(running[row]):.3f} by more than the tolerance {tol} s "
-                "(out of order); rejected whole"
-            )
+        check_time_order("reading batch", batch.t, self.clock, self.hysteresis.tolerance_s)
         try:
             self.gate.check(batch.tag, tag_ids)
         except InputError as exc:

@@ -101,19 +101,7 @@ def _stat(values: np.ndarray, n: int, kind: int, q: float) -> float:
 
 @njit(cache=True)
 def _insertion_sort(a: np.ndarray, n: int) -> None:
-    """Sort a[:n] ascending in place (n is a handful: the readings of one reader)."""
-    for i in range(1, n):
-        v = a[i]
-        j = i - 1
-        while j >= 0 and a[j] > v:
-            a[j + 1] = a[j]
-            j -= 1
-        a[j + 1] = v
-
-
-@njit(cache=True)
-def _insertion_sort_int(a: np.ndarray, n: int) -> None:
-    """Sort the integers a[:n] ascending in place."""
+    """Sort a[:n] ascending in place (n is a handful); numba compiles it per dtype."""
     for i in range(1, n):
         v = a[i]
         j = i - 1
@@ -198,7 +186,7 @@ def _window_kernel(
                     n_touched += 1
                 counts[r] += 1
             # Readers in index order, so equal values rank the lower reader index first.
-            _insertion_sort_int(touched, n_touched)
+            _insertion_sort(touched, n_touched)
             # Counting sort of the window's values by reader, then each run sorted.
             if hi - lo > values.shape[0]:
                 values = np.empty(2 * (hi - lo), np.float64)

@@ -170,6 +170,20 @@ class BatchRejectedError(InputError):
     """A malformed batch: rejected whole, the engine state unchanged."""
 
 
+def check_time_order(what: str, t: npt.NDArray[np.float64], newest: float, tol: float) -> None:
+    """Raise BatchRejectedError naming the first row older than the newest time so far by
+    more than `tol` seconds (`newest`: the newest time accepted before this batch)."""
+    running = np.maximum.accumulate(np.concatenate(([newest], t)))[:-1]
+    late = t < running - tol
+    if late.any():
+        row = int(np.argmax(late))
+        raise BatchRejectedError(
+            f"{what}: row {row}: t={float(t[row]):.3f} is older than "
+            f"{float(running[row]):.3f} by more than the tolerance {tol} s "
+            "(out of order); rejected whole"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Hysteresis:
     """How sure a fix must be before a zone transition counts, and badge silence limits."""
@@ -397,16 +411,7 @@ class ZoneStateMachine:
                 f"position batch: row {int(np.argmax(bad_tag))}: the student index is not "
                 "one the consent gate gave out; rejected whole"
             )
-        tol = self.h.tolerance_s
-        running = np.maximum.accumulate(np.concatenate(([self.now], batch.t)))[:-1]
-        late = batch.t < running - tol
-        if late.any():
-            row = int(np.argmax(late))
-            raise BatchRejectedError(
-                f"position batch: row {row}: t={float(batch.t[row]):.3f} is older than "
-                f"{float(running[row]):.3f} by more than the tolerance {tol} s "
-                "(out of order); rejected whole"
-            )
+        check_time_order("position batch", batch.t, self.now, self.h.tolerance_s)
 
     # ---- the stream --------------------------------------------------------------------
 
