@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import difflib
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import pairwise
@@ -176,6 +176,23 @@ def _check_keys(probs: _Problems, where: str, table: Mapping[str, Any], allowed:
         )
 
 
+def _array_of_tables(
+    probs: _Problems, data: Mapping[str, Any], key: str, noun: str
+) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """(index, where, table) for each table of the array `key`; anything else is a problem."""
+    raw = data.get(key, [])
+    fix = f"write each {noun} under [[{key}]]"
+    if not isinstance(raw, list):
+        probs.add(key, "must be an array of tables", fix)
+        return
+    for i, table in enumerate(raw):
+        where = f"{key}[{i}]"
+        if isinstance(table, dict):
+            yield i, where, table
+        else:
+            probs.add(where, "must be a table", fix)
+
+
 def _close(name: str, options: Iterable[str]) -> str:
     near = difflib.get_close_matches(name, sorted(options), n=1)
     return f' (did you mean "{near[0]}"?)' if near else ""
@@ -232,15 +249,7 @@ def parse_rules(
     level_ids = {lv.id for lv in floorplan.levels}
     rules: list[Rule] = []
     seen_ids: set[str] = set()
-    raw = data.get("rules", [])
-    if not isinstance(raw, list):
-        probs.add("rules", "must be an array of tables", "write each rule under [[rules]]")
-        raw = []
-    for i, table in enumerate(raw):
-        where = f"rules[{i}]"
-        if not isinstance(table, dict):
-            probs.add(where, "must be a table", "write each rule under [[rules]]")
-            continue
+    for i, where, table in _array_of_tables(probs, data, "rules", "rule"):
         rid = table.get("id")
         if not isinstance(rid, str) or not rid:
             probs.add(f"{where}.id", "missing or not a string", f'give the rule an id = "rule-{i}"')
@@ -599,15 +608,7 @@ def parse_timetable(
     lessons: list[Lesson] = []
     slots: dict[tuple[str, str, int], int] = {}  # (group, period, weekday) -> lesson index
     rooms: dict[tuple[str, str, int], tuple[int, str]] = {}  # (room, period, weekday) -> lesson
-    raw_lessons = data.get("lessons", [])
-    if not isinstance(raw_lessons, list):
-        probs.add("lessons", "must be an array of tables", "write each lesson under [[lessons]]")
-        raw_lessons = []
-    for i, item in enumerate(raw_lessons):
-        where = f"lessons[{i}]"
-        if not isinstance(item, dict):
-            probs.add(where, "must be a table", "write each lesson under [[lessons]]")
-            continue
+    for i, where, item in _array_of_tables(probs, data, "lessons", "lesson"):
         _check_keys(probs, where, item, {"group", "period", "room", "days", "subject"})
         group, period, room = item.get("group"), item.get("period"), item.get("room")
         good = True
