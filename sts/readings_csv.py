@@ -207,6 +207,48 @@ def read_truth(path: Path, tag_ids: Sequence[str]) -> Truth:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Positions:
+    """A parsed positions file, time-ordered: the batch and the tags behind its codes."""
+
+    batch: PositionBatch
+    tag_ids: tuple[str, ...]
+    problems: tuple[RowProblem, ...]
+
+
+def read_positions(path: Path, level_ids: Sequence[str]) -> Positions:
+    """Parse positions.csv (as `sts locate` writes it); levels coded by `level_ids` order."""
+    path = Path(path)
+    _, body = _read_rows(path, [POSITIONS_HEADER])
+    problems: list[RowProblem] = []
+    lines, cols = _columns(path, body, 6, problems)
+    nums = [_floats(cols[i], lines, name, problems) for i, name in ((0, "t"), (3, "x"), (4, "y"))]
+    u, ok_u = _floats(cols[5], lines, "uncertainty_m", problems)
+    (t, ok_t), (x, ok_x), (y, ok_y) = nums
+    parsed = ok_t & ok_x & ok_y & ok_u
+    finite = np.isfinite(t) & np.isfinite(x) & np.isfinite(y) & np.isfinite(u) & (u >= 0)
+    for i in np.flatnonzero(parsed & ~finite):
+        problems.append(RowProblem(int(lines[i]), "t, x, y must be finite and uncertainty_m >= 0"))
+    known = {lv: i for i, lv in enumerate(level_ids)}
+    level_names, level_inverse = _intern(cols[2])
+    level_of = np.array([known.get(n, -1) for n in level_names], np.int32)
+    level = level_of[level_inverse] if len(level_inverse) else np.empty(0, np.int32)
+    for i in np.flatnonzero(level < 0):
+        problems.append(
+            RowProblem(
+                int(lines[i]), f"unknown level {cols[2][i]!r} (known: {', '.join(level_ids)})"
+            )
+        )
+    empty_tag = np.array([not s for s in cols[1]], bool)
+    for i in np.flatnonzero(empty_tag):
+        problems.append(RowProblem(int(lines[i]), "empty tag"))
+    keep = np.flatnonzero(parsed & finite & (level >= 0) & ~empty_tag)
+    tag_names, tag_code = _intern([cols[1][i] for i in keep])
+    batch = PositionBatch.from_arrays(t[keep], tag_code, level[keep], x[keep], y[keep], u[keep])
+    problems.sort(key=lambda p: p.line)
+    return Positions(batch.take(np.argsort(batch.t, kind="stable")), tag_names, tuple(problems))
+
+
 def format_positions(
     positions: PositionBatch, tag_ids: Sequence[str], level_ids: Sequence[str]
 ) -> str:

@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 
-from engine.batches import PositionBatch, ReadingBatch
+from engine.batches import ReadingBatch
 from engine.engine import Engine, EngineOutput
 from engine.zone_state import Hysteresis
 from geometry.errors import InputError
 from geometry.model import Floorplan
 from transports.json_codec import encode_alert, encode_event
-
-POSITIONS_HEADER = ("t", "tag", "level", "x", "y", "uncertainty_m")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -69,55 +66,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--stale", type=float, default=d.stale_s, help="silent this long: stale, s (30)")
     p.add_argument("--lost", type=float, default=d.lost_s, help="silent this long: lost, s (120)")
     p.set_defaults(run=run)
-
-
-def read_positions(
-    path: Path, level_ids: Sequence[str]
-) -> tuple[PositionBatch, list[str], list[str]]:
-    """positions.csv -> (batch with tag codes, tag table, problems); bad rows are skipped."""
-    text = Path(path).read_text(encoding="utf-8-sig")
-    lines = text.splitlines()
-    expected = ",".join(POSITIONS_HEADER)
-    if not lines or tuple(f.strip() for f in lines[0].split(",")) != POSITIONS_HEADER:
-        got = lines[0] if lines else ""
-        raise InputError(f"{path}: line 1: header is {got!r}; expected {expected!r}")
-    levels = {lv: i for i, lv in enumerate(level_ids)}
-    problems: list[str] = []
-    rows: list[tuple[float, str, int, float, float, float]] = []
-    for no, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        f = [s.strip() for s in line.split(",")]
-        if len(f) != 6:
-            problems.append(f"line {no}: {len(f)} fields, expected 6")
-            continue
-        if f[2] not in levels:
-            problems.append(f"line {no}: unknown level {f[2]!r} (known: {', '.join(level_ids)})")
-            continue
-        try:
-            t, x, y, u = float(f[0]), float(f[3]), float(f[4]), float(f[5])
-        except ValueError:
-            problems.append(f"line {no}: t, x, y or uncertainty_m is not a number")
-            continue
-        if not (np.isfinite([t, x, y, u]).all() and u >= 0):
-            problems.append(f"line {no}: t, x, y must be finite and uncertainty_m >= 0")
-            continue
-        if not f[1]:
-            problems.append(f"line {no}: empty tag")
-            continue
-        rows.append((t, f[1], levels[f[2]], x, y, u))
-    tags = sorted({r[1] for r in rows})
-    code = {tag: i for i, tag in enumerate(tags)}
-    batch = PositionBatch.from_arrays(
-        [r[0] for r in rows],
-        [code[r[1]] for r in rows],
-        [r[2] for r in rows],
-        [r[3] for r in rows],
-        [r[4] for r in rows],
-        [r[5] for r in rows],
-    )
-    order = np.argsort(batch.t, kind="stable")
-    return batch.take(order), tags, problems
 
 
 def _steps(t: np.ndarray, step: float) -> list[tuple[int, int]]:
@@ -208,9 +156,11 @@ def run(args: argparse.Namespace) -> int:
         try:
             if args.positions is not None:
                 source = args.positions
-                batch, tags, problems = read_positions(
-                    args.positions, [lv.id for lv in floorplan.levels]
-                )
+                from sts.readings_csv import read_positions
+
+                positions = read_positions(args.positions, [lv.id for lv in floorplan.levels])
+                batch, tags = positions.batch, positions.tag_ids
+                problems = [f"line {p.line}: {p.message}" for p in positions.problems]
                 rows = len(batch)
                 for a, b in _steps(batch.t, args.step):
                     part = batch.take(np.arange(a, b))

@@ -9,7 +9,13 @@ import pytest
 
 from engine.batches import PositionBatch
 from geometry.errors import InputError
-from sts.readings_csv import format_positions, read_readings, read_truth, summarise_problems
+from sts.readings_csv import (
+    format_positions,
+    read_positions,
+    read_readings,
+    read_truth,
+    summarise_problems,
+)
 
 READERS = ["r1", "r2"]
 
@@ -81,3 +87,32 @@ def test_positions_format_is_fixed(tmp_path: Path) -> None:
         "t,tag,level,x,y,uncertainty_m\n1.000,bob,L0,1.235,3.000,1.23\n2.000,amy,L0,2.000,4.500,2.00\n"
     )
     assert np.isfinite(pos.x).all()
+
+
+def test_positions_file_rejects_bad_rows_by_line_and_keeps_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "positions.csv"
+    path.write_text(
+        "t,tag,level,x,y,uncertainty_m\n"
+        "2.0,b,L1,1.0,2.0,0.5\n"
+        "1.0,a,L0,3.0,4.0,1.5\n"
+        "3.0,a,L9,0,0,1\n"
+        "4.0,a,L0,x,0,1\n"
+        "5.0,a,L0,0,0,-1\n"
+        "6.0,,L0,0,0,1\n"
+        "7.0,a,L0\n"
+    )
+    pos = read_positions(path, ["L0", "L1"])
+    assert pos.tag_ids == ("a", "b")
+    assert pos.batch.t.tolist() == [1.0, 2.0]  # time-ordered
+    assert pos.batch.level.tolist() == [0, 1] and pos.batch.tag.tolist() == [0, 1]
+    assert pos.batch.uncertainty.tolist() == [1.5, 0.5]
+    assert [p.line for p in pos.problems] == [4, 5, 6, 7, 8]
+    assert "unknown level 'L9'" in pos.problems[0].message
+    assert "'x' is not a number" in pos.problems[1].message
+
+
+def test_positions_file_with_a_wrong_header_names_the_expected_one(tmp_path: Path) -> None:
+    path = tmp_path / "positions.csv"
+    path.write_text("t,tag,x,y\n1,a,0,0\n")
+    with pytest.raises(InputError, match="t,tag,level,x,y,uncertainty_m"):
+        read_positions(path, ["L0"])
