@@ -1,8 +1,9 @@
 """Numba kernels of the zone index: candidate-grid build, batch point-in-zone, signed distance.
 
 A zone is a set of edges (every ring of every part, holes included), rows
-`(ax, ay, bx, by)`. A level's zones are compiled to a uniform grid; every cell lists
-its candidate zones as *entries* (zone number, flag, edge count, first edge row):
+`(ax, ay, bx, by)`; the compiled edge table adds dx, dy and 1/length^2 (EDGE_COLS). A
+level's zones are compiled to a uniform grid; every cell lists its candidate zones as
+*entries* (zone number, flag, edge count, first edge row):
 
 * BOUNDARY: an edge touches the (slightly padded) cell. Its edges are those that can
   cross a horizontal ray going right from a point of the cell (for the crossing-number
@@ -15,6 +16,10 @@ Distance edges: with ``U = min_e max_corner dist(corner, e)`` (a segment's dista
 convex, so its maximum over the cell is at a corner) no point of the cell is farther
 than ``U`` from the boundary, so an edge farther than ``U`` from the whole cell can
 never be nearest: the minimum over the kept edges is the exact distance.
+
+An entry's edges are its own list in the edge table, or (on levels with many zones,
+for zones of at most SHARED_ZONE_EDGES edges, and whenever the list would be most of
+the zone) the zone's whole edge set: a superset of the needed edges is always correct.
 
 Cells are padded by a millionth of the cell size so that a point that rounding puts
 into a neighbouring cell is still covered by that cell's lists.
