@@ -16,9 +16,10 @@ the site's bounding box (an active set holds a coordinate on a wall it is pushed
 A step that would raise chi2 is refused and the damping jumps to at least 1 (x10 after
 that: the usual x10 from 1e-3 wastes passes on steps that barely change); an accepted
 step divides it by 10. A step costs one pass over the readers (one log and one division
-each); the 2x2 system is solved in closed form. The start is the tracker's guess when
-given, else the weighted centroid of the readers (weights 1 / r_i^2, r_i the range the
-model reads from rssi_i), which is close enough that 3 to 5 steps usually converge.
+each; the log inline, see `_ln`, not a libm call); the 2x2 system is solved in closed
+form. The start is the tracker's guess when given, else the weighted centroid of the
+readers (weights 1 / r_i^2, r_i the range the model reads from rssi_i), which is close
+enough that 3 to 5 steps usually converge.
 
 Status of each fix (`Fixes.status`):
 
@@ -55,7 +56,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit, prange
+from llvmlite import ir  # type: ignore[import-untyped]
+from numba import njit, prange, types
+from numba.extending import intrinsic
 
 from geometry.errors import InputError
 
@@ -79,6 +82,58 @@ _FASTMATH = {"contract", "arcp", "afn", "nsz"}
 #: Scratch columns per reader: x, y, dz^2, c = rssi - rssi_1m, a = 5 n / ln 10, w = 1/sigma^2,
 #: ln of the centroid weight (c / a), the centroid weight; then d^2 and ln d^2 at the point.
 _S = 10
+
+
+@intrinsic
+def _f2i(typingctx, x):  # type: ignore[no-untyped-def]
+    """The bits of a float64 as an int64 (a register move: no memory, no call)."""
+    sig = types.int64(types.float64)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return sig, codegen
+
+
+@intrinsic
+def _i2f(typingctx, x):  # type: ignore[no-untyped-def]
+    """An int64's bits as a float64."""
+    sig = types.float64(types.int64)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return sig, codegen
+
+
+_LOG_BITS = 7
+# The centres c of the 2^7 cells of the mantissa range [1, 2): 1 / c and ln c.
+_LOG_C = 1.0 + (np.arange(2**_LOG_BITS) + 0.5) / 2**_LOG_BITS
+_LOG_INVC = 1.0 / _LOG_C
+_LOG_LNC = np.log(_LOG_C)
+_LN2 = math.log(2.0)
+#: Above this, `_ln` hands over to libm (inf and NaN keep their libm results).
+_LN_MAX_ARG = 1e300
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
+def _ln(v: float) -> float:
+    """ln v, error < 2e-13 absolute for v >= 1e-300: ln 2^e + ln c + log1p(mant / c - 1).
+
+    Inline (no libm call, no division): the cell's 1 / c brings mant / c - 1 within
+    +-2^-8, where a degree-5 Taylor polynomial of log1p is exact to 1e-15. Callers pass
+    v >= D2_MIN; v above 1e300, inf and NaN go to libm.
+    """
+    if not v <= _LN_MAX_ARG:
+        return math.log(v)
+    b: int = _f2i(v)  # type: ignore[call-arg]
+    e = (b >> 52) - 1023
+    j = (b >> (52 - _LOG_BITS)) & ((1 << _LOG_BITS) - 1)
+    mant: float = _i2f((b & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000)
+    r = mant * _LOG_INVC[j] - 1.0
+    r2 = r * r
+    p = r - 0.5 * r2 + r2 * r * (1.0 / 3.0 - 0.25 * r + 0.2 * r2)
+    return e * _LN2 + _LOG_LNC[j] + p
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +291,7 @@ def _normal(
         if d2 < D2_MIN:
             d2 = D2_MIN
         scratch[k, 8] = d2
-        scratch[k, 9] = math.log(d2)
+        scratch[k, 9] = _ln(d2)
     for k in range(m):
         dx = x - scratch[k, 0]
         dy = y - scratch[k, 1]

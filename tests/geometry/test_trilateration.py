@@ -276,3 +276,23 @@ def test_a_row_does_not_depend_on_its_neighbours():
         part = solve(anchors[start:], rssi[start:], count[start:])
         assert whole.x[start:].tobytes() == part.x.tobytes()
         assert whole.uncertainty[start:].tobytes() == part.uncertainty.tobytes()
+
+
+def test_inline_log_matches_libm_over_the_range_it_sees():
+    from geometry.trilateration import _ln
+
+    rng = np.random.default_rng(7)
+    # Squared distances from the floor D2_MIN up, every decade, plus the cell edges.
+    values = np.concatenate(
+        [
+            np.exp(rng.uniform(math.log(1e-4), math.log(1e300), 2000)),
+            rng.uniform(0.5, 400.0, 2000),
+            [1e-4, 0.5, 1.0, 2.0, np.nextafter(1.0, 2.0), np.nextafter(2.0, 1.0), 1e300],
+        ]
+    )
+    got = np.array([_ln(float(v)) for v in values])
+    assert np.abs(got - np.log(values)).max() < 1e-12
+    # Past the table's range libm answers: inf stays inf, NaN stays NaN.
+    assert _ln(math.inf) == math.inf
+    assert math.isnan(_ln(math.nan))
+    assert _ln(1e305) == math.log(1e305)
