@@ -7,8 +7,9 @@ one statistic of the RSSI values (mean, median, max or an upper quantile); then 
 `top_k` readers by that value, strongest first, packed into `(n, top_k)` arrays: the
 shape `geometry.trilateration.trilaterate` takes.
 
-The work is one stable sort of the readings by tag (numpy) and one numba pass that walks
-each tag's readings with two pointers; no Python loop per reading.
+The work is one stable counting sort of the readings by tag (numba, linear in readings
+plus the tag range; numpy's lexsort when the stream is not time-ordered) and one numba
+pass that walks each tag's readings with two pointers; no Python loop per reading.
 """
 
 from __future__ import annotations
@@ -109,6 +110,59 @@ def _insertion_sort(a: np.ndarray, n: int) -> None:
             a[j + 1] = a[j]
             j -= 1
         a[j + 1] = v
+
+
+@njit(cache=True)
+def _by_tag(
+    t: np.ndarray, tag: np.ndarray, reader: np.ndarray, rssi: np.ndarray, lo: int, span: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Stable counting sort by tag (codes lo .. lo + span - 1): sorted t, reader, rssi,
+    the start of each tag's run (plus the end) and the tags, ascending."""
+    n = len(t)
+    counts = np.zeros(span + 1, np.int64)
+    for i in range(n):
+        counts[tag[i] - lo + 1] += 1
+    n_tags = 0
+    for g in range(1, span + 1):
+        if counts[g] > 0:
+            n_tags += 1
+        counts[g] += counts[g - 1]
+    starts = np.empty(n_tags + 1, np.int64)
+    tags = np.empty(n_tags, np.int32)
+    j = 0
+    for g in range(span):
+        if counts[g + 1] > counts[g]:
+            starts[j] = counts[g]
+            tags[j] = g + lo
+            j += 1
+    starts[n_tags] = n
+    t_s = np.empty(n, np.float64)
+    reader_s = np.empty(n, np.int64)
+    rssi_s = np.empty(n, np.float64)
+    for i in range(n):
+        g = tag[i] - lo
+        p = counts[g]
+        counts[g] = p + 1
+        t_s[p] = t[i]
+        reader_s[p] = reader[i]
+        rssi_s[p] = rssi[i]
+    return t_s, reader_s, rssi_s, starts, tags
+
+
+@njit(cache=True)
+def _by_step(k: np.ndarray, k0: int, n_steps: int) -> np.ndarray:
+    """Stable counting sort of the rows by update step (k0 .. k0 + n_steps - 1): the order."""
+    counts = np.zeros(n_steps + 1, np.int64)
+    for i in range(len(k)):
+        counts[k[i] - k0 + 1] += 1
+    for g in range(1, n_steps + 1):
+        counts[g] += counts[g - 1]
+    order = np.empty(len(k), np.int64)
+    for i in range(len(k)):
+        g = k[i] - k0
+        order[counts[g]] = i
+        counts[g] += 1
+    return order
 
 
 @njit(cache=True)
@@ -255,19 +309,28 @@ def window_readings(
     if len(batch) == 0 or k1 < k0:
         return _empty(spec.top_k)
     # One stable sort by (tag, t): readings of a tag become a contiguous, time-ordered run.
-    # A time-ordered stream (the usual case) needs only a stable sort by tag.
-    if bool(np.all(batch.t[1:] >= batch.t[:-1])):
-        order = np.argsort(batch.tag, kind="stable")
+    # A time-ordered stream (the usual case) needs only a stable sort by tag: a counting
+    # sort when the tag codes span a range not much larger than the batch.
+    tag_all = batch.tag
+    lo = int(tag_all.min())
+    span = int(tag_all.max()) - lo + 1
+    if span <= 4 * len(batch) + 1024 and bool(np.all(batch.t[1:] >= batch.t[:-1])):
+        t_s, reader_s, rssi_s, starts, tags = _by_tag(
+            batch.t, tag_all, batch.reader, batch.rssi, lo, span
+        )
     else:
-        order = np.lexsort((batch.t, batch.tag))
-    tag_sorted = batch.tag[order]
-    cut = np.flatnonzero(np.diff(tag_sorted)) + 1
-    starts = np.concatenate(([0], cut, [len(order)])).astype(np.int64)
-    tags = tag_sorted[starts[:-1]].astype(np.int32)
+        order = np.lexsort((batch.t, tag_all))
+        tag_sorted = tag_all[order]
+        cut = np.flatnonzero(np.diff(tag_sorted)) + 1
+        starts = np.concatenate(([0], cut, [len(order)])).astype(np.int64)
+        tags = tag_sorted[starts[:-1]].astype(np.int32)
+        t_s = batch.t[order]
+        reader_s = batch.reader[order].astype(np.int64)
+        rssi_s = batch.rssi[order].astype(np.float64)
     k, tag, reader, rssi, samples, count, t_obs = _window_kernel(
-        batch.t[order],
-        batch.reader[order].astype(np.int64),
-        batch.rssi[order].astype(np.float64),
+        t_s,
+        reader_s,
+        rssi_s,
         starts,
         tags,
         int(n_readers),
@@ -279,8 +342,23 @@ def window_readings(
         int(spec.statistic),
         float(spec.quantile),
     )
-    # Output order: update time, then tag (the order the tracker consumes fixes in).
-    by_time = np.lexsort((tag, k))
+    # Output order: update time, then tag (the order the tracker consumes fixes in). The
+    # kernel's rows run by tag ascending, then time: a stable sort by step gives it.
+    if len(k) == 0 or k0 == k1:
+        return Windows(
+            t=k.astype(np.float64) * spec.interval,
+            tag=tag,
+            reader=reader,
+            rssi=rssi,
+            samples=samples,
+            count=count,
+            t_obs=t_obs,
+        )
+    n_steps = int(k1) - int(k0) + 1
+    if n_steps <= 4 * len(k) + 1024:
+        by_time = _by_step(k, int(k0), n_steps)
+    else:
+        by_time = np.lexsort((tag, k))
     return Windows(
         t=k[by_time].astype(np.float64) * spec.interval,
         tag=tag[by_time],
