@@ -526,8 +526,9 @@ class ZoneStateMachine:
         hits = self.index.query(lv, x, y)
         hp = hits.point()
         hz = hits.zone
-        zc = np.int64(max(self.index.capacity, 1))
-        known = np.isin(hp * zc + hz, mr.astype(np.int64) * zc + mz)
+        # a hit is known when the student already has a slot for its zone (slots hold
+        # zone numbers >= 0, free ones -1): a look at a few columns, not a set membership
+        known = (sub[hp] == hz[:, None]).any(axis=1)
         np_, nz = hp[~known], hz[~known]
         nd = hits.distance[~known]
         is_in = nd > np.minimum(thr[np_], self._cap[nz])
@@ -712,7 +713,14 @@ class ZoneStateMachine:
             return
         zc = np.int64(max(self.index.capacity, 1))
         kept = ((state == _S.INSIDE) | (state == _S.LEAVING)) | (nxt != _S.OUTSIDE)
-        blocked = np.concatenate([mr[kept].astype(np.int64) * zc + mz[kept], np_ * zc + nz])
+        # only the candidates' pairs can block one of their segments: a small set
+        is_cand = np.zeros(len(s), bool)
+        is_cand[cand] = True
+        kept &= is_cand[mr]
+        new = is_cand[np_]
+        blocked = np.concatenate(
+            [mr[kept].astype(np.int64) * zc + mz[kept], np_[new].astype(np.int64) * zc + nz[new]]
+        )
         tree, numbers = self._strtree()
         coords = np.stack(
             [np.column_stack([px[cand], py[cand]]), np.column_stack([x[cand], y[cand]])], axis=1
