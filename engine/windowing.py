@@ -315,8 +315,16 @@ def window_readings(
     lo = int(tag_all.min())
     span = int(tag_all.max()) - lo + 1
     if span <= 4 * len(batch) + 1024 and bool(np.all(batch.t[1:] >= batch.t[:-1])):
+        # Only readings with k0 * interval - window < t <= k1 * interval can fall in a
+        # window asked for (the kernel's own comparisons, same floats): in a time-ordered
+        # batch a slice, so the readings kept for later windows are not sorted now.
+        a = int(np.searchsorted(batch.t, k0 * spec.interval - spec.window, side="right"))
+        b = int(np.searchsorted(batch.t, k1 * spec.interval, side="right"))
+        if a >= b:
+            return _empty(spec.top_k)
+        sl = slice(a, b)
         t_s, reader_s, rssi_s, starts, tags = _by_tag(
-            batch.t, tag_all, batch.reader, batch.rssi, lo, span
+            batch.t[sl], tag_all[sl], batch.reader[sl], batch.rssi[sl], lo, span
         )
     else:
         order = np.lexsort((batch.t, tag_all))
