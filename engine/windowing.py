@@ -82,22 +82,37 @@ class Windows:
 
 
 @njit(cache=True)
-def _stat(values: np.ndarray, n: int, kind: int, q: float) -> float:
-    """The statistic of values[:n], which are sorted ascending."""
+def _stat(values: np.ndarray, o: int, n: int, kind: int, q: float) -> float:
+    """The statistic of values[o:o + n], which are sorted ascending (offsets, not a view:
+    a view per reader and window costs more than the statistic)."""
+    if n == 1:
+        return values[o]  # every statistic of one value is the value itself
     if kind == 0:
         s = 0.0
-        for i in range(n):
+        for i in range(o, o + n):
             s += values[i]
         return s / n
     if kind == 2:
-        return values[n - 1]
+        return values[o + n - 1]
     if kind == 1:
         q = 0.5
     pos = q * (n - 1)
     lo = int(np.floor(pos))
     hi = min(lo + 1, n - 1)
     frac = pos - lo
-    return values[lo] * (1.0 - frac) + values[hi] * frac
+    return values[o + lo] * (1.0 - frac) + values[o + hi] * frac
+
+
+@njit(cache=True)
+def _sort_run(a: np.ndarray, o: int, n: int) -> None:
+    """Sort a[o:o + n] ascending in place (n is a handful)."""
+    for i in range(o + 1, o + n):
+        v = a[i]
+        j = i - 1
+        while j >= o and a[j] > v:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = v
 
 
 @njit(cache=True)
@@ -257,9 +272,8 @@ def _window_kernel(
             for j in range(n_touched):
                 r = touched[j]
                 m = counts[r]
-                run = values[offs[r] : offs[r] + m]
-                _insertion_sort(run, m)
-                agg[j] = _stat(run, m, kind, q)
+                _sort_run(values, offs[r], m)
+                agg[j] = _stat(values, offs[r], m, kind, q)
                 agg_n[j] = m
                 counts[r] = 0
             # Top-K by value, strongest first; stable, so ties keep reader order.
