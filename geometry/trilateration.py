@@ -329,7 +329,7 @@ def _fallback(
     lmax: float,
     kbest: int,
     cok: bool,
-    bounds: np.ndarray,
+    bounds: tuple[float, float, float, float],
 ) -> tuple[float, float, float]:
     """x, y, radius of a centroid fix, inside the bounds, radius capped."""
     wdx = bounds[2] - bounds[0]
@@ -356,7 +356,7 @@ def _solve_row(
     sigma_db: np.ndarray,
     i: int,
     tag_height: float,
-    bounds: np.ndarray,
+    bounds: tuple[float, float, float, float],
     x0: np.ndarray,
     use_x0: bool,
     max_iter: int,
@@ -511,10 +511,13 @@ def _kernel_serial(
     out_iter: np.ndarray,
 ) -> None:
     """Every row, one core."""
+    # The bounds as four scalars: loads from an array the output stores might alias would
+    # be repeated for every row.
+    box = (bounds[0], bounds[1], bounds[2], bounds[3])
     scratch = np.empty((max(anchors.shape[1], 1), _S))
     for i in range(anchors.shape[0]):
         _solve_row(
-            anchors, rssi, count, rssi_1m, exponent, sigma_db, i, tag_height, bounds,
+            anchors, rssi, count, rssi_1m, exponent, sigma_db, i, tag_height, box,
             x0, use_x0, max_iter, min_readers, tol, scratch,
             out_x, out_y, out_u, out_status, out_iter,
         )  # fmt: skip
@@ -542,6 +545,7 @@ def _kernel_parallel(
     out_iter: np.ndarray,
 ) -> None:
     """Every row, chunks spread over the cores (one scratch per chunk)."""
+    box = (bounds[0], bounds[1], bounds[2], bounds[3])  # as in the serial kernel
     n = anchors.shape[0]
     chunk = 4096
     n_chunks = (n + chunk - 1) // chunk
@@ -550,7 +554,7 @@ def _kernel_parallel(
         stop = min(n, (c + 1) * chunk)
         for i in range(c * chunk, stop):
             _solve_row(
-                anchors, rssi, count, rssi_1m, exponent, sigma_db, i, tag_height, bounds,
+                anchors, rssi, count, rssi_1m, exponent, sigma_db, i, tag_height, box,
                 x0, use_x0, max_iter, min_readers, tol, scratch,
                 out_x, out_y, out_u, out_status, out_iter,
             )  # fmt: skip
