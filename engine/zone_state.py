@@ -938,24 +938,28 @@ class ZoneStateMachine:
         # the event names the zone's level; the evidence where the fix was
         zone_levels = [level_names[int(lv)] for lv in self._zone_level] + [""]
         tags = self.tag_names
+        kinds = _KINDS
         events: list[ZoneEvent] = []
-        for i in range(len(t)):
-            tag = tags[int(student[i])]
-            z = int(zone[i])
+        append = events.append
+        # positional arguments in field order: this loop runs once per event
+        for ti, si, zi, li, ki, vi, d, xi, yi, ui, ai in zip(
+            t, student, zone, level, kind, visit, dur, x, y, u, age, strict=True
+        ):
+            tag = tags[int(si)]
+            z = int(zi)
             zid = zone_names[z]
-            lvl = level_names[int(level[i])]
-            v = int(visit[i])
-            d = dur[i]
-            events.append(
+            lvl = level_names[int(li)]
+            v = int(vi)
+            append(
                 ZoneEvent(
-                    t=t[i],
-                    tag=tag,
-                    zone=zid,
-                    level=zone_levels[z] if z >= 0 else lvl,
-                    kind=_KINDS[int(kind[i])],
-                    visit=f"{tag}:{zid}:{v}" if v >= 0 else "",
-                    duration_s=None if d != d else d,  # NaN: no duration
-                    evidence=Evidence(x=x[i], y=y[i], level=lvl, uncertainty_m=u[i], age_s=age[i]),
+                    ti,
+                    tag,
+                    zid,
+                    zone_levels[z] if z >= 0 else lvl,
+                    kinds[int(ki)],
+                    f"{tag}:{zid}:{v}" if v >= 0 else "",
+                    None if d != d else d,  # NaN: no duration
+                    Evidence(xi, yi, lvl, ui, ai),
                 )
             )
         return events
