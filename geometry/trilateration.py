@@ -138,6 +138,35 @@ def _ln(v: float) -> float:
     return e * _LN2 + _LOG_LNC[j] + p
 
 
+_EXP_BITS = 6
+# 2^(j / 64), j = 0..63.
+_EXP_TAB = 2.0 ** (np.arange(2**_EXP_BITS) / 2**_EXP_BITS)
+_LOG2E = 1.0 / math.log(2.0)
+#: ln 2 - _LN2 (the float's rounding error): r keeps full precision for large |v|.
+_LN2_LO = 2.3190468138462996e-17
+#: 1.5 * 2^52: adding and subtracting it rounds a float of magnitude < 2^51 to an integer.
+_ROUND = 6755399441055744.0
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
+def _exp_neg(v: float) -> float:
+    """exp v for finite v <= 0 (v below -700 counts as -700), relative error < 1e-15.
+
+    Inline, like `_ln`: v = (64 e + j) ln 2 / 64 + r with |r| <= ln 2 / 128, so exp v =
+    2^e 2^(j/64) exp r, exp r a degree-5 Taylor polynomial.
+    """
+    if v < -700.0:
+        v = -700.0
+    kf = (v * (_LOG2E * 64.0) + _ROUND) - _ROUND  # no `reassoc` flag: not folded away
+    k = int(kf)
+    r = (v - kf * (_LN2 / 64.0)) - kf * (_LN2_LO / 64.0)
+    j = k & 63
+    e = k >> 6  # floor: k = 64 e + j also for k < 0
+    p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0)))))
+    scale: float = _i2f((e + 1023) << 52)  # type: ignore[call-arg]  # 2^e
+    return _EXP_TAB[j] * p * scale
+
+
 @dataclass(frozen=True, slots=True)
 class Fixes:
     """One fix per row: x, y (m), uncertainty (m, ~1-sigma radius), status, iterations."""
@@ -210,7 +239,8 @@ def _pack(
 @njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
 def _centroid(scratch: np.ndarray, m: int) -> tuple[float, float, float, int, bool]:
     """Weighted centroid (weights 1/r^2), the largest log-weight, its reader; ok flag."""
-    # Weights exp(lw - lmax): shifted by the largest so the exponentials never overflow.
+    # Weights exp(lw - lmax): shifted by the largest so the exponentials never overflow
+    # (inline exp: the sums stay in registers).
     lmax = -np.inf
     kbest = 0
     for k in range(m):
@@ -220,13 +250,12 @@ def _centroid(scratch: np.ndarray, m: int) -> tuple[float, float, float, int, bo
             kbest = k
     if not math.isfinite(lmax):
         return 0.0, 0.0, 0.0, 0, False
-    for k in range(m):
-        scratch[k, 7] = math.exp(scratch[k, 6] - lmax)
     sw = 0.0
     sx = 0.0
     sy = 0.0
     for k in range(m):
-        w = scratch[k, 7]
+        w = _exp_neg(scratch[k, 6] - lmax)
+        scratch[k, 7] = w
         sw += w
         sx += w * scratch[k, 0]
         sy += w * scratch[k, 1]

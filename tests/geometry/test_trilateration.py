@@ -296,3 +296,15 @@ def test_inline_log_matches_libm_over_the_range_it_sees():
     assert _ln(math.inf) == math.inf
     assert math.isnan(_ln(math.nan))
     assert _ln(1e305) == math.log(1e305)
+
+
+def test_inline_exp_matches_libm_where_the_centroid_uses_it():
+    from geometry.trilateration import _exp_neg
+
+    rng = np.random.default_rng(8)
+    values = np.concatenate([rng.uniform(-700.0, 0.0, 2000), rng.uniform(-5.0, 0.0, 2000)])
+    values = np.concatenate([values, [0.0, -1e-300, -math.log(2.0) / 128, -699.9999]])
+    got = np.array([_exp_neg(float(v)) for v in values])
+    assert np.abs(got / np.exp(values) - 1.0).max() < 1e-14
+    # Below -700 it saturates at exp(-700): still positive, never zero or NaN.
+    assert _exp_neg(-1e6) == _exp_neg(-700.0) > 0.0
