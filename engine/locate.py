@@ -21,6 +21,7 @@ from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 from engine.batches import PositionBatch, ReadingBatch
 from engine.tracking import TrackerSpec, TrackState, WalkableGrid, predict, track
@@ -278,15 +279,21 @@ class Locator:
     ]:
         """Trilaterate window rows: x, y, uncertainty, ok."""
         r = self.readers
-        idx = np.maximum(w.reader, 0)
-        sigma = np.maximum(r.sigma_db[idx], self.config.sigma_floor_db)
-        rssi = np.where(np.isfinite(w.rssi), w.rssi, -100.0)
+        xyz, rssi, rssi_1m, exponent, sigma = _reader_columns(
+            w.reader,
+            w.rssi,
+            r.xyz,
+            r.rssi_1m,
+            r.exponent,
+            r.sigma_db,
+            float(self.config.sigma_floor_db),
+        )
         fixes = trilaterate(
-            r.xyz[idx],
+            xyz,
             rssi,
             w.count.astype(np.int32),
-            r.rssi_1m[idx],
-            r.exponent[idx],
+            rssi_1m,
+            exponent,
             sigma,
             tag_height=self.config.tag_height,
             bounds=self.bounds,
@@ -369,6 +376,44 @@ class Locator:
         )
         # -1 (no reader of any level heard): cannot happen for a window row; stay safe.
         return np.maximum(level, 0).astype(np.int32)
+
+
+@njit(cache=True)
+def _reader_columns(
+    reader: np.ndarray,
+    rssi: np.ndarray,
+    xyz: np.ndarray,
+    rssi_1m: np.ndarray,
+    exponent: np.ndarray,
+    sigma_db: np.ndarray,
+    sigma_floor: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The solver's per-reading columns for window rows in one pass (numpy's fancy
+    indexing would take five): reader position, rssi (unused slots -100), calibration,
+    noise floored at sigma_floor. Unused slots (reader -1) take reader 0's values."""
+    n, k = reader.shape
+    p = np.empty((n, k, 3))
+    r_out = np.empty((n, k))
+    a_out = np.empty((n, k))
+    e_out = np.empty((n, k))
+    s_out = np.empty((n, k))
+    for i in range(n):
+        for j in range(k):
+            c = max(reader[i, j], 0)
+            p[i, j, 0] = xyz[c, 0]
+            p[i, j, 1] = xyz[c, 1]
+            p[i, j, 2] = xyz[c, 2]
+            v = rssi[i, j]
+            r_out[i, j] = v if np.isfinite(v) else -100.0
+            a_out[i, j] = rssi_1m[c]
+            e_out[i, j] = exponent[c]
+            sd = sigma_db[c]
+            # np.maximum's rule: a NaN on either side gives NaN
+            if sd != sd or sigma_floor != sigma_floor:
+                s_out[i, j] = np.nan
+            else:
+                s_out[i, j] = sd if sd >= sigma_floor else sigma_floor
+    return p, r_out, a_out, e_out, s_out
 
 
 def _rows(w: Windows, sl: slice) -> Windows:
