@@ -245,7 +245,8 @@ class Locator:
         for why, n in rejected.counts().items():
             self.rejected_total[why] = self.rejected_total.get(why, 0) + n
         if good.any():
-            fresh = batch.take(good)
+            # all good and a buffer to append to: the concatenation below copies anyway
+            fresh = batch if len(self._buffer) and bool(good.all()) else batch.take(good)
             if self._next_k is None:
                 # From the stream's first row, less the tolerance: no later row can be
                 # older, so cutting the stream anywhere gives the same first update.
@@ -266,7 +267,13 @@ class Locator:
         self._next_k = k_end + 1
         # Keep the readings that later windows (T >= next update) can still see.
         keep_after = self._next_k * cfg.window.interval - cfg.window.window
-        self._buffer = self._buffer.take(self._buffer.t > keep_after)
+        buf = self._buffer
+        if bool(np.all(buf.t[1:] >= buf.t[:-1])):
+            # time-ordered (the usual stream): the rows kept are a suffix, a slice
+            a = int(np.searchsorted(buf.t, keep_after, side="right"))
+            self._buffer = ReadingBatch(buf.t[a:], buf.tag[a:], buf.reader[a:], buf.rssi[a:])
+        else:
+            self._buffer = buf.take(buf.t > keep_after)
         return positions
 
     def _solve(
