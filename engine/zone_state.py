@@ -735,13 +735,12 @@ class ZoneStateMachine:
             return
         depth = np.minimum(seg_thr[row], self._cap[z])
         q = np.floor(depth * 10.0).astype(np.int64)
-        eroded = np.array(
-            [
-                self._eroded_zone(int(a), int(b))
-                for a, b in zip(z.tolist(), q.tolist(), strict=True)
-            ],
-            dtype=object,
-        )
+        # one cache look-up per distinct (zone, depth), not per segment
+        span = int(q.max()) + 1
+        keys, inverse = np.unique(z.astype(np.int64) * span + q, return_inverse=True)
+        shapes = np.empty(len(keys), dtype=object)
+        shapes[:] = [self._eroded_zone(k // span, k % span) for k in keys.tolist()]
+        eroded = shapes[inverse.ravel()]
         hit = shapely.intersects(lines[qi], eroded)
         r, zs = row[hit], z[hit].astype(np.int32)
         if len(r) == 0:
