@@ -131,6 +131,44 @@ def test_matches_reference(rows, statistic, timing, top_k) -> None:
         assert w.samples[i, :n].tolist() == samples
 
 
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0, 6, allow_nan=False),
+            st.integers(0, 2),
+            st.integers(0, 4),
+            st.integers(-100, -40),
+        ),
+        min_size=1,
+        max_size=60,
+    ),
+    st.sampled_from(list(Statistic)),
+    st.sampled_from([(1.0, 1.0), (1.0, 2.0), (0.5, 1.5)]),
+    st.integers(1, 5),
+    st.integers(0, 8),
+    st.integers(0, 6),
+    st.integers(0, 50_000),
+)
+def test_time_ordered_stream_matches_reference(
+    rows, statistic, timing, top_k, k0, extra, offset
+) -> None:
+    # A time-ordered batch takes the counting-sort path, and only the readings the steps
+    # asked for can see are sorted: any step range, any tag codes, same rows.
+    rows = sorted(rows, key=lambda r: r[0])
+    b = batch([(t, g + offset, r, float(v)) for t, g, r, v in rows])
+    spec = WindowSpec(timing[0], timing[1], top_k, statistic, 0.75)
+    w = window_readings(b, 5, spec, k0, k0 + extra)
+    ref = reference(b, 5, spec, k0, k0 + extra)
+    assert len(w) == len(ref)
+    for i, (T, tag, readers, values, samples) in enumerate(ref):
+        assert w.t[i] == pytest.approx(T)
+        assert w.tag[i] == tag
+        n = w.count[i]
+        assert w.reader[i, :n].tolist() == readers
+        assert w.rssi[i, :n] == pytest.approx(values, abs=1e-9)
+        assert w.samples[i, :n].tolist() == samples
+
+
 def test_empty_batch_gives_no_rows() -> None:
     assert len(window_readings(ReadingBatch.empty(), 3, WindowSpec(), 0, 5)) == 0
 
