@@ -371,7 +371,9 @@ class RuleSet:
                 self._raise(rule, ev.tag, ev.zone, ev.t, ev.evidence, out, kind=ev.kind.value)
 
     def _event(self, ev: ZoneEvent, out: list[Alert]) -> None:
-        st = self._tags.setdefault(ev.tag, _Tag())
+        st = self._tags.get(ev.tag)
+        if st is None:  # not setdefault: that would build a _Tag (three dicts) per event
+            st = self._tags[ev.tag] = _Tag()
         if ev.kind in (EventKind.STALE, EventKind.LOST):
             st.silent = True
             if ev.kind == EventKind.LOST and not st.lost:
