@@ -764,3 +764,145 @@ def signed_distance_kernel(
         z = zone[i]
         out[i] = _signed_one(x[i], y[i], seg, zstart[z], zstart[z + 1])
     return out
+
+
+@njit(cache=True, inline="always")
+def _point_members(
+    px: float,
+    py: float,
+    first: int,
+    entries: int,
+    ent: npt.NDArray[np.int32],
+    edges: FloatArray,
+    out_zone: npt.NDArray[np.int32],
+    k: int,
+) -> int:
+    """Membership only: write the zones containing one point at out_zone[k:]; their count.
+
+    FULL and LINEAR entries are hits with no edge test; a BOUNDARY entry runs only the
+    crossing-number and on-edge tests over its edges (its list is ray-complete).
+    """
+    n = 0
+    for e in range(first, first + entries):
+        out_zone[k + n] = ent[e, 0]
+        if ent[e, 1] != BOUNDARY:
+            n += 1
+            continue
+        r0 = ent[e, 3]
+        hit = False
+        for j in range(r0, r0 + ent[e, 2]):
+            ay = edges[j, 1]
+            by = edges[j, 3]
+            wx = px - edges[j, 0]
+            wy = py - ay
+            dx = edges[j, 4]
+            dy = edges[j, 5]
+            c = dx * wy - dy * wx
+            hit ^= ((ay > py) != (by > py)) & ((c > 0.0) == (dy > 0.0))
+            if c == 0.0:
+                ax = edges[j, 0]
+                bx = edges[j, 2]
+                if (
+                    (min(ax, bx) <= px)
+                    & (px <= max(ax, bx))
+                    & (min(ay, by) <= py)
+                    & (py <= max(ay, by))
+                ):
+                    # on the boundary: inside (closed zones), no need to count further
+                    hit = True
+                    break
+        n += hit
+    return n
+
+
+@njit(cache=True)
+def _fill_members(
+    x: FloatArray,
+    y: FloatArray,
+    word: IntArray,
+    bounds: IntArray,
+    room: IntArray,
+    ent: npt.NDArray[np.int32],
+    edges: FloatArray,
+    oz: npt.NDArray[np.int32],
+    offsets: IntArray,
+    used: IntArray,
+) -> None:
+    """Membership pass 2 (this thread): chunk c writes its zones from oz[room[c]]."""
+    mask = (1 << COUNT_BITS) - 1
+    for c in range(bounds.shape[0] - 1):
+        k = room[c]
+        end = bounds[c + 1]
+        for i in range(bounds[c], end):
+            if i + AHEAD_ENTRIES < end:
+                prefetch(ent, word[i + AHEAD_ENTRIES] >> COUNT_BITS)
+            offsets[i] = k
+            w = word[i]
+            m = w & mask
+            if m != 0:
+                k += _point_members(x[i], y[i], w >> COUNT_BITS, m, ent, edges, oz, k)
+        used[c] = k - room[c]
+
+
+@njit(cache=True, parallel=True)
+def _par_fill_members(
+    x: FloatArray,
+    y: FloatArray,
+    word: IntArray,
+    bounds: IntArray,
+    room: IntArray,
+    ent: npt.NDArray[np.int32],
+    edges: FloatArray,
+    oz: npt.NDArray[np.int32],
+    offsets: IntArray,
+    used: IntArray,
+) -> None:
+    """Membership pass 2 (a chunk per thread): chunk c writes its zones from oz[room[c]]."""
+    mask = (1 << COUNT_BITS) - 1
+    for c in prange(bounds.shape[0] - 1):
+        k = room[c]
+        end = bounds[c + 1]
+        for i in range(bounds[c], end):
+            if i + AHEAD_ENTRIES < end:
+                prefetch(ent, word[i + AHEAD_ENTRIES] >> COUNT_BITS)
+            offsets[i] = k
+            w = word[i]
+            m = w & mask
+            if m != 0:
+                k += _point_members(x[i], y[i], w >> COUNT_BITS, m, ent, edges, oz, k)
+        used[c] = k - room[c]
+
+
+def query_members(
+    level: npt.NDArray[np.int32],
+    x: FloatArray,
+    y: FloatArray,
+    grid: CompiledGrid,
+    threads: int,
+) -> tuple[IntArray, npt.NDArray[np.int32]]:
+    """Membership-only `query_grid`: (offsets, zone) in CSR form, no distances computed."""
+    g = grid
+    n = x.shape[0]
+    chunks = 1 if threads <= 1 else max(1, min(4 * threads, n // 4096))
+    bounds = np.linspace(0, n, chunks + 1).astype(np.int64)
+    word = np.empty(n, np.int64)
+    room = np.zeros(chunks + 1, np.int64)
+    cells_pass = _par_cells if chunks > 1 else _cells
+    cells_pass(level, x, y, g.x0, g.y0, g.inv, g.nx, g.ny, g.base, g.cells, bounds, word, room)
+    np.cumsum(room, out=room)
+    oz = np.empty(int(room[chunks]), np.int32)
+    offsets = np.empty(n + 1, np.int64)
+    used = np.zeros(chunks, np.int64)
+    fill_pass = _par_fill_members if chunks > 1 else _fill_members
+    fill_pass(x, y, word, bounds, room, g.ent, g.edges, oz, offsets, used)
+    if chunks == 1:
+        offsets[n] = used[0]
+        return offsets, oz[: used[0]]
+    done = np.concatenate([[0], np.cumsum(used)])
+    zone = np.empty(int(done[chunks]), np.int32)
+    for c in range(chunks):
+        a, b, m = int(room[c]), int(done[c]), int(used[c])
+        zone[b : b + m] = oz[a : a + m]
+        offsets[bounds[c] : bounds[c + 1]] -= a - b
+    offsets[n] = done[chunks]
+    return offsets, zone

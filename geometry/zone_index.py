@@ -69,7 +69,7 @@ class ZoneHits:
 
     The hits of point i are `zone[offsets[i]:offsets[i+1]]` (zone numbers, ascending)
     with `distance[...]` the distance (>= 0, metres) from the point to that zone's
-    boundary.
+    boundary; `distance` is empty when the query asked for membership only.
     """
 
     offsets: npt.NDArray[np.int64]
@@ -337,11 +337,13 @@ class ZoneIndex:
         y: npt.ArrayLike,
         *,
         parallel: bool | None = None,
+        distances: bool = True,
     ) -> ZoneHits:
         """Every zone containing each point (level codes, local metres), with boundary distances.
 
         `parallel`: run on all numba threads; by default when the batch has at least
-        PARALLEL_THRESHOLD points.
+        PARALLEL_THRESHOLD points. `distances=False`: membership only (same zones, a
+        faster kernel that never measures a distance); `distance` is then an empty array.
         """
         lv = np.ascontiguousarray(level, dtype=np.int32)
         xs = np.ascontiguousarray(x, dtype=np.float64)
@@ -354,16 +356,25 @@ class ZoneIndex:
         if parallel is None:
             parallel = len(xs) >= PARALLEL_THRESHOLD
         threads = numba.get_num_threads() if parallel else 1
+        if not distances:
+            offsets, zone = pip_kernel.query_members(lv, xs, ys, self._compiled(), threads)
+            return ZoneHits(offsets=offsets, zone=zone, distance=np.empty(0, np.float64))
         offsets, zone, dist = pip_kernel.query_grid(lv, xs, ys, self._compiled(), threads)
         return ZoneHits(offsets=offsets, zone=zone, distance=dist)
 
     def query_level(
-        self, level_id: str, x: npt.ArrayLike, y: npt.ArrayLike, *, parallel: bool | None = None
+        self,
+        level_id: str,
+        x: npt.ArrayLike,
+        y: npt.ArrayLike,
+        *,
+        parallel: bool | None = None,
+        distances: bool = True,
     ) -> ZoneHits:
         """`query` with every point on one level (UnknownIdError for an unknown level)."""
         xs = np.ascontiguousarray(x, dtype=np.float64)
         level = np.full(xs.shape, self.level_code(level_id), dtype=np.int32)
-        return self.query(level, xs, y, parallel=parallel)
+        return self.query(level, xs, y, parallel=parallel, distances=distances)
 
     def signed_distance(
         self, zone: npt.ArrayLike, x: npt.ArrayLike, y: npt.ArrayLike

@@ -66,6 +66,16 @@ def assert_agrees(index: ZoneIndex, zones: list[Zone], lv, x, y) -> None:
         assert g.keys() == w.keys(), (i, x[i], y[i], lv[i], g, w)
         for k in w:
             assert g[k] == pytest.approx(w[k], abs=1e-6), (i, x[i], y[i], k)
+    assert_membership_agrees(index, hits, lv, x, y)
+
+
+def assert_membership_agrees(index: ZoneIndex, hits: ZoneHits, lv, x, y) -> None:
+    """The membership-only path (serial and parallel) gives the distance path's zones."""
+    for parallel in (False, True):
+        members = index.query(lv, x, y, parallel=parallel, distances=False)
+        assert len(members.distance) == 0
+        np.testing.assert_array_equal(members.offsets, hits.offsets)
+        np.testing.assert_array_equal(members.zone, hits.zone)
 
 
 # ---- strategies -------------------------------------------------------------------------
@@ -396,3 +406,30 @@ def test_queries_on_a_level_without_zones_find_nothing() -> None:
     assert index.query_level("L1", [0.0, 0.5, -3.0], [0.0, 0.5, 1e9]).counts().tolist() == [0, 0, 0]
     index.remove("a")
     assert index.query_level("L0", [1.0], [1.0]).counts().tolist() == [0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(geoms=st.lists(star(), min_size=1, max_size=4), data=st.data())
+def test_membership_path_agrees_with_intersects_xy_on_big_parallel_batches(geoms, data) -> None:
+    """distances=False on a batch of many chunks: exactly shapely's closed-zone membership."""
+    zones = [zone(f"z{i}", g) for i, g in enumerate(geoms)]
+    index = ZoneIndex(LEVELS, zones)
+    seed = data.draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    n = 20_000
+    # a third of the points on a vertex or edge midpoint (exactly on the boundary)
+    coords = np.concatenate([shapely.get_coordinates(z.polygon.boundary) for z in zones])
+    mids = (coords[:-1] + coords[1:]) / 2
+    special = np.concatenate([coords, mids])[rng.integers(0, len(coords) * 2 - 1, n // 3)]
+    rand = rng.uniform(-2, 26, (n - len(special), 2))
+    pts = np.concatenate([special, rand])
+    x, y = pts[:, 0].copy(), pts[:, 1].copy()
+    lv = rng.integers(0, 2, n).astype(np.int32)
+    members = index.query(lv, x, y, parallel=True, distances=False)
+    want = np.zeros((n, len(zones)), bool)
+    for k, z in enumerate(zones):
+        want[:, k] = shapely.intersects_xy(z.polygon, x, y) & (lv == 0)
+    got = np.zeros((n, len(zones)), bool)
+    got[members.point(), members.zone] = True
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(members.zone, index.query(lv, x, y).zone)
