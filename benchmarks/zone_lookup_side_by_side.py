@@ -151,16 +151,21 @@ def shapely_pairs(look: ShapelyLookup, pts: Points) -> set[tuple[int, str]]:
     return out
 
 
-def sts_rates(index: ZoneIndex, pts: Points, repeats: int) -> tuple[float, float]:
+def sts_rates(
+    index: ZoneIndex, pts: Points, repeats: int, distances: bool = True
+) -> tuple[float, float]:
     """STS points/s on one thread (serial kernel) and on all threads (parallel kernel)."""
     n = len(pts[0])
     cores = os.cpu_count() or 1
+    d = distances
     numba.set_num_threads(1)
-    index.query(*pts, parallel=False)
-    one = n / best_of(lambda: index.query(*pts, parallel=False), repeats)
+    index.query(*pts, parallel=False, distances=d)
+    one = n / best_of(lambda: index.query(*pts, parallel=False, distances=d), repeats)
     numba.set_num_threads(cores)
-    index.query(*pts, parallel=True)
-    many = n / best_of(lambda: index.query(*pts, parallel=True), repeats, time.perf_counter)
+    index.query(*pts, parallel=True, distances=d)
+    many = n / best_of(
+        lambda: index.query(*pts, parallel=True, distances=d), repeats, time.perf_counter
+    )
     return one, many
 
 
@@ -197,6 +202,8 @@ def main() -> int:
     agree = "identical" if ours == theirs else f"DIFFER in {len(ours ^ theirs)} pairs"
 
     one, many = sts_rates(index, pts, args.repeats)
+    m_one, m_many = sts_rates(index, pts, args.repeats, distances=False)
+    members = index.query(*pts, distances=False)
     made = look.split(pts)
     q_only = n / best_of(lambda: look.query(pts, False, False, made), args.repeats)
     q_pts = n / best_of(lambda: look.query(pts, True, False), args.repeats)
@@ -206,12 +213,13 @@ def main() -> int:
     loop_s = best_of(lambda: per_point_loop(trees, polys, tuple(a[:m] for a in pts)), 1)
     loop = m / loop_s
     hits = index.query(*pts)
+    same = np.array_equal(members.offsets, hits.offsets) and np.array_equal(members.zone, hits.zone)
 
     print(f"\n## {name}: {len(zones)} zones on {len(level_ids)} levels, {n:,} points")
     print(
         f"hits per point {len(hits.zone) / n:.2f}; grid build {build * 1e3:.0f} ms, "
         f"{stats['bytes'] / 1e6:.2f} MB; (point, zone) pairs of STS and shapely on 200k "
-        f"points: {agree}"
+        f"points: {agree}; membership-only query gives the same zones on all {n:,} points: {same}"
     )
     rows = [
         ("STS ZoneIndex.query, 1 core (zones + distances)", one),
@@ -230,13 +238,24 @@ def main() -> int:
     for label, rate in rows:
         print(f"| {label} | {rate / 1e6:,.2f} M | {one / rate:,.1f} | {many / rate:,.1f} |")
 
+    print("\n### membership only (no distances), like for like")
+    print(f"\n| method | points/s | STS 1 core is x faster | STS {cores} cores is x faster |")
+    print("|---|---:|---:|---:|")
+    for label, rate in (
+        ("STS ZoneIndex.query(distances=False), 1 core", m_one),
+        (f"STS ZoneIndex.query(distances=False), {cores} cores", m_many),
+        ("shapely STRtree.query(predicate='intersects'), Points made beforehand", q_only),
+        ("shapely shapely.points + STRtree.query (from x, y arrays)", q_pts),
+    ):
+        print(f"| {label} | {rate / 1e6:,.2f} M | {m_one / rate:,.1f} | {m_many / rate:,.1f} |")
+
     print(f"\n## flatness: synthetic campuses, same point recipe, {n:,} points")
     print(
         "\n| zones | grid MB | build ms | hits/pt | STS 1 core | STS "
         f"{cores} cores | shapely points+query | STS 1 core / shapely |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for size in (int(s) for s in args.sizes.split(",")):
+    for size in (int(s) for s in args.sizes.split(",") if s):
         lv, zs = campus(size)
         p = random_points(zs, n, seed=2, levels=lv)
         t0 = time.perf_counter()
