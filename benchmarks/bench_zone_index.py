@@ -64,3 +64,21 @@ def test_query_all_cores(benchmark, world) -> None:
         index.query, args=pts, kwargs={"parallel": True}, rounds=7, iterations=1
     )
     assert len(hits) == N_POINTS and len(hits.zone) > 0
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["one_core", "all_cores"])
+def test_membership_only(benchmark, world, parallel) -> None:
+    """`distances=False`: the membership-only kernel, serial on one thread or parallel."""
+    index, pts = world
+    numba.set_num_threads((os.cpu_count() or 1) if parallel else 1)
+    try:
+        hits = benchmark.pedantic(
+            index.query,
+            args=pts,
+            kwargs={"parallel": parallel, "distances": False},
+            rounds=7,
+            iterations=1,
+        )
+    finally:
+        numba.set_num_threads(os.cpu_count() or 1)
+    assert len(hits) == N_POINTS and len(hits.zone) > 0 and len(hits.distance) == 0
