@@ -99,20 +99,27 @@ def test_mean_time_of_window_readings() -> None:
     assert w.t_obs[0] == pytest.approx(0.4)
 
 
-@given(
-    st.lists(
-        st.tuples(
-            st.floats(0, 6, allow_nan=False),
-            st.integers(0, 2),
-            st.integers(0, 4),
-            st.integers(-100, -40),
-        ),
-        min_size=1,
-        max_size=60,
+# Readings (t, tag, reader, rssi) and window settings shared by the property tests.
+ROWS = st.lists(
+    st.tuples(
+        st.floats(0, 6, allow_nan=False),
+        st.integers(0, 2),
+        st.integers(0, 4),
+        st.integers(-100, -40),
     ),
-    st.sampled_from(list(Statistic)),
-    st.sampled_from([(1.0, 1.0), (1.0, 2.0), (0.5, 1.5)]),
-    st.integers(1, 5),
+    min_size=1,
+    max_size=60,
+)
+STATISTICS = st.sampled_from(list(Statistic))
+TIMINGS = st.sampled_from([(1.0, 1.0), (1.0, 2.0), (0.5, 1.5)])
+TOP_K = st.integers(1, 5)
+
+
+@given(
+    ROWS,
+    STATISTICS,
+    TIMINGS,
+    TOP_K,
 )
 def test_matches_reference(rows, statistic, timing, top_k) -> None:
     b = batch([(t, g, r, float(v)) for t, g, r, v in rows])
@@ -132,19 +139,10 @@ def test_matches_reference(rows, statistic, timing, top_k) -> None:
 
 
 @given(
-    st.lists(
-        st.tuples(
-            st.floats(0, 6, allow_nan=False),
-            st.integers(0, 2),
-            st.integers(0, 4),
-            st.integers(-100, -40),
-        ),
-        min_size=1,
-        max_size=60,
-    ),
-    st.sampled_from(list(Statistic)),
-    st.sampled_from([(1.0, 1.0), (1.0, 2.0), (0.5, 1.5)]),
-    st.integers(1, 5),
+    ROWS,
+    STATISTICS,
+    TIMINGS,
+    TOP_K,
     st.integers(0, 8),
     st.integers(0, 6),
     st.integers(0, 50_000),
