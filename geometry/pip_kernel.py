@@ -594,6 +594,9 @@ def _fill(
         used[c] = k - room[c]
 
 
+# The parallel passes repeat the serial ones with prange on purpose: one Python body
+# compiled twice (njit and njit(parallel=True)) shares one numba cache entry, so a run
+# can load the serial machine code for the parallel dispatcher (checked with numba 0.68).
 @njit(cache=True, parallel=True)
 def _par_cells(
     level: npt.NDArray[np.int32],
