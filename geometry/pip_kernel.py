@@ -17,6 +17,10 @@ convex, so its maximum over the cell is at a corner) no point of the cell is far
 than ``U`` from the boundary, so an edge farther than ``U`` from the whole cell can
 never be nearest: the minimum over the kept edges is the exact distance.
 
+Membership-only queries read a second word per cell (`inline_words`): a cell no wall
+crosses, inside at most three zones, carries those zones' numbers in the word itself, so
+most points need no entry or edge at all.
+
 An entry's edges are its own list in the edge table, or (on levels with many zones,
 for zones of at most SHARED_ZONE_EDGES edges, and whenever the list would be most of
 the zone) the zone's whole edge set: a superset of the needed edges is always correct.
@@ -666,6 +670,8 @@ class CompiledGrid:
     cell base[l] (row-major). Cell c: `cells[c]` packs its first entry (high bits) and
     entry count (low COUNT_BITS bits). Entry e: `ent[e]` = (zone number, flag FULL, LINEAR or
     BOUNDARY, edge count, first edge row); edges are rows (ax, ay, bx, by) of `edges`.
+    `mcells`: the membership words, `cells` with pure cells' zones inline (`inline_words`);
+    `medges`: the edge table's (ax, ay, bx, by) columns alone, half the bytes to fetch.
     """
 
     x0: FloatArray
@@ -677,6 +683,8 @@ class CompiledGrid:
     cells: IntArray
     ent: npt.NDArray[np.int32]
     edges: FloatArray
+    mcells: IntArray
+    medges: FloatArray
 
     @property
     def nbytes(self) -> int:
@@ -794,28 +802,210 @@ def _point_members(
         r0 = ent[e, 3]
         hit = False
         for j in range(r0, r0 + ent[e, 2]):
+            ax = edges[j, 0]
             ay = edges[j, 1]
+            bx = edges[j, 2]
             by = edges[j, 3]
-            wx = px - edges[j, 0]
+            wx = px - ax
             wy = py - ay
-            dx = edges[j, 4]
-            dy = edges[j, 5]
+            # the same subtraction the edge table's dx, dy columns hold: the same bits
+            dx = bx - ax
+            dy = by - ay
             c = dx * wy - dy * wx
             hit ^= ((ay > py) != (by > py)) & ((c > 0.0) == (dy > 0.0))
-            if c == 0.0:
-                ax = edges[j, 0]
-                bx = edges[j, 2]
-                if (
-                    (min(ax, bx) <= px)
-                    & (px <= max(ax, bx))
-                    & (min(ay, by) <= py)
-                    & (py <= max(ay, by))
-                ):
-                    # on the boundary: inside (closed zones), no need to count further
-                    hit = True
-                    break
+            if c == 0.0 and (
+                (min(ax, bx) <= px)
+                & (px <= max(ax, bx))
+                & (min(ay, by) <= py)
+                & (py <= max(ay, by))
+            ):
+                # on the boundary: inside (closed zones), no need to count further
+                hit = True
+                break
         n += hit
     return n
+
+
+#: Membership words: a cell whose zones all contain it whole (no BOUNDARY entry) and
+#: number at most INLINE_ZONES carries those zone numbers in its word (INLINE_BIT set,
+#: count in bits 60-61, zone q in bits [ZONE_BITS*q, ZONE_BITS*(q+1))): its points are
+#: answered from the word alone, with no entry or edge to fetch.
+INLINE_BIT = np.int64(1 << 62)
+INLINE_ZONES = 3
+ZONE_BITS = 20
+ZONE_MASK = (1 << ZONE_BITS) - 1
+
+#: Point lookups prefetch the cell of the point this many places ahead when the cell
+#: array is too large for the cache (on small grids the prefetch only costs time).
+AHEAD_CELLS = 16
+
+#: Arrays of more bytes than this are "far" (this machine's last-level cache holds about
+#: 8 MiB: dependent loads from larger arrays take 50-130 ns, see benchmarks/RESULTS.md):
+#: pass 1 prefetches cells when the cell words are far, pass 2 edges when entries are.
+#: On nearer arrays the prefetches only cost time (measured both ways).
+FAR_BYTES = 8 << 20
+
+
+@njit(cache=True)
+def inline_words(cells: IntArray, ent: npt.NDArray[np.int32]) -> IntArray:
+    """Membership cell words: `cells`, with every pure cell's zones packed into its word.
+
+    Pure: no BOUNDARY entry, at most INLINE_ZONES entries, zone numbers below
+    2**ZONE_BITS. Other cells keep their (first entry, count) word.
+    """
+    mask = (1 << COUNT_BITS) - 1
+    out = cells.copy()
+    for c in range(cells.shape[0]):
+        first = cells[c] >> COUNT_BITS
+        m = cells[c] & mask
+        if m > INLINE_ZONES:
+            continue
+        pure = True
+        for e in range(first, first + m):
+            pure &= (ent[e, 1] != BOUNDARY) & (ent[e, 0] <= ZONE_MASK)
+        if not pure:
+            continue
+        w = INLINE_BIT | (np.int64(m) << 60)
+        for q in range(m):
+            w |= np.int64(ent[first + q, 0]) << (ZONE_BITS * q)
+        out[c] = w
+    return out
+
+
+@njit(cache=True, inline="always")
+def _word_count(w: int) -> int:
+    """Candidates of a membership word (exact for inline words, an upper bound otherwise)."""
+    inline = (w >> 62) & 1
+    # branch-free: pure and mixed cells alternate at random
+    return inline * ((w >> 60) & 3) + (1 - inline) * (w & ((1 << COUNT_BITS) - 1))
+
+
+@njit(cache=True, inline="always")
+def _prefetch_cell(
+    lv: int,
+    px: float,
+    py: float,
+    x0: FloatArray,
+    y0: FloatArray,
+    inv: FloatArray,
+    nxa: IntArray,
+    nya: IntArray,
+    base: IntArray,
+    cells: IntArray,
+) -> None:
+    """Start loading the cell word of a point (nothing for points off the grid)."""
+    if lv < 0 or lv >= nxa.shape[0]:
+        return
+    fx = (px - x0[lv]) * inv[lv]
+    fy = (py - y0[lv]) * inv[lv]
+    if fx >= 0.0 and fy >= 0.0 and fx < nxa[lv] and fy < nya[lv]:
+        prefetch(cells, base[lv] + np.int64(fy) * nxa[lv] + np.int64(fx))
+
+
+@njit(cache=True, inline="always")
+def _words_chunk(
+    level: npt.NDArray[np.int32],
+    x: FloatArray,
+    y: FloatArray,
+    g: tuple[FloatArray, FloatArray, FloatArray, IntArray, IntArray, IntArray, IntArray],
+    far: bool,
+    start: int,
+    end: int,
+    word: IntArray,
+) -> int:
+    """Membership words of points start..end into word[]; their candidate count.
+
+    `g` = (x0, y0, inv, nx, ny, base, mcells). On a `far` cell array the cell of the
+    point AHEAD_CELLS places on is prefetched, so the cache misses overlap.
+    """
+    x0, y0, inv, nxa, nya, base, mcells = g
+    n = x.shape[0]
+    total = 0
+    for i in range(start, end):
+        j = i + AHEAD_CELLS
+        if far and j < n:
+            _prefetch_cell(level[j], x[j], y[j], x0, y0, inv, nxa, nya, base, mcells)
+        w = _cell_word(level[i], x[i], y[i], x0, y0, inv, nxa, nya, base, mcells)
+        word[i] = w
+        total += _word_count(w)
+    return total
+
+
+@njit(cache=True)
+def _member_words(
+    level: npt.NDArray[np.int32],
+    x: FloatArray,
+    y: FloatArray,
+    g: tuple[FloatArray, FloatArray, FloatArray, IntArray, IntArray, IntArray, IntArray],
+    far: bool,
+    bounds: IntArray,
+    word: IntArray,
+    room: IntArray,
+) -> None:
+    """Membership pass 1 (this thread): every point's word; room[c + 1] = chunk c's candidates."""
+    for c in range(bounds.shape[0] - 1):
+        room[c + 1] = _words_chunk(level, x, y, g, far, bounds[c], bounds[c + 1], word)
+
+
+@njit(cache=True, parallel=True)
+def _par_member_words(
+    level: npt.NDArray[np.int32],
+    x: FloatArray,
+    y: FloatArray,
+    g: tuple[FloatArray, FloatArray, FloatArray, IntArray, IntArray, IntArray, IntArray],
+    far: bool,
+    bounds: IntArray,
+    word: IntArray,
+    room: IntArray,
+) -> None:
+    """Membership pass 1 (a chunk per thread): words; room[c + 1] = chunk c's candidates."""
+    for c in prange(bounds.shape[0] - 1):
+        room[c + 1] = _words_chunk(level, x, y, g, far, bounds[c], bounds[c + 1], word)
+
+
+@njit(cache=True, inline="always")
+def _members_chunk(
+    x: FloatArray,
+    y: FloatArray,
+    word: IntArray,
+    start: int,
+    end: int,
+    k: int,
+    ent: npt.NDArray[np.int32],
+    edges: FloatArray,
+    oz: npt.NDArray[np.int32],
+    offsets: IntArray,
+    far: bool,
+) -> int:
+    """Write the zones of points start..end from oz[k]; the new k.
+
+    Inline words are decoded (all three slots written, only `count` kept); other words
+    run their entries, with the entries of points ahead prefetched (and, on a `far`
+    grid, the edges of their boundary entries: there they come from memory, not cache).
+    """
+    mask = (1 << COUNT_BITS) - 1
+    for i in range(start, end):
+        if i + AHEAD_ENTRIES < end:
+            w = word[i + AHEAD_ENTRIES]
+            if not w & INLINE_BIT:
+                prefetch(ent, w >> COUNT_BITS)
+        if far and i + AHEAD_EDGES < end:
+            w = word[i + AHEAD_EDGES]
+            if not w & INLINE_BIT:
+                for e in range(w >> COUNT_BITS, (w >> COUNT_BITS) + (w & mask)):
+                    if ent[e, 1] == BOUNDARY:
+                        prefetch(edges, ent[e, 3])
+        offsets[i] = k
+        w = word[i]
+        if w & INLINE_BIT:
+            # room holds the three slots: a chunk's buffer ends with INLINE_ZONES spare
+            oz[k] = w & ZONE_MASK
+            oz[k + 1] = (w >> ZONE_BITS) & ZONE_MASK
+            oz[k + 2] = (w >> (2 * ZONE_BITS)) & ZONE_MASK
+            k += (w >> 60) & 3
+        elif w & mask:
+            k += _point_members(x[i], y[i], w >> COUNT_BITS, w & mask, ent, edges, oz, k)
+    return k
 
 
 @njit(cache=True)
@@ -830,20 +1020,13 @@ def _fill_members(
     oz: npt.NDArray[np.int32],
     offsets: IntArray,
     used: IntArray,
+    far: bool,
 ) -> None:
     """Membership pass 2 (this thread): chunk c writes its zones from oz[room[c]]."""
-    mask = (1 << COUNT_BITS) - 1
     for c in range(bounds.shape[0] - 1):
-        k = room[c]
-        end = bounds[c + 1]
-        for i in range(bounds[c], end):
-            if i + AHEAD_ENTRIES < end:
-                prefetch(ent, word[i + AHEAD_ENTRIES] >> COUNT_BITS)
-            offsets[i] = k
-            w = word[i]
-            m = w & mask
-            if m != 0:
-                k += _point_members(x[i], y[i], w >> COUNT_BITS, m, ent, edges, oz, k)
+        k = _members_chunk(
+            x, y, word, bounds[c], bounds[c + 1], room[c], ent, edges, oz, offsets, far
+        )
         used[c] = k - room[c]
 
 
@@ -859,20 +1042,13 @@ def _par_fill_members(
     oz: npt.NDArray[np.int32],
     offsets: IntArray,
     used: IntArray,
+    far: bool,
 ) -> None:
     """Membership pass 2 (a chunk per thread): chunk c writes its zones from oz[room[c]]."""
-    mask = (1 << COUNT_BITS) - 1
     for c in prange(bounds.shape[0] - 1):
-        k = room[c]
-        end = bounds[c + 1]
-        for i in range(bounds[c], end):
-            if i + AHEAD_ENTRIES < end:
-                prefetch(ent, word[i + AHEAD_ENTRIES] >> COUNT_BITS)
-            offsets[i] = k
-            w = word[i]
-            m = w & mask
-            if m != 0:
-                k += _point_members(x[i], y[i], w >> COUNT_BITS, m, ent, edges, oz, k)
+        k = _members_chunk(
+            x, y, word, bounds[c], bounds[c + 1], room[c], ent, edges, oz, offsets, far
+        )
         used[c] = k - room[c]
 
 
@@ -883,21 +1059,30 @@ def query_members(
     grid: CompiledGrid,
     threads: int,
 ) -> tuple[IntArray, npt.NDArray[np.int32]]:
-    """Membership-only `query_grid`: (offsets, zone) in CSR form, no distances computed."""
+    """Membership-only `query_grid`: (offsets, zone) in CSR form, no distances computed.
+
+    Same two passes on the membership words (`grid.mcells`): points in pure cells are
+    answered from their word; the others run the crossing-number test of their cell.
+    """
     g = grid
     n = x.shape[0]
     chunks = 1 if threads <= 1 else max(1, min(4 * threads, n // 4096))
     bounds = np.linspace(0, n, chunks + 1).astype(np.int64)
     word = np.empty(n, np.int64)
     room = np.zeros(chunks + 1, np.int64)
-    cells_pass = _par_cells if chunks > 1 else _cells
-    cells_pass(level, x, y, g.x0, g.y0, g.inv, g.nx, g.ny, g.base, g.cells, bounds, word, room)
+    far_cells = g.mcells.nbytes > FAR_BYTES
+    far_entries = g.ent.nbytes > FAR_BYTES
+    words_pass = _par_member_words if chunks > 1 else _member_words
+    geo = (g.x0, g.y0, g.inv, g.nx, g.ny, g.base, g.mcells)
+    words_pass(level, x, y, geo, far_cells, bounds, word, room)
+    # each chunk's part gets INLINE_ZONES spare slots: inline words write all of theirs
+    room[1:] += INLINE_ZONES
     np.cumsum(room, out=room)
     oz = np.empty(int(room[chunks]), np.int32)
     offsets = np.empty(n + 1, np.int64)
     used = np.zeros(chunks, np.int64)
     fill_pass = _par_fill_members if chunks > 1 else _fill_members
-    fill_pass(x, y, word, bounds, room, g.ent, g.edges, oz, offsets, used)
+    fill_pass(x, y, word, bounds, room, g.ent, g.medges, oz, offsets, used, far_entries)
     if chunks == 1:
         offsets[n] = used[0]
         return offsets, oz[: used[0]]

@@ -47,10 +47,13 @@ PARALLEL_THRESHOLD = 20_000
 #: Levels with more zones than this test small zones whole instead of per-cell edge lists.
 SHARED_EDGES_ABOVE = 2_000
 
-#: Auto cell size: this fraction of the median short side of the zones' bounds (a half
-#: on levels with more than SHARED_EDGES_ABOVE zones, to keep their grid smaller).
-CELL_FRACTION = 1.0 / 3.0
-CELL_FRACTION_LARGE = 0.5
+#: Auto cell size: this fraction of the median short side of the zones' bounds (a third
+#: on levels with more than SHARED_EDGES_ABOVE zones, to keep their grid smaller). Fine
+#: cells leave fewer points in cells a wall crosses (the only ones needing an edge test):
+#: on Northfield a ninth (1.06 m cells) answers 70% of points from the cell word alone
+#: and runs 1.5x the old third (measured in benchmarks/RESULTS.md).
+CELL_FRACTION = 1.0 / 9.0
+CELL_FRACTION_LARGE = 1.0 / 3.0
 
 #: Most grid cells one level may have (an explicit cell_size can ask for more).
 MAX_CELLS = 50_000_000
@@ -150,8 +153,9 @@ def _grid_cell_size(
     span = max(width, height, 1e-9)
     fraction = CELL_FRACTION_LARGE if len(bounds) > SHARED_EDGES_ABOVE else CELL_FRACTION
     s = max(fraction * float(np.median(np.minimum(w, h))), span / 4096.0, 1e-6)
-    # memory and build time stay proportional to the zone count
-    max_cells = min(max(4096, 64 * len(bounds)), 4_000_000)
+    # memory and build time stay proportional to the zone count (past a floor that small
+    # plans with large grounds, like Northfield's fields, need for their fine cells)
+    max_cells = min(max(65_536, 128 * len(bounds)), 8_000_000)
     while (width / s + 1.0) * (height / s + 1.0) > max_cells:
         s *= 1.25
     return s
@@ -485,6 +489,9 @@ class ZoneIndex:
             ent = g.ent.copy()
             ent[:, 3] += np.int32(rb)
             ents.append(ent)
+        cells = np.concatenate(words).astype(np.int64)
+        ent = np.ascontiguousarray(np.concatenate(ents), dtype=np.int32)
+        edges = np.ascontiguousarray(np.concatenate([g.edges for g in grids]), np.float64)
         self._grid = pip_kernel.CompiledGrid(
             x0=np.array([g.x0 for g in grids], np.float64),
             y0=np.array([g.y0 for g in grids], np.float64),
@@ -492,14 +499,16 @@ class ZoneIndex:
             nx=np.array([g.nx for g in grids], np.int64),
             ny=np.array([g.ny for g in grids], np.int64),
             base=cell_base,
-            cells=np.concatenate(words).astype(np.int64),
-            ent=np.ascontiguousarray(np.concatenate(ents), dtype=np.int32),
-            edges=np.ascontiguousarray(np.concatenate([g.edges for g in grids]), np.float64),
+            cells=cells,
+            ent=ent,
+            edges=edges,
+            mcells=pip_kernel.inline_words(cells, ent),
+            medges=np.ascontiguousarray(edges[:, :4]),
         )
         return self._grid
 
     def stats(self) -> dict[str, float]:
-        """Size of the compiled grid (cells, entries, edges in lists, bytes), for benchmarks."""
+        """Size of the compiled grid (cells, entries, edge rows, inline cells, bytes)."""
         grid = self._compiled()
         return {
             "cells": float(len(grid.cells)),
@@ -507,5 +516,6 @@ class ZoneIndex:
             "full_entries": float((grid.ent[:, 1] == pip_kernel.FULL).sum()),
             "linear_entries": float((grid.ent[:, 1] == pip_kernel.LINEAR).sum()),
             "edge_rows": float(len(grid.edges)),
+            "inline_cells": float(((grid.mcells & pip_kernel.INLINE_BIT) != 0).sum()),
             "bytes": float(grid.nbytes),
         }

@@ -433,3 +433,72 @@ def test_membership_path_agrees_with_intersects_xy_on_big_parallel_batches(geoms
     got[members.point(), members.zone] = True
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(members.zone, index.query(lv, x, y).zone)
+
+
+# ---- membership words (pure cells answered from the word) -------------------------------
+
+
+def test_deep_nesting_past_the_inline_limit_still_finds_every_zone() -> None:
+    """Cells inside 1..5 nested zones: up to 3 are inline words, more fall back to entries."""
+    zones = [zone(f"n{k}", box(k, k, 30 - k, 30 - k)) for k in range(5)]
+    index = ZoneIndex(LEVELS, zones, cell_size=0.5)
+    assert index.stats()["inline_cells"] > 0
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(-1, 31, 4000), rng.uniform(-1, 31, 4000)
+    lv = np.zeros(4000, np.int32)
+    assert_agrees(index, zones, lv, x, y)
+    # the centre is in all five: more than an inline word holds
+    assert index.query_level("L0", [15.0], [15.0], distances=False).ids_of(0, index) == [
+        "n0",
+        "n1",
+        "n2",
+        "n3",
+        "n4",
+    ]
+
+
+def test_inline_words_pack_only_pure_cells_of_small_zone_numbers() -> None:
+    """inline_words: a pure cell's zones go into its word; boundary, >3 or big numbers do not."""
+    from geometry import pip_kernel as pk
+
+    # entries: (zone number, flag, edge count, first edge)
+    ent = np.array(
+        [
+            [4, pk.FULL, 0, 0],  # cell 0: one FULL entry -> inline
+            [1, pk.FULL, 0, 0],  # cell 1: FULL + BOUNDARY -> kept
+            [2, pk.BOUNDARY, 4, 0],
+            [pk.ZONE_MASK + 1, pk.LINEAR, 1, 0],  # cell 2: number too big -> kept
+            [0, pk.FULL, 0, 0],  # cell 3: four entries -> kept
+            [1, pk.FULL, 0, 0],
+            [2, pk.FULL, 0, 0],
+            [3, pk.FULL, 0, 0],
+        ],
+        np.int32,
+    )
+    first = np.array([0, 1, 3, 4, 8])
+    count = np.array([1, 2, 1, 4, 0])
+    cells = (first << pk.COUNT_BITS) | count
+    words = pk.inline_words(cells, ent)
+    assert words[0] == pk.INLINE_BIT | (1 << 60) | 4
+    np.testing.assert_array_equal(words[1:4], cells[1:4])
+    assert words[4] == pk.INLINE_BIT  # an empty cell: inline, no zones
+
+
+def test_far_grid_prefetching_kernels_give_the_same_answers(monkeypatch) -> None:
+    """With every array counted as far (prefetching on), serial and parallel answers agree."""
+    from geometry import pip_kernel as pk
+
+    zones = [zone(f"r{i}", box(i * 3, 0, i * 3 + 3, 5)) for i in range(10)]
+    zones.append(zone("all", Polygon([(-1, -1), (40, -2), (20, 9)])))
+    index = ZoneIndex(LEVELS, zones)
+    rng = np.random.default_rng(4)
+    n = 30_000
+    x, y = rng.uniform(-5, 45, n), rng.uniform(-5, 12, n)
+    lv = rng.integers(-1, 3, n).astype(np.int32)
+    want = index.query(lv, x, y, parallel=False, distances=False)
+    monkeypatch.setattr(pk, "FAR_BYTES", 0)
+    for parallel in (False, True):
+        got = index.query(lv, x, y, parallel=parallel, distances=False)
+        np.testing.assert_array_equal(got.offsets, want.offsets)
+        np.testing.assert_array_equal(got.zone, want.zone)
+    assert_agrees(index, zones, lv[:3000], x[:3000], y[:3000])
