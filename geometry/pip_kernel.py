@@ -716,6 +716,8 @@ class CompiledGrid:
     BOUNDARY, edge count, first edge row); edges are rows (ax, ay, bx, by) of `edges`.
     `mcells`: the membership words, `cells` with pure cells' zones inline (`inline_words`);
     `medges`: the edge table's (ax, ay, bx, by) columns alone, half the bytes to fetch.
+    Mixed cells of `mcells` may be split into subk[level]^2 sub-cells (`membership_tables`):
+    their words are in `blocks`, their entries follow `ent`'s in `ment`.
     """
 
     x0: FloatArray
@@ -729,6 +731,9 @@ class CompiledGrid:
     edges: FloatArray
     mcells: IntArray
     medges: FloatArray
+    subk: IntArray
+    blocks: IntArray
+    ment: npt.NDArray[np.int32]
 
     @property
     def nbytes(self) -> int:
@@ -916,6 +921,186 @@ def inline_words(cells: IntArray, ent: npt.NDArray[np.int32]) -> IntArray:
     return out
 
 
+#: A mixed cell's membership word with this bit set (a negative int64) points at a block
+#: of k x k sub-cell words in `blocks` (its low bits: the block's first element).
+BLOCK_BIT = np.int64(-(1 << 63))
+BLOCK_MASK = (1 << 62) - 1
+
+#: Sub-cells per side of a split cell (a power of two: the lookup shifts), and its log2.
+SUB_CELLS = 4
+SUB_SHIFT = 2
+
+#: Most bytes of sub-cell blocks one level may have: blocks beyond the cache cost more
+#: than the edge tests they save (so levels of thousands of zones keep whole cells).
+SUB_BUDGET = 4 << 20
+
+
+@njit(cache=True)
+def _classify_subcell(
+    first: int,
+    count: int,
+    ent: npt.NDArray[np.int32],
+    edges: FloatArray,
+    box: tuple[float, float, float, float],
+    keep: npt.NDArray[np.int64],
+    flag: npt.NDArray[np.uint8],
+) -> int:
+    """The entries of a mixed cell that matter in one (padded) sub-cell; how many.
+
+    keep[q] = entry index, flag[q] = FULL (contains the whole sub-cell) or BOUNDARY
+    (an edge of its list touches it). A boundary entry no edge touches is decided by
+    the sub-cell's centre (its list is ray-complete for every point of the cell, so the
+    crossing number there is exact): FULL, or dropped.
+    """
+    x0, y0, x1, y1 = box
+    px = 0.5 * (x0 + x1)
+    py = 0.5 * (y0 + y1)
+    m = 0
+    for e in range(first, first + count):
+        if ent[e, 1] != BOUNDARY:
+            keep[m] = e
+            flag[m] = FULL
+            m += 1
+            continue
+        r0 = ent[e, 3]
+        touched = False
+        inside = False
+        for j in range(r0, r0 + ent[e, 2]):
+            ax, ay, bx, by = edges[j, 0], edges[j, 1], edges[j, 2], edges[j, 3]
+            touched |= _seg_box_intersects(ax, ay, bx, by, x0, y0, x1, y1)
+            c = (bx - ax) * (py - ay) - (by - ay) * (px - ax)
+            inside ^= ((ay > py) != (by > py)) & ((c > 0.0) == (by - ay > 0.0))
+        if touched or inside:
+            keep[m] = e
+            flag[m] = BOUNDARY if touched else FULL
+            m += 1
+    return m
+
+
+@njit(cache=True)
+def subdivide_level(
+    words: IntArray,
+    ent: npt.NDArray[np.int32],
+    edges: FloatArray,
+    x0: float,
+    y0: float,
+    s: float,
+    nx: int,
+    k: int,
+    block_base: int,
+    row_base: int,
+) -> tuple[IntArray, IntArray, npt.NDArray[np.int32]]:
+    """Split one level's mixed cells into k x k sub-cells: (words, blocks, new entry rows).
+
+    `words` are the level's membership words (`inline_words`); a mixed one (neither
+    inline nor empty) becomes BLOCK_BIT | (block_base + its block's first element), and
+    its block holds one membership word per sub-cell (row-major): inline when no wall
+    crosses the sub-cell, else a (first row, count) word over new entry rows, numbered
+    from row_base. Rows keep the cell's entry order, so zones still come out ascending.
+    """
+    mask = (1 << COUNT_BITS) - 1
+    pad = s * 1e-6
+    h = s / k
+    out = words.copy()
+    keep = np.empty(64, np.int64)
+    flag = np.empty(64, np.uint8)
+    n_blocks = 0
+    n_rows = 0
+    blocks = np.empty(0, np.int64)
+    rows = np.empty((0, 4), np.int32)
+    for write in (False, True):
+        if write:
+            blocks = np.empty(n_blocks * k * k, np.int64)
+            rows = np.empty((n_rows, 4), np.int32)
+        b = 0
+        r = 0
+        for c in range(words.shape[0]):
+            w = words[c]
+            if (w & INLINE_BIT) or (w & mask) == 0:
+                continue
+            first = w >> COUNT_BITS
+            count = w & mask
+            if count > keep.shape[0]:
+                keep = np.empty(count, np.int64)
+                flag = np.empty(count, np.uint8)
+            iy = c // nx
+            ix = c - iy * nx
+            if write:
+                out[c] = BLOCK_BIT | (block_base + b)
+            for sy in range(k):
+                for sx in range(k):
+                    box = (
+                        x0 + ix * s + sx * h - pad,
+                        y0 + iy * s + sy * h - pad,
+                        x0 + ix * s + (sx + 1) * h + pad,
+                        y0 + iy * s + (sy + 1) * h + pad,
+                    )
+                    m = _classify_subcell(first, count, ent, edges, box, keep, flag)
+                    pure = m <= INLINE_ZONES
+                    for q in range(m):
+                        pure &= (flag[q] == FULL) & (ent[keep[q], 0] <= ZONE_MASK)
+                    if pure:
+                        if write:
+                            v = INLINE_BIT | (np.int64(m) << 60)
+                            for q in range(m):
+                                v |= np.int64(ent[keep[q], 0]) << (ZONE_BITS * q)
+                            blocks[b] = v
+                    else:
+                        if write:
+                            blocks[b] = ((row_base + r) << COUNT_BITS) | m
+                            for q in range(m):
+                                rows[r + q, 0] = ent[keep[q], 0]
+                                rows[r + q, 1] = flag[q]
+                                rows[r + q, 2] = ent[keep[q], 2]
+                                rows[r + q, 3] = ent[keep[q], 3]
+                        r += m
+                    b += 1
+        n_blocks = b // (k * k)
+        n_rows = r
+    return out, blocks, rows
+
+
+def membership_tables(
+    cells: IntArray,
+    ent: npt.NDArray[np.int32],
+    edges: FloatArray,
+    levels: tuple[FloatArray, FloatArray, FloatArray, IntArray, IntArray, IntArray],
+) -> tuple[IntArray, IntArray, IntArray, npt.NDArray[np.int32]]:
+    """The membership path's tables: (mcells, blocks, subk, ment).
+
+    mcells: `inline_words` of `cells`, each level's mixed cells then split into
+    SUB_CELLS x SUB_CELLS sub-cells (`subdivide_level`) when their blocks fit in
+    SUB_BUDGET (subk[level]: SUB_CELLS, or 1 for whole cells). ment: `ent` followed by
+    the sub-cells' entry rows.
+    """
+    x0, y0, inv, nxa, nya, base = levels
+    mcells = inline_words(cells, ent)
+    mask = (1 << COUNT_BITS) - 1
+    subk = np.ones(len(nxa), np.int64)
+    blocks = [np.zeros(1, np.int64)]  # element 0: read (and ignored) for unsplit cells
+    rows = [ent]
+    n_blocks = 1
+    n_rows = len(ent)
+    for lv in range(len(nxa)):
+        a, b = int(base[lv]), int(base[lv]) + int(nxa[lv] * nya[lv])
+        words = mcells[a:b]
+        mixed = int(np.count_nonzero(((words & INLINE_BIT) == 0) & ((words & mask) != 0)))
+        k = SUB_CELLS
+        if mixed == 0 or mixed * k * k * 8 > SUB_BUDGET:
+            continue
+        new, blk, extra = subdivide_level(
+            words, ent, edges, x0[lv], y0[lv], 1.0 / inv[lv], int(nxa[lv]), k, n_blocks, n_rows
+        )
+        mcells[a:b] = new
+        subk[lv] = k
+        blocks.append(blk)
+        rows.append(extra)
+        n_blocks += len(blk)
+        n_rows += len(extra)
+    ment = rows[0] if len(rows) == 1 else np.ascontiguousarray(np.concatenate(rows))
+    return mcells, np.concatenate(blocks), subk, ment
+
+
 @njit(cache=True, inline="always")
 def _word_count(w: int) -> int:
     """Candidates of a membership word (exact for inline words, an upper bound otherwise)."""
@@ -946,12 +1131,54 @@ def _prefetch_cell(
         prefetch(cells, base[lv] + np.int64(fy) * nxa[lv] + np.int64(fx))
 
 
+#: The grid arrays pass 1 of the membership path reads: (x0, y0, inv, nx, ny, base,
+#: mcells, subk, blocks).
+MemberGeometry = tuple[
+    FloatArray, FloatArray, FloatArray, IntArray, IntArray, IntArray, IntArray, IntArray, IntArray
+]
+
+
+@njit(cache=True, inline="always")
+def _member_word(lv: int, px: float, py: float, g: MemberGeometry) -> int:
+    """The membership word of a point: its cell's, or its sub-cell's in a split cell.
+
+    Like `_cell_word` (branch-free, 0 off the grid) but on the SUB_CELLS times finer
+    index: (px - x0) * inv * 4 is exactly 4 times the cell coordinate (a power of two),
+    so its floor shifted right is the same cell `_cell_word` finds and its low bits are
+    the sub-cell. Then one more load: the sub-cell word when the cell is split, else a
+    dummy element whose value is dropped (a load on both paths costs less than a branch
+    that points in random order would mispredict).
+    """
+    x0, y0, inv, nxa, nya, base, mcells, _, blocks = g
+    nl = nxa.shape[0]
+    ok = (lv >= 0) & (lv < nl)
+    lc = min(max(lv, 0), nl - 1)
+    fx = (px - x0[lc]) * (inv[lc] * SUB_CELLS)
+    fy = (py - y0[lc]) * (inv[lc] * SUB_CELLS)
+    nx = nxa[lc]
+    ny = nya[lc]
+    mx = nx * SUB_CELLS - 1.0
+    my = ny * SUB_CELLS - 1.0
+    ok &= (fx >= 0.0) & (fy >= 0.0) & (fx < mx + 1.0) & (fy < my + 1.0)
+    cx = fx if fx > 0.0 else 0.0
+    cy = fy if fy > 0.0 else 0.0
+    jx = np.int64(cx if cx < mx else mx)
+    jy = np.int64(cy if cy < my else my)
+    w = mcells[base[lc] + (jy >> SUB_SHIFT) * nx + (jx >> SUB_SHIFT)]
+    # all ones when the cell is split, else zero: masks, not selects (see above)
+    split = w >> 63
+    sub_index = (jy & (SUB_CELLS - 1)) * SUB_CELLS + (jx & (SUB_CELLS - 1))
+    sub = blocks[((w & BLOCK_MASK) + sub_index) & split]
+    w = (sub & split) | (w & ~split)
+    return w if ok else 0
+
+
 @njit(cache=True, inline="always")
 def _words_chunk(
     level: npt.NDArray[np.int32],
     x: FloatArray,
     y: FloatArray,
-    g: tuple[FloatArray, FloatArray, FloatArray, IntArray, IntArray, IntArray, IntArray],
+    g: MemberGeometry,
     far: bool,
     start: int,
     end: int,
@@ -959,17 +1186,17 @@ def _words_chunk(
 ) -> int:
     """Membership words of points start..end into word[]; their candidate count.
 
-    `g` = (x0, y0, inv, nx, ny, base, mcells). On a `far` cell array the cell of the
-    point AHEAD_CELLS places on is prefetched, so the cache misses overlap.
+    On a `far` cell array the cell of the point AHEAD_CELLS places on is prefetched, so
+    the cache misses overlap.
     """
-    x0, y0, inv, nxa, nya, base, mcells = g
+    x0, y0, inv, nxa, nya, base, mcells, _, _ = g
     n = x.shape[0]
     total = 0
     for i in range(start, end):
         j = i + AHEAD_CELLS
         if far and j < n:
             _prefetch_cell(level[j], x[j], y[j], x0, y0, inv, nxa, nya, base, mcells)
-        w = _cell_word(level[i], x[i], y[i], x0, y0, inv, nxa, nya, base, mcells)
+        w = _member_word(level[i], x[i], y[i], g)
         word[i] = w
         total += _word_count(w)
     return total
@@ -980,7 +1207,7 @@ def _member_words(
     level: npt.NDArray[np.int32],
     x: FloatArray,
     y: FloatArray,
-    g: tuple[FloatArray, FloatArray, FloatArray, IntArray, IntArray, IntArray, IntArray],
+    g: MemberGeometry,
     far: bool,
     bounds: IntArray,
     word: IntArray,
@@ -996,7 +1223,7 @@ def _par_member_words(
     level: npt.NDArray[np.int32],
     x: FloatArray,
     y: FloatArray,
-    g: tuple[FloatArray, FloatArray, FloatArray, IntArray, IntArray, IntArray, IntArray],
+    g: MemberGeometry,
     far: bool,
     bounds: IntArray,
     word: IntArray,
@@ -1115,9 +1342,9 @@ def query_members(
     word = np.empty(n, np.int64)
     room = np.zeros(chunks + 1, np.int64)
     far_cells = g.mcells.nbytes > FAR_BYTES
-    far_entries = g.ent.nbytes > FAR_BYTES
+    far_entries = g.ment.nbytes > FAR_BYTES
     words_pass = _par_member_words if chunks > 1 else _member_words
-    geo = (g.x0, g.y0, g.inv, g.nx, g.ny, g.base, g.mcells)
+    geo = (g.x0, g.y0, g.inv, g.nx, g.ny, g.base, g.mcells, g.subk, g.blocks)
     words_pass(level, x, y, geo, far_cells, bounds, word, room)
     # each chunk's part gets INLINE_ZONES spare slots: inline words write all of theirs
     room[1:] += INLINE_ZONES
@@ -1126,7 +1353,7 @@ def query_members(
     offsets = np.empty(n + 1, np.int64)
     used = np.zeros(chunks, np.int64)
     fill_pass = _par_fill_members if chunks > 1 else _fill_members
-    fill_pass(x, y, word, bounds, room, g.ent, g.medges, oz, offsets, used, far_entries)
+    fill_pass(x, y, word, bounds, room, g.ment, g.medges, oz, offsets, used, far_entries)
     if chunks == 1:
         offsets[n] = used[0]
         return offsets, oz[: used[0]]

@@ -492,23 +492,34 @@ class ZoneIndex:
         cells = np.concatenate(words).astype(np.int64)
         ent = np.ascontiguousarray(np.concatenate(ents), dtype=np.int32)
         edges = np.ascontiguousarray(np.concatenate([g.edges for g in grids]), np.float64)
+        x0 = np.array([g.x0 for g in grids], np.float64)
+        y0 = np.array([g.y0 for g in grids], np.float64)
+        inv = np.array([1.0 / g.cell for g in grids], np.float64)
+        nx = np.array([g.nx for g in grids], np.int64)
+        ny = np.array([g.ny for g in grids], np.int64)
+        mcells, blocks, subk, ment = pip_kernel.membership_tables(
+            cells, ent, edges, (x0, y0, inv, nx, ny, cell_base)
+        )
         self._grid = pip_kernel.CompiledGrid(
-            x0=np.array([g.x0 for g in grids], np.float64),
-            y0=np.array([g.y0 for g in grids], np.float64),
-            inv=np.array([1.0 / g.cell for g in grids], np.float64),
-            nx=np.array([g.nx for g in grids], np.int64),
-            ny=np.array([g.ny for g in grids], np.int64),
+            x0=x0,
+            y0=y0,
+            inv=inv,
+            nx=nx,
+            ny=ny,
             base=cell_base,
             cells=cells,
             ent=ent,
             edges=edges,
-            mcells=pip_kernel.inline_words(cells, ent),
+            mcells=mcells,
             medges=np.ascontiguousarray(edges[:, :4]),
+            subk=subk,
+            blocks=blocks,
+            ment=ment,
         )
         return self._grid
 
     def stats(self) -> dict[str, float]:
-        """Size of the compiled grid (cells, entries, edge rows, inline cells, bytes)."""
+        """Size of the compiled grid (cells, entries, edge rows, inline and split cells, bytes)."""
         grid = self._compiled()
         return {
             "cells": float(len(grid.cells)),
@@ -517,5 +528,6 @@ class ZoneIndex:
             "linear_entries": float((grid.ent[:, 1] == pip_kernel.LINEAR).sum()),
             "edge_rows": float(len(grid.edges)),
             "inline_cells": float(((grid.mcells & pip_kernel.INLINE_BIT) != 0).sum()),
+            "split_cells": float((grid.mcells < 0).sum()),
             "bytes": float(grid.nbytes),
         }

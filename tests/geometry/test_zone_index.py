@@ -441,8 +441,9 @@ def test_membership_path_agrees_with_intersects_xy_on_big_parallel_batches(geoms
 def test_deep_nesting_past_the_inline_limit_still_finds_every_zone() -> None:
     """Cells inside 1..5 nested zones: up to 3 are inline words, more fall back to entries."""
     zones = [zone(f"n{k}", box(k, k, 30 - k, 30 - k)) for k in range(5)]
-    index = ZoneIndex(LEVELS, zones, cell_size=0.5)
+    index = ZoneIndex(LEVELS, zones, cell_size=0.7)
     assert index.stats()["inline_cells"] > 0
+    assert index.stats()["split_cells"] > 0
     rng = np.random.default_rng(5)
     x, y = rng.uniform(-1, 31, 4000), rng.uniform(-1, 31, 4000)
     lv = np.zeros(4000, np.int32)
@@ -502,3 +503,24 @@ def test_far_grid_prefetching_kernels_give_the_same_answers(monkeypatch) -> None
         np.testing.assert_array_equal(got.offsets, want.offsets)
         np.testing.assert_array_equal(got.zone, want.zone)
     assert_agrees(index, zones, lv[:3000], x[:3000], y[:3000])
+
+
+@settings(max_examples=25, deadline=None)
+@given(geoms=st.lists(rectilinear(), min_size=1, max_size=4), cell=cell_sizes, data=st.data())
+def test_split_and_whole_mixed_cells_give_the_same_zones(geoms, cell, data) -> None:
+    """Mixed cells split into sub-cells, or kept whole (budget 0): the same answers."""
+    from geometry import pip_kernel as pk
+
+    zones = [zone(f"z{i}", g) for i, g in enumerate(geoms)]
+    split = ZoneIndex(LEVELS, zones, cell_size=cell)
+    lv, x, y = probe_points(data.draw, zones, 300)
+    hits = split.query(lv, x, y)
+    assert_membership_agrees(split, hits, lv, x, y)
+    old = pk.SUB_BUDGET
+    try:
+        pk.SUB_BUDGET = 0
+        whole = ZoneIndex(LEVELS, zones, cell_size=cell)
+        assert whole.stats()["split_cells"] == 0
+        assert_membership_agrees(whole, hits, lv, x, y)
+    finally:
+        pk.SUB_BUDGET = old
