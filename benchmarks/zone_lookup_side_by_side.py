@@ -5,9 +5,9 @@
 On the Northfield campus (floorplans/northfield; a synthetic stand-in if it is missing)
 and the same N points (default 1,000,000, like students: see `random_points`):
 
-1. STS `ZoneIndex.query` on one core (`numba.set_num_threads(1)`, serial kernel) and on
-   all cores (parallel kernel); zones containing each point AND the distance to each
-   zone's boundary.
+1. STS `ZoneIndex.query` on one core (`parallel=False`: the serial kernel on the calling
+   thread) and on all cores (parallel kernel), membership only (`distances=False`) and
+   with the distance to each zone's boundary.
 2. shapely 2: one `STRtree` per level, `STRtree.query(points, predicate="intersects")`,
    timed with and without making the Point array (`shapely.points`), and the like-for-
    like variant that also computes each hit's distance to the boundary.
@@ -15,7 +15,8 @@ and the same N points (default 1,000,000, like students: see `random_points`):
    distance per candidate. Run on a subsample and extrapolated to N (said in the output).
 
 It checks that STS and shapely find the same (point, zone) pairs, then prints points/s
-and ratios, and the flatness table: STS throughput on synthetic campuses of 100 to
+and ratios (each the best of --repeats rounds in which the methods take turns), and the
+flatness table: STS throughput on synthetic campuses of 100 to
 20,000 zones (same point recipe), next to shapely's.
 """
 
@@ -151,29 +152,67 @@ def shapely_pairs(look: ShapelyLookup, pts: Points) -> set[tuple[int, str]]:
     return out
 
 
-def sts_rates(
-    index: ZoneIndex, pts: Points, repeats: int, distances: bool = True
-) -> tuple[float, float]:
-    """STS points/s on one thread (serial kernel) and on all threads (parallel kernel)."""
-    n = len(pts[0])
-    cores = os.cpu_count() or 1
-    d = distances
-    numba.set_num_threads(1)
-    index.query(*pts, parallel=False, distances=d)
-    one = n / best_of(lambda: index.query(*pts, parallel=False, distances=d), repeats)
-    numba.set_num_threads(cores)
-    index.query(*pts, parallel=True, distances=d)
-    many = n / best_of(
-        lambda: index.query(*pts, parallel=True, distances=d), repeats, time.perf_counter
-    )
-    return one, many
+def interleaved(
+    fns: dict[str, Callable[[], object]],
+    rounds: int,
+    clock: Callable[[], float] = time.thread_time,
+) -> dict[str, float]:
+    """Smallest time of each callable over `rounds` rounds, the callables taking turns.
+
+    This is a VM whose host runs other guests: a burst of their load can slow every
+    repeat of one measurement taken back to back, and thread CPU time cannot see it
+    (the guest does not know its core was taken). Taking turns spreads each method's
+    repeats over the whole run, so a burst hits all methods alike.
+    """
+    for fn in fns.values():
+        fn()  # compile, fault the pages in
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(rounds):
+        for key, fn in fns.items():
+            t0 = clock()
+            fn()
+            best[key] = min(best[key], clock() - t0)
+    return best
+
+
+def sts_calls(index: ZoneIndex, pts: Points, parallel: bool) -> dict[str, Callable[[], object]]:
+    """The two STS queries (membership only, and with distances) as timed callables."""
+    return {
+        "members": lambda: index.query(*pts, parallel=parallel, distances=False),
+        "distances": lambda: index.query(*pts, parallel=parallel),
+    }
+
+
+@numba.njit(cache=True)
+def _chase(nxt: npt.NDArray[np.int64], steps: int) -> int:
+    """Follow `steps` links of a random cycle: each load waits for the one before."""
+    j = 0
+    for _ in range(steps):
+        j = nxt[j]
+    return j
+
+
+def memory_latency() -> list[tuple[int, float]]:
+    """ns per dependent load at working sets of 1 to 64 MiB: where the caches end."""
+    rng = np.random.default_rng(0)
+    out = []
+    steps = 2_000_000
+    for mb in (1, 2, 4, 8, 16, 64):
+        m = mb * 2**20 // 8
+        perm = rng.permutation(m)
+        nxt = np.empty(m, np.int64)
+        nxt[perm] = np.roll(perm, -1)
+        _chase(nxt, 1000)
+        t = best_of(lambda nxt=nxt: _chase(nxt, steps), 3)
+        out.append((mb, t / steps * 1e9))
+    return out
 
 
 def main() -> int:
     """Run every measurement and print the tables."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--points", type=int, default=1_000_000)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=9, help="rounds of the interleaved timings")
     ap.add_argument("--loop-sample", type=int, default=20_000)
     ap.add_argument("--sizes", default="100,1000,5000,20000")
     args = ap.parse_args()
@@ -201,13 +240,20 @@ def main() -> int:
     ours, theirs = sts_pairs(index, sub), shapely_pairs(look, sub)
     agree = "identical" if ours == theirs else f"DIFFER in {len(ours ^ theirs)} pairs"
 
-    one, many = sts_rates(index, pts, args.repeats)
-    m_one, m_many = sts_rates(index, pts, args.repeats, distances=False)
-    members = index.query(*pts, distances=False)
     made = look.split(pts)
-    q_only = n / best_of(lambda: look.query(pts, False, False, made), args.repeats)
-    q_pts = n / best_of(lambda: look.query(pts, True, False), args.repeats)
-    q_dist = n / best_of(lambda: look.query(pts, True, True), args.repeats)
+    one_thread = sts_calls(index, pts, parallel=False)
+    one_thread["shapely prebuilt"] = lambda: look.query(pts, False, False, made)
+    one_thread["shapely points"] = lambda: look.query(pts, True, False)
+    one_thread["shapely distance"] = lambda: look.query(pts, True, True)
+    t1 = interleaved(one_thread, args.repeats)
+    numba.set_num_threads(cores)
+    tn = interleaved(sts_calls(index, pts, parallel=True), args.repeats, time.perf_counter)
+    one, many = n / t1["distances"], n / tn["distances"]
+    m_one, m_many = n / t1["members"], n / tn["members"]
+    q_only, q_pts, q_dist = (
+        n / t1[k] for k in ("shapely prebuilt", "shapely points", "shapely distance")
+    )
+    members = index.query(*pts, distances=False)
     m = min(args.loop_sample, n)
     trees, polys = per_point_trees(level_ids, zones)
     loop_s = best_of(lambda: per_point_loop(trees, polys, tuple(a[:m] for a in pts)), 1)
@@ -251,10 +297,11 @@ def main() -> int:
 
     print(f"\n## flatness: synthetic campuses, same point recipe, {n:,} points")
     print(
-        "\n| zones | grid MB | build ms | hits/pt | STS 1 core | STS "
-        f"{cores} cores | shapely points+query | STS 1 core / shapely |"
+        "\n| zones | cell m | grid MB | build ms | hits/pt | STS members 1 core | STS members "
+        f"{cores} cores | STS + distances 1 core | shapely points+query | STS 1 core / shapely |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    biggest: tuple[ZoneIndex, list[Zone], tuple[str, ...]] | None = None
     for size in (int(s) for s in args.sizes.split(",") if s):
         lv, zs = campus(size)
         p = random_points(zs, n, seed=2, levels=lv)
@@ -262,15 +309,42 @@ def main() -> int:
         idx = ZoneIndex(lv, zs)
         idx.query(p[0][:1], p[1][:1], p[2][:1])
         b = time.perf_counter() - t0
-        o, mny = sts_rates(idx, p, args.repeats)
         sh = ShapelyLookup(lv, zs)
-        s_rate = n / best_of(lambda sh=sh, p=p: sh.query(p, True, False), max(1, args.repeats // 2))
-        h = idx.query(*p)
-        print(
-            f"| {len(zs):,} | {idx.stats()['bytes'] / 1e6:.1f} | {b * 1e3:.0f} | "
-            f"{len(h.zone) / n:.2f} | {o / 1e6:.1f} M/s | {mny / 1e6:.1f} M/s | "
-            f"{s_rate / 1e6:.2f} M/s | {o / s_rate:.0f}x |"
+        calls = sts_calls(idx, p, parallel=False)
+        calls["shapely points"] = lambda sh=sh, p=p: sh.query(p, True, False)
+        t = interleaved(calls, args.repeats)
+        mo, do, s_rate = (n / t[k] for k in ("members", "distances", "shapely points"))
+        mmany = (
+            n
+            / interleaved(
+                {"m": lambda idx=idx, p=p: idx.query(*p, distances=False, parallel=True)},
+                args.repeats,
+                time.perf_counter,
+            )["m"]
         )
+        h = idx.query(*p)
+        cell = 1.0 / float(idx._compiled().inv[0])
+        print(
+            f"| {len(zs):,} | {cell:.2f} | {idx.stats()['bytes'] / 1e6:.1f} | {b * 1e3:.0f} | "
+            f"{len(h.zone) / n:.2f} | {mo / 1e6:.1f} M/s | {mmany / 1e6:.1f} M/s | "
+            f"{do / 1e6:.1f} M/s | {s_rate / 1e6:.2f} M/s | {mo / s_rate:.0f}x |"
+        )
+        biggest = (idx, zs, lv)
+    if biggest is not None:
+        # control: the largest campus, its points drawn near its first 128 zones only.
+        # Same index and recipe, so the work per point is the same; only the memory the
+        # points touch shrinks. The gap to the row above is the memory hierarchy's.
+        idx, zs, lv = biggest
+        p = random_points(zs[:128], n, seed=2, levels=lv)
+        t = interleaved(sts_calls(idx, p, parallel=False), args.repeats)
+        mo, do = n / t["members"], n / t["distances"]
+        print(
+            f"\ncontrol, {len(zs):,} zones, points near 128 of them: members {mo / 1e6:.1f} M/s, "
+            f"+ distances {do / 1e6:.1f} M/s (one core)"
+        )
+    print("\nmemory: dependent-load latency by working set (a random pointer chase)")
+    for mb, ns in memory_latency():
+        print(f"  {mb:>4} MiB: {ns:.0f} ns")
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
     return 0
 
