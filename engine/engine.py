@@ -36,7 +36,6 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
-import numpy.typing as npt
 
 from engine.batches import PositionBatch, ReadingBatch
 from engine.consent import ConsentGate, RosterRow
@@ -120,26 +119,6 @@ class LatestFixes(Mapping[str, Evidence]):
 
     def __len__(self) -> int:
         return len(self._students())
-
-
-def _forget_in_locator(locator: Locator, students: npt.NDArray[np.int64]) -> None:
-    """Drop a student's buffered readings and track from the Locator."""
-    forget = getattr(locator, "forget", None)
-    if callable(forget):
-        forget(students)
-        return
-    # The Locator keeps a reading buffer and per-tag filter state (engine/locate.py);
-    # until it has a `forget`, clear both here so nothing of the student remains.
-    buf: ReadingBatch = locator._buffer
-    locator._buffer = buf.take(~np.isin(buf.tag, students))
-    state = locator._state
-    ok = students[students < len(state.last_t)]
-    state.alive[ok] = False
-    state.mean[ok] = 0.0
-    state.cov[ok] = 0.0
-    state.last_t[ok] = 0.0
-    state.level[ok] = 0
-    state.gated[ok] = 0
 
 
 class Engine:
@@ -348,7 +327,7 @@ class Engine:
         students = np.array([s], np.int64)
         self.zones.forget(students)
         if self._locator is not None:
-            _forget_in_locator(self._locator, students)
+            self._locator.forget(students)
         forget = getattr(self.rules, "forget", None)
         if callable(forget):
             forget(tag)
