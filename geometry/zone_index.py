@@ -497,7 +497,7 @@ class ZoneIndex:
         inv = np.array([1.0 / g.cell for g in grids], np.float64)
         nx = np.array([g.nx for g in grids], np.int64)
         ny = np.array([g.ny for g in grids], np.int64)
-        mcells, blocks, subk, ment = pip_kernel.membership_tables(
+        mcells, blocks, ment = pip_kernel.membership_tables(
             cells, ent, edges, (x0, y0, inv, nx, ny, cell_base)
         )
         self._grid = pip_kernel.CompiledGrid(
@@ -512,7 +512,6 @@ class ZoneIndex:
             edges=edges,
             mcells=mcells,
             medges=np.ascontiguousarray(edges[:, :4]),
-            subk=subk,
             blocks=blocks,
             ment=ment,
         )
