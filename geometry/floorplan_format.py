@@ -49,6 +49,27 @@ class RingParser:
     def _error(self, fid: str, message: str, fix: str) -> None:
         self.problems.append(Problem("error", fid, message, fix))
 
+    def segment(self, fid: str, geometry: Any) -> np.ndarray | None:
+        """An opening's LineString as an (n, 2) array of at least 2 distinct points, or None."""
+        if not isinstance(geometry, Mapping) or geometry.get("type") != "LineString":
+            self._error(
+                fid,
+                "an opening needs a LineString geometry",
+                "draw the opening as a line across the doorway",
+            )
+            return None
+        pts = self.points(fid, "LineString", geometry.get("coordinates"))
+        if pts is None:
+            return None
+        if len(np.unique(pts, axis=0)) < 2:
+            self._error(
+                fid,
+                "opening segment has fewer than 2 distinct points",
+                "give the two ends of the doorway",
+            )
+            return None
+        return pts
+
     def points(self, fid: str, what: str, coords: Any) -> np.ndarray | None:
         """An (n, 2) float array of positions (projected when the frame is WGS84), or None."""
         if not isinstance(coords, list) or not coords:
@@ -384,28 +405,8 @@ def _opening(
             )
         )
         return None
-    if not isinstance(geometry, Mapping) or geometry.get("type") != "LineString":
-        problems.append(
-            Problem(
-                "error",
-                fid,
-                "an opening needs a LineString geometry",
-                "draw the opening as a line across the doorway",
-            )
-        )
-        return None
-    pts = rings.points(fid, "LineString", geometry.get("coordinates"))
+    pts = rings.segment(fid, geometry)
     if pts is None:
-        return None
-    if len(np.unique(pts, axis=0)) < 2:
-        problems.append(
-            Problem(
-                "error",
-                fid,
-                "opening segment has fewer than 2 distinct points",
-                "give the two ends of the doorway",
-            )
-        )
         return None
     zones = props.get("zones", [])
     if not isinstance(zones, list) or not all(isinstance(z, str) for z in zones):

@@ -498,29 +498,8 @@ def _openings(
     for f in _features(files, "opening.geojson", source, problems):
         fid = str(f["id"])
         props = f["properties"]
-        geometry = f.get("geometry")
-        if not isinstance(geometry, Mapping) or geometry.get("type") != "LineString":
-            problems.append(
-                Problem(
-                    "error",
-                    fid,
-                    "an opening needs a LineString geometry",
-                    "draw the opening as a line across the doorway",
-                )
-            )
-            continue
-        pts = rings.points(fid, "LineString", geometry.get("coordinates"))
+        pts = rings.segment(fid, f.get("geometry"))
         if pts is None:
-            continue
-        if len(np.unique(pts, axis=0)) < 2:
-            problems.append(
-                Problem(
-                    "error",
-                    fid,
-                    "opening has fewer than 2 distinct points",
-                    "draw the opening as a line across the doorway",
-                )
-            )
             continue
         segment = shapely.LineString(pts)
         level = str(props.get("level_id"))
