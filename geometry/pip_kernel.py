@@ -547,6 +547,39 @@ def _point_hits(
 
 
 @njit(cache=True, inline="always")
+def _grid_index(
+    lv: int,
+    px: float,
+    py: float,
+    x0: FloatArray,
+    y0: FloatArray,
+    inv: FloatArray,
+    nxa: IntArray,
+    nya: IntArray,
+    scale: int,
+) -> tuple[bool, int, int, int]:
+    """(on the grid, level, jx, jy): a point's cell on a `scale` times finer index.
+
+    `scale` is 1 or a power of two, so (px - x0) * inv * scale is exactly scale times
+    the cell coordinate: jx >> log2(scale) is the cell, the low bits the sub-cell.
+    Branch-free: indexes are clamped into range (NaN clamps to 0) and the flag is false
+    for points off the grid, on an unknown level, or with NaN.
+    """
+    nl = nxa.shape[0]
+    ok = (lv >= 0) & (lv < nl)
+    lc = min(max(lv, 0), nl - 1)
+    fx = (px - x0[lc]) * (inv[lc] * scale)
+    fy = (py - y0[lc]) * (inv[lc] * scale)
+    mx = nxa[lc] * scale - 1.0
+    my = nya[lc] * scale - 1.0
+    ok &= (fx >= 0.0) & (fy >= 0.0) & (fx < mx + 1.0) & (fy < my + 1.0)
+    # clamp with comparisons that NaN fails, so NaN lands on 0
+    cx = fx if fx > 0.0 else 0.0
+    cy = fy if fy > 0.0 else 0.0
+    return ok, lc, int(cx if cx < mx else mx), int(cy if cy < my else my)
+
+
+@njit(cache=True, inline="always")
 def _cell_word(
     lv: int,
     px: float,
@@ -559,25 +592,9 @@ def _cell_word(
     base: IntArray,
     cells: IntArray,
 ) -> int:
-    """The packed word (first entry, entry count) of a point's cell; 0 when it has none.
-
-    Branch-free: indexes are clamped into range (NaN clamps to 0) and a validity mask
-    zeroes the word of points off the grid, on an unknown level, or with NaN.
-    """
-    nl = nxa.shape[0]
-    ok = (lv >= 0) & (lv < nl)
-    lc = min(max(lv, 0), nl - 1)
-    fx = (px - x0[lc]) * inv[lc]
-    fy = (py - y0[lc]) * inv[lc]
-    nx = nxa[lc]
-    ny = nya[lc]
-    ok &= (fx >= 0.0) & (fy >= 0.0) & (fx < nx) & (fy < ny)
-    # clamp with comparisons that NaN fails, so NaN lands on 0
-    cx = fx if fx > 0.0 else 0.0
-    cy = fy if fy > 0.0 else 0.0
-    ix = np.int64(cx if cx < nx - 1.0 else nx - 1.0)
-    iy = np.int64(cy if cy < ny - 1.0 else ny - 1.0)
-    w = cells[base[lc] + iy * nx + ix]
+    """The packed word (first entry, entry count) of a point's cell; 0 when it has none."""
+    ok, lc, ix, iy = _grid_index(lv, px, py, x0, y0, inv, nxa, nya, 1)
+    w = cells[base[lc] + iy * nxa[lc] + ix]
     return w if ok else 0
 
 
@@ -1146,13 +1163,9 @@ def _prefetch_cell(
     base: IntArray,
     cells: IntArray,
 ) -> None:
-    """Start loading the cell word of a point (nothing for points off the grid)."""
-    if lv < 0 or lv >= nxa.shape[0]:
-        return
-    fx = (px - x0[lv]) * inv[lv]
-    fy = (py - y0[lv]) * inv[lv]
-    if fx >= 0.0 and fy >= 0.0 and fx < nxa[lv] and fy < nya[lv]:
-        prefetch(cells, base[lv] + np.int64(fy) * nxa[lv] + np.int64(fx))
+    """Start loading the cell word of a point (off the grid: its clamped cell, harmless)."""
+    _, lc, ix, iy = _grid_index(lv, px, py, x0, y0, inv, nxa, nya, 1)
+    prefetch(cells, base[lc] + iy * nxa[lc] + ix)
 
 
 #: The grid arrays pass 1 of the membership path reads: (x0, y0, inv, nx, ny, base,
@@ -1171,27 +1184,12 @@ SUB_BIT = 56
 def _member_word(lv: int, px: float, py: float, g: MemberGeometry) -> int:
     """The membership word of a point's cell, with its sub-cell in bits SUB_BIT.. if split.
 
-    Like `_cell_word` (branch-free, 0 off the grid) but on the SUB_CELLS times finer
-    index: (px - x0) * inv * 4 is exactly 4 times the cell coordinate (a power of two),
-    so its floor shifted right is the same cell `_cell_word` finds and its low bits are
-    the sub-cell.
+    The cell is `_cell_word`'s (the same index, SUB_CELLS times finer: `_grid_index`);
+    0 off the grid.
     """
     x0, y0, inv, nxa, nya, base, mcells, _ = g
-    nl = nxa.shape[0]
-    ok = (lv >= 0) & (lv < nl)
-    lc = min(max(lv, 0), nl - 1)
-    fx = (px - x0[lc]) * (inv[lc] * SUB_CELLS)
-    fy = (py - y0[lc]) * (inv[lc] * SUB_CELLS)
-    nx = nxa[lc]
-    ny = nya[lc]
-    mx = nx * SUB_CELLS - 1.0
-    my = ny * SUB_CELLS - 1.0
-    ok &= (fx >= 0.0) & (fy >= 0.0) & (fx < mx + 1.0) & (fy < my + 1.0)
-    cx = fx if fx > 0.0 else 0.0
-    cy = fy if fy > 0.0 else 0.0
-    jx = np.int64(cx if cx < mx else mx)
-    jy = np.int64(cy if cy < my else my)
-    w = mcells[base[lc] + (jy >> SUB_SHIFT) * nx + (jx >> SUB_SHIFT)]
+    ok, lc, jx, jy = _grid_index(lv, px, py, x0, y0, inv, nxa, nya, SUB_CELLS)
+    w = mcells[base[lc] + (jy >> SUB_SHIFT) * nxa[lc] + (jx >> SUB_SHIFT)]
     # all ones when the cell is split, else zero: masks, not a branch that points in
     # random order would mispredict
     split = w >> 63
