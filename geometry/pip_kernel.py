@@ -17,9 +17,10 @@ convex, so its maximum over the cell is at a corner) no point of the cell is far
 than ``U`` from the boundary, so an edge farther than ``U`` from the whole cell can
 never be nearest: the minimum over the kept edges is the exact distance.
 
-Membership-only queries read a second word per cell (`inline_words`): a cell no wall
-crosses, inside at most three zones, carries those zones' numbers in the word itself, so
-most points need no entry or edge at all.
+Membership-only queries read a finer grid (`membership_tables`): each fine cell holds
+the number of its word in a per-level dictionary; a fine cell no wall crosses, inside
+at most three zones, has a word that carries those zones' numbers itself, so most
+points need no entry or edge at all.
 
 An entry's edges are its own list in the edge table, or (on levels with many zones,
 for zones of at most SHARED_ZONE_EDGES edges, and whenever the list would be most of
@@ -556,22 +557,19 @@ def _grid_index(
     inv: FloatArray,
     nxa: IntArray,
     nya: IntArray,
-    scale: int,
 ) -> tuple[bool, int, int, int]:
-    """(on the grid, level, jx, jy): a point's cell on a `scale` times finer index.
+    """(on the grid, level, ix, iy): a point's cell on a grid of nxa x nya cells of 1/inv.
 
-    `scale` is 1 or a power of two, so (px - x0) * inv * scale is exactly scale times
-    the cell coordinate: jx >> log2(scale) is the cell, the low bits the sub-cell.
     Branch-free: indexes are clamped into range (NaN clamps to 0) and the flag is false
     for points off the grid, on an unknown level, or with NaN.
     """
     nl = nxa.shape[0]
     ok = (lv >= 0) & (lv < nl)
     lc = min(max(lv, 0), nl - 1)
-    fx = (px - x0[lc]) * (inv[lc] * scale)
-    fy = (py - y0[lc]) * (inv[lc] * scale)
-    mx = nxa[lc] * scale - 1.0
-    my = nya[lc] * scale - 1.0
+    fx = (px - x0[lc]) * inv[lc]
+    fy = (py - y0[lc]) * inv[lc]
+    mx = nxa[lc] - 1.0
+    my = nya[lc] - 1.0
     ok &= (fx >= 0.0) & (fy >= 0.0) & (fx < mx + 1.0) & (fy < my + 1.0)
     # clamp with comparisons that NaN fails, so NaN lands on 0
     cx = fx if fx > 0.0 else 0.0
@@ -593,7 +591,7 @@ def _cell_word(
     cells: IntArray,
 ) -> int:
     """The packed word (first entry, entry count) of a point's cell; 0 when it has none."""
-    ok, lc, ix, iy = _grid_index(lv, px, py, x0, y0, inv, nxa, nya, 1)
+    ok, lc, ix, iy = _grid_index(lv, px, py, x0, y0, inv, nxa, nya)
     w = cells[base[lc] + iy * nxa[lc] + ix]
     return w if ok else 0
 
@@ -738,9 +736,10 @@ class CompiledGrid:
     cell base[l] (row-major). Cell c: `cells[c]` packs its first entry (high bits) and
     entry count (low COUNT_BITS bits). Entry e: `ent[e]` = (zone number, flag FULL, LINEAR or
     BOUNDARY, edge count, first edge row); edges are rows (ax, ay, bx, by) of `edges`.
-    `mcells`: the membership words, `cells` with pure cells' zones inline (`inline_words`);
-    its mixed cells may be split into SUB_CELLS^2 sub-cells (`membership_tables`), whose
-    words are in `blocks` and whose entries follow `ent`'s in `ment`. `medges`: the edge
+    The membership path's grid is finer: level l's cells split into fnx[l] x fny[l]
+    fine cells (1/finv[l] metres, a power-of-two fraction of the cell) numbered from
+    fbase[l]; `fine` holds each fine cell's number in `words`, the dictionary of
+    membership words (`fine_tables`), whose entries are the rows of `ment`. `medges`: the edge
     table's (ax, ay, bx, by) columns alone, all the crossing test reads: half the bytes
     per edge, 5-15% faster on the 20,000-zone campus whose edges come from memory.
     """
@@ -754,9 +753,14 @@ class CompiledGrid:
     cells: IntArray
     ent: npt.NDArray[np.int32]
     edges: FloatArray
-    mcells: IntArray
     medges: FloatArray
-    blocks: IntArray
+    finv: FloatArray
+    fnx: IntArray
+    fny: IntArray
+    fbase: IntArray
+    fine: npt.NDArray[np.uint32] | npt.NDArray[np.uint16]
+    wbase: IntArray
+    words: IntArray
     ment: npt.NDArray[np.int32]
 
     @property
@@ -924,13 +928,18 @@ ZONE_MASK = (1 << ZONE_BITS) - 1
 
 #: Point lookups prefetch the cell of the point this many places ahead when the cell
 #: array is too large for the cache (on small grids the prefetch only costs time).
-AHEAD_CELLS = 16
+AHEAD_CELLS = 32
 
 #: Arrays of more bytes than this are "far" (this machine's last-level cache holds about
 #: 8 MiB: dependent loads from larger arrays take 50-130 ns, see benchmarks/RESULTS.md):
-#: pass 1 prefetches cells when the cell words are far, pass 2 edges when entries are.
-#: On nearer arrays the prefetches only cost time (measured both ways).
+#: pass 2 prefetches edges when the entries are far. On nearer arrays the prefetches
+#: only cost time (measured both ways).
 FAR_BYTES = 8 << 20
+
+#: Pass 1 prefetches the fine cells of points ahead when the fine grid has more bytes
+#: than this (one core's L2 cache here): its lookups are independent, so the prefetch
+#: costs little, and already a 2 MB grid was 5-15% faster with it (measured both ways).
+FAR_CELL_BYTES = 1 << 20
 
 
 @njit(cache=True)
@@ -968,17 +977,22 @@ def _inline_word(ent: npt.NDArray[np.int32], rows: IntArray, m: int) -> int:
     return int(w)
 
 
-#: A mixed cell's membership word with this bit set (a negative int64) points at a block
-#: of k x k sub-cell words in `blocks` (its bits below SUB_BIT: the block's first element).
-BLOCK_BIT = np.int64(-(1 << 63))
+#: Most fine cells one level's membership grid may have (2 or 4 bytes each): a level
+#: whose asked-for fine grid is larger gets half as many fine cells per side, and so on.
+FINE_BUDGET = 1 << 26
 
-#: Sub-cells per side of a split cell (a power of two: the lookup shifts), and its log2.
-SUB_CELLS = 4
-SUB_SHIFT = 2
+#: The membership grid holds 16-bit word numbers when no level has more distinct words
+#: than this (a level's dictionary: 2,000 to 70,000 words on the benchmark campuses).
+FINE16_WORDS = 1 << 16
 
-#: Most bytes of sub-cell blocks one level may have: blocks beyond the cache cost more
-#: than the edge tests they save (so levels of thousands of zones keep whole cells).
-SUB_BUDGET = 4 << 20
+
+def fine_scale(n_cells: int, want: int) -> int:
+    """Fine cells per cell side for a level of n_cells cells: want (a power of two),
+    halved while the fine grid would pass FINE_BUDGET cells; at least 1."""
+    k = want
+    while k > 1 and n_cells * k * k > FINE_BUDGET:
+        k //= 2
+    return k
 
 
 @njit(cache=True)
@@ -991,12 +1005,12 @@ def _classify_subcell(
     keep: npt.NDArray[np.int64],
     flag: npt.NDArray[np.uint8],
 ) -> int:
-    """The entries of a mixed cell that matter in one (padded) sub-cell; how many.
+    """The entries of a cell that matter in one (padded) fine cell of it; how many.
 
-    keep[q] = entry index, flag[q] = FULL (contains the whole sub-cell) or BOUNDARY
+    keep[q] = entry index, flag[q] = FULL (contains the whole fine cell) or BOUNDARY
     (an edge of its list touches it). A boundary entry no edge touches is decided by
-    the sub-cell's centre (its list is ray-complete for every point of the cell, so the
-    crossing number there is exact): FULL, or dropped.
+    the fine cell's centre (its list is ray-complete for every point of the cell, so
+    the crossing number there is exact): FULL, or dropped.
     """
     x0, y0, x1, y1 = box
     px = 0.5 * (x0 + x1)
@@ -1023,84 +1037,142 @@ def _classify_subcell(
     return m
 
 
+@njit(cache=True, inline="always")
+def _room(a: npt.NDArray[Any], need: int) -> npt.NDArray[Any]:
+    """`a`, or a copy at least twice as long when it is shorter than `need`."""
+    if need <= a.shape[0]:
+        return a
+    b = np.empty(max(need, 2 * a.shape[0]), a.dtype)
+    b[: a.shape[0]] = a
+    return b
+
+
 @njit(cache=True)
-def subdivide_level(
-    words: IntArray,
+def fine_tables(
+    cwords: IntArray,
     ent: npt.NDArray[np.int32],
     edges: FloatArray,
-    x0: float,
-    y0: float,
-    s: float,
-    nx: int,
-    k: int,
-    block_base: int,
-    row_base: int,
+    x0: FloatArray,
+    y0: FloatArray,
+    inv: FloatArray,
+    nxa: IntArray,
+    nya: IntArray,
+    base: IntArray,
+    scale: IntArray,
+    fbase: IntArray,
+    fine: npt.NDArray[np.uint32],
 ) -> tuple[IntArray, IntArray, npt.NDArray[np.int32]]:
-    """Split one level's mixed cells into k x k sub-cells: (words, blocks, new entry rows).
+    """Fill the membership grid `fine`; return (wbase, words, rows): the dictionaries of
+    membership words (level l's from wbase[l]) and their entry rows.
 
-    `words` are the level's membership words (`inline_words`); a mixed one (neither
-    inline nor empty) becomes BLOCK_BIT | (block_base + its block's first element), and
-    its block holds one membership word per sub-cell (row-major): inline when no wall
-    crosses the sub-cell, else a (first row, count) word over new entry rows, numbered
-    from row_base. Rows keep the cell's entry order, so zones still come out ascending.
+    Level l's cells are split into scale[l] x scale[l] fine cells, row-major from
+    fbase[l]. `cwords` are the cells' `inline_words`: an inline cell gives all its fine
+    cells its word; the others are classified fine cell by fine cell
+    (`_classify_subcell`), each inline when no wall crosses it and at most
+    INLINE_ZONES zones hold it, else a (first row, count) word over entry rows that
+    keep the cell's order (zones still come out ascending) and its edge lists. Every
+    distinct word is
+    stored once in its level's dictionary, which starts with the empty word, and
+    `fine` holds its number there; identical row lists are stored once too. Both keep
+    the membership grid of a large campus small: neighbouring fine cells mostly see
+    the same walls, and a level's few distinct words fit 16-bit numbers.
     """
     mask = (1 << COUNT_BITS) - 1
-    pad = s * 1e-6
-    h = s / k
-    out = words.copy()
+    row_lists = Dict.empty(key_type=types.int64, value_type=types.int64)
+    words = np.empty(1024, np.int64)
+    n_words = 0
+    wbase = np.empty(nxa.shape[0], np.int64)
+    rows = np.empty(4096, np.int32)  # flat: 4 values per row
+    n_rows = 0
     keep = np.empty(64, np.int64)
     flag = np.empty(64, np.uint8)
-    n_blocks = 0
-    n_rows = 0
-    blocks = np.empty(0, np.int64)
-    rows = np.empty((0, 4), np.int32)
-    for write in (False, True):
-        if write:
-            blocks = np.empty(n_blocks * k * k, np.int64)
-            rows = np.empty((n_rows, 4), np.int32)
-        b = 0
-        r = 0
-        for c in range(words.shape[0]):
-            w = words[c]
-            if (w & INLINE_BIT) or (w & mask) == 0:
-                continue
+    one = np.empty(4 * 64, np.int32)
+    for lv in range(nxa.shape[0]):
+        number = Dict.empty(key_type=types.int64, value_type=types.int64)
+        wbase[lv] = n_words
+        words = _room(words, n_words + 1)
+        words[n_words] = INLINE_BIT
+        number[INLINE_BIT] = 0
+        n_words += 1
+        nx = nxa[lv]
+        k = scale[lv]
+        s = 1.0 / inv[lv]
+        h = s / k
+        pad = s * 1e-6
+        fnx = nx * k
+        for c in range(nx * nya[lv]):
+            iy = c // nx
+            ix = c - iy * nx
+            f0 = fbase[lv] + iy * k * fnx + ix * k
+            w = cwords[base[lv] + c]
             first = w >> COUNT_BITS
             count = w & mask
             if count > keep.shape[0]:
                 keep = np.empty(count, np.int64)
                 flag = np.empty(count, np.uint8)
-            iy = c // nx
-            ix = c - iy * nx
-            if write:
-                out[c] = BLOCK_BIT | (block_base + b)
+                one = np.empty(4 * count, np.int32)
+            u = -1  # an inline cell's word number: one lookup for all its fine cells
             for sy in range(k):
                 for sx in range(k):
-                    box = (
-                        x0 + ix * s + sx * h - pad,
-                        y0 + iy * s + sy * h - pad,
-                        x0 + ix * s + (sx + 1) * h + pad,
-                        y0 + iy * s + (sy + 1) * h + pad,
-                    )
-                    m = _classify_subcell(first, count, ent, edges, box, keep, flag)
-                    pure = m <= INLINE_ZONES
-                    for q in range(m):
-                        pure &= (flag[q] == FULL) & (ent[keep[q], 0] <= ZONE_MASK)
-                    if pure:
-                        if write:
-                            blocks[b] = _inline_word(ent, keep, m)
-                    else:
-                        if write:
-                            blocks[b] = ((row_base + r) << COUNT_BITS) | m
+                    fw = w
+                    if not w & INLINE_BIT:
+                        u = -1
+                        box = (
+                            x0[lv] + ix * s + sx * h - pad,
+                            y0[lv] + iy * s + sy * h - pad,
+                            x0[lv] + ix * s + (sx + 1) * h + pad,
+                            y0[lv] + iy * s + (sy + 1) * h + pad,
+                        )
+                        m = _classify_subcell(first, count, ent, edges, box, keep, flag)
+                        pure = m <= INLINE_ZONES
+                        for q in range(m):
+                            pure &= (flag[q] == FULL) & (ent[keep[q], 0] <= ZONE_MASK)
+                        if pure:
+                            fw = _inline_word(ent, keep, m)
+                        else:
                             for q in range(m):
-                                rows[r + q, 0] = ent[keep[q], 0]
-                                rows[r + q, 1] = flag[q]
-                                rows[r + q, 2] = ent[keep[q], 2]
-                                rows[r + q, 3] = ent[keep[q], 3]
-                        r += m
-                    b += 1
-        n_blocks = b // (k * k)
-        n_rows = r
-    return out, blocks, rows
+                                one[4 * q : 4 * q + 4] = ent[keep[q]]
+                                one[4 * q + 1] = flag[q]
+                            f, rows, n_rows = _stored(one, 4 * m, rows, n_rows, row_lists)
+                            fw = ((f // 4) << COUNT_BITS) | m
+                    if u < 0 and fw in number:
+                        u = number[fw]
+                    elif u < 0:
+                        u = n_words - wbase[lv]
+                        number[fw] = u
+                        words = _room(words, n_words + 1)
+                        words[n_words] = fw
+                        n_words += 1
+                    fine[f0 + sy * fnx + sx] = u
+    return wbase, words[:n_words].copy(), rows[:n_rows].copy().reshape(n_rows // 4, 4)
+
+
+@njit(cache=True)
+def _stored(
+    vals: npt.NDArray[Any], m: int, table: npt.NDArray[Any], n: int, seen: Dict[int, int]
+) -> tuple[int, npt.NDArray[Any], int]:
+    """Store vals[:m] once in table[:n]: (where it starts, the table, its new length).
+
+    A run stored before with the same values (found by a hash of them) is reused; a
+    hash collision costs a copy, never a wrong answer.
+    """
+    h = m
+    for q in range(m):
+        # wraps around in 64 bits (numba integers): a hash, not a number
+        h = h * 1000003 ^ vals[q]
+    if h in seen:
+        f = seen[h]
+        same = f + m <= n
+        if same:
+            for q in range(m):
+                same &= table[f + q] == vals[q]
+        if same:
+            return f, table, n
+    else:
+        seen[h] = n
+    table = _room(table, n + m)
+    table[n : n + m] = vals[:m]
+    return n, table, n + m
 
 
 def membership_tables(
@@ -1108,38 +1180,41 @@ def membership_tables(
     ent: npt.NDArray[np.int32],
     edges: FloatArray,
     levels: tuple[FloatArray, FloatArray, FloatArray, IntArray, IntArray, IntArray],
-) -> tuple[IntArray, IntArray, npt.NDArray[np.int32]]:
-    """The membership path's tables: (mcells, blocks, ment).
+    want: IntArray,
+) -> tuple[
+    IntArray,
+    IntArray,
+    npt.NDArray[np.uint32] | npt.NDArray[np.uint16],
+    IntArray,
+    IntArray,
+    npt.NDArray[np.int32],
+]:
+    """The membership path's tables: (scale, fbase, fine, wbase, words, ment).
 
-    mcells: `inline_words` of `cells`, each level's mixed cells then split into
-    SUB_CELLS x SUB_CELLS sub-cells (`subdivide_level`) when their blocks fit in
-    SUB_BUDGET (else the level keeps whole cells). ment: `ent` followed by the
-    sub-cells' entry rows.
+    scale[l]: fine cells per cell side on level l (`fine_scale` of want[l], a power of
+    two); fbase[l]: its first
+    fine cell in `fine`, which holds each fine cell's number in its level's dictionary
+    of membership words, words[wbase[l]:]; ment: their entry rows (`fine_tables`).
+    `fine` is 16-bit when no level has more than FINE16_WORDS distinct words, else 32-bit.
     """
     x0, y0, inv, nxa, nya, base = levels
-    mcells = inline_words(cells, ent)
-    mask = (1 << COUNT_BITS) - 1
-    blocks = [np.zeros(1, np.int64)]  # element 0: read (and ignored) for unsplit cells
-    rows = [ent]
-    n_blocks = 1
-    n_rows = len(ent)
-    for lv in range(len(nxa)):
-        a, b = int(base[lv]), int(base[lv]) + int(nxa[lv] * nya[lv])
-        words = mcells[a:b]
-        mixed = int(np.count_nonzero(((words & INLINE_BIT) == 0) & ((words & mask) != 0)))
-        k = SUB_CELLS
-        if mixed == 0 or mixed * k * k * 8 > SUB_BUDGET:
-            continue
-        new, blk, extra = subdivide_level(
-            words, ent, edges, x0[lv], y0[lv], 1.0 / inv[lv], int(nxa[lv]), k, n_blocks, n_rows
-        )
-        mcells[a:b] = new
-        blocks.append(blk)
-        rows.append(extra)
-        n_blocks += len(blk)
-        n_rows += len(extra)
-    ment = rows[0] if len(rows) == 1 else np.ascontiguousarray(np.concatenate(rows))
-    return mcells, np.concatenate(blocks), ment
+    scale = np.array(
+        [fine_scale(int(a * b), int(k)) for a, b, k in zip(nxa, nya, want, strict=True)], np.int64
+    )
+    n_fine = nxa * nya * scale * scale
+    fbase = np.concatenate([[0], np.cumsum(n_fine)[:-1]]).astype(np.int64)
+    # allocated by numpy: large arrays get huge pages (fewer TLB misses on lookups)
+    fine = np.empty(int(n_fine.sum()), np.uint32)
+    wbase, words, ment = fine_tables(
+        inline_words(cells, ent), ent, edges, x0, y0, inv, nxa, nya, base, scale, fbase, fine
+    )
+    most = int(np.diff(np.append(wbase, len(words))).max())
+    if most > 2**32:
+        raise OverflowError("more than 2**32 distinct membership words on one level")
+    if most <= FINE16_WORDS:
+        # half the bytes per lookup, so twice the campus before the grid leaves the cache
+        fine = fine.astype(np.uint16)
+    return scale, fbase, fine, wbase, words, ment
 
 
 @njit(cache=True, inline="always")
@@ -1161,41 +1236,27 @@ def _prefetch_cell(
     nxa: IntArray,
     nya: IntArray,
     base: IntArray,
-    cells: IntArray,
+    cells: npt.NDArray[Any],
 ) -> None:
     """Start loading the cell word of a point (off the grid: its clamped cell, harmless)."""
-    _, lc, ix, iy = _grid_index(lv, px, py, x0, y0, inv, nxa, nya, 1)
+    _, lc, ix, iy = _grid_index(lv, px, py, x0, y0, inv, nxa, nya)
     prefetch(cells, base[lc] + iy * nxa[lc] + ix)
 
 
-#: The grid arrays pass 1 of the membership path reads: (x0, y0, inv, nx, ny, base,
-#: mcells, blocks).
+#: The grid arrays pass 1 of the membership path reads: (x0, y0, finv, fnx, fny, fbase,
+#: fine, wbase, words): the fine grid's geometry per level, the fine cells, the
+#: dictionaries.
 MemberGeometry = tuple[
-    FloatArray, FloatArray, FloatArray, IntArray, IntArray, IntArray, IntArray, IntArray
+    FloatArray,
+    FloatArray,
+    FloatArray,
+    IntArray,
+    IntArray,
+    IntArray,
+    npt.NDArray[np.uint32] | npt.NDArray[np.uint16],
+    IntArray,
+    IntArray,
 ]
-
-
-#: Where a split cell's word carries the point's sub-cell between the two halves of
-#: pass 1 (block offsets stay below this bit).
-SUB_BIT = 56
-
-
-@njit(cache=True, inline="always")
-def _member_word(lv: int, px: float, py: float, g: MemberGeometry) -> int:
-    """The membership word of a point's cell, with its sub-cell in bits SUB_BIT.. if split.
-
-    The cell is `_cell_word`'s (the same index, SUB_CELLS times finer: `_grid_index`);
-    0 off the grid.
-    """
-    x0, y0, inv, nxa, nya, base, mcells, _ = g
-    ok, lc, jx, jy = _grid_index(lv, px, py, x0, y0, inv, nxa, nya, SUB_CELLS)
-    w = mcells[base[lc] + (jy >> SUB_SHIFT) * nxa[lc] + (jx >> SUB_SHIFT)]
-    # all ones when the cell is split, else zero: masks, not a branch that points in
-    # random order would mispredict
-    split = w >> 63
-    sub = (jy & (SUB_CELLS - 1)) * SUB_CELLS + (jx & (SUB_CELLS - 1))
-    w |= (sub << SUB_BIT) & split
-    return w if ok else 0
 
 
 @njit(cache=True, inline="always")
@@ -1211,25 +1272,26 @@ def _words_chunk(
 ) -> int:
     """Membership words of points start..end into word[]; their candidate count.
 
-    Two loops: the cells (on a `far` cell array the cell of the point AHEAD_CELLS places
-    on is prefetched, so the cache misses overlap), then the sub-cell words of points in
-    split cells (a load on every point, of a dummy element for the others, whose value
-    is dropped: cheaper than a branch). Kept apart, each loop's loads are independent.
+    Two loops: each point's fine cell (on a `far` fine grid the cell of the point
+    AHEAD_CELLS places on is prefetched, so the cache misses overlap; off the grid:
+    word 0, no zone), then its word from the dictionary. Kept apart, each loop's loads
+    are independent of each other.
     """
-    x0, y0, inv, nxa, nya, base, mcells, blocks = g
+    x0, y0, finv, fnx, fny, fbase, fine, wbase, words = g
     n = x.shape[0]
     for i in range(start, end):
         j = i + AHEAD_CELLS
         if far and j < n:
-            _prefetch_cell(level[j], x[j], y[j], x0, y0, inv, nxa, nya, base, mcells)
-        word[i] = _member_word(level[i], x[i], y[i], g)
+            _prefetch_cell(level[j], x[j], y[j], x0, y0, finv, fnx, fny, fbase, fine)
+        # finv = inv * scale, a power of two: exactly scale times the cell coordinate,
+        # so a fine cell always lies in the cell its lists came from
+        ok, lc, jx, jy = _grid_index(level[i], x[i], y[i], x0, y0, finv, fnx, fny)
+        u = wbase[lc] + fine[fbase[lc] + jy * fnx[lc] + jx]
+        # word 0 is level 0's empty word
+        word[i] = u if ok else 0
     total = 0
-    low = (1 << SUB_BIT) - 1
     for i in range(start, end):
-        w = word[i]
-        split = w >> 63
-        sub = blocks[((w & low) + ((w >> SUB_BIT) & (SUB_CELLS * SUB_CELLS - 1))) & split]
-        w = (sub & split) | (w & ~split)
+        w = words[word[i]]
         word[i] = w
         total += _word_count(w)
     return total
@@ -1365,8 +1427,9 @@ def query_members(
 ) -> tuple[IntArray, npt.NDArray[np.int32]]:
     """Membership-only `query_grid`: (offsets, zone) in CSR form, no distances computed.
 
-    Same two passes on the membership words (`grid.mcells`): points in pure cells are
-    answered from their word; the others run the crossing-number test of their cell.
+    Same two passes on the membership grid (`grid.fine`, `grid.words`): points whose
+    fine cell's word is inline are answered from it; the others run the crossing-number
+    test of their fine cell's rows.
     """
     g = grid
     n = x.shape[0]
@@ -1374,10 +1437,10 @@ def query_members(
     bounds = np.linspace(0, n, chunks + 1).astype(np.int64)
     word = np.empty(n, np.int64)
     room = np.zeros(chunks + 1, np.int64)
-    far_cells = g.mcells.nbytes > FAR_BYTES
+    far_cells = g.fine.nbytes > FAR_CELL_BYTES
     far_entries = g.ment.nbytes > FAR_BYTES
     words_pass = _par_member_words if chunks > 1 else _member_words
-    geo = (g.x0, g.y0, g.inv, g.nx, g.ny, g.base, g.mcells, g.blocks)
+    geo = (g.x0, g.y0, g.finv, g.fnx, g.fny, g.fbase, g.fine, g.wbase, g.words)
     words_pass(level, x, y, geo, far_cells, bounds, word, room)
     # each chunk's part gets INLINE_ZONES spare slots: inline words write all of theirs
     room[1:] += INLINE_ZONES

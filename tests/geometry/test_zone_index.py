@@ -442,8 +442,8 @@ def test_deep_nesting_past_the_inline_limit_still_finds_every_zone() -> None:
     """Cells inside 1..5 nested zones: up to 3 are inline words, more fall back to entries."""
     zones = [zone(f"n{k}", box(k, k, 30 - k, 30 - k)) for k in range(5)]
     index = ZoneIndex(LEVELS, zones, cell_size=0.7)
-    assert index.stats()["inline_cells"] > 0
-    assert index.stats()["split_cells"] > 0
+    assert index.stats()["inline_fine_cells"] > 0
+    assert index.stats()["member_rows"] > 0
     rng = np.random.default_rng(5)
     x, y = rng.uniform(-1, 31, 4000), rng.uniform(-1, 31, 4000)
     lv = np.zeros(4000, np.int32)
@@ -498,6 +498,7 @@ def test_far_grid_prefetching_kernels_give_the_same_answers(monkeypatch) -> None
     lv = rng.integers(-1, 3, n).astype(np.int32)
     want = index.query(lv, x, y, parallel=False, distances=False)
     monkeypatch.setattr(pk, "FAR_BYTES", 0)
+    monkeypatch.setattr(pk, "FAR_CELL_BYTES", 0)
     for parallel in (False, True):
         got = index.query(lv, x, y, parallel=parallel, distances=False)
         np.testing.assert_array_equal(got.offsets, want.offsets)
@@ -507,20 +508,63 @@ def test_far_grid_prefetching_kernels_give_the_same_answers(monkeypatch) -> None
 
 @settings(max_examples=25, deadline=None)
 @given(geoms=st.lists(rectilinear(), min_size=1, max_size=4), cell=cell_sizes, data=st.data())
-def test_split_and_whole_mixed_cells_give_the_same_zones(geoms, cell, data) -> None:
-    """Mixed cells split into sub-cells, or kept whole (budget 0): the same answers."""
+def test_every_fine_scale_and_word_width_gives_the_same_zones(geoms, cell, data) -> None:
+    """Fine cells of 1/8 .. 1/1 of a cell (1: budget 0) and 16- or 32-bit fine grids agree."""
     from geometry import pip_kernel as pk
+    from geometry import zone_index as zi
 
     zones = [zone(f"z{i}", g) for i, g in enumerate(geoms)]
-    split = ZoneIndex(LEVELS, zones, cell_size=cell)
     lv, x, y = probe_points(data.draw, zones, 300)
-    hits = split.query(lv, x, y)
-    assert_membership_agrees(split, hits, lv, x, y)
-    old = pk.SUB_BUDGET
+    hits = ZoneIndex(LEVELS, zones, cell_size=cell).query(lv, x, y)
+    saved = (zi.FINE_SCALE, pk.FINE_BUDGET, pk.FINE16_WORDS)
     try:
-        pk.SUB_BUDGET = 0
-        whole = ZoneIndex(LEVELS, zones, cell_size=cell)
-        assert whole.stats()["split_cells"] == 0
-        assert_membership_agrees(whole, hits, lv, x, y)
+        for scale, budget, words16 in ((8, saved[1], 0), (2, saved[1], saved[2]), (8, 0, 0)):
+            zi.FINE_SCALE, pk.FINE_BUDGET, pk.FINE16_WORDS = scale, budget, words16
+            index = ZoneIndex(LEVELS, zones, cell_size=cell)
+            assert index.stats()["fine_scale"] == (scale if budget else 1)
+            assert index._compiled().fine.dtype == (np.uint32 if words16 == 0 else np.uint16)
+            assert_membership_agrees(index, hits, lv, x, y)
     finally:
-        pk.SUB_BUDGET = old
+        zi.FINE_SCALE, pk.FINE_BUDGET, pk.FINE16_WORDS = saved
+
+
+def test_levels_of_many_zones_take_shared_edges_and_eighth_cells(monkeypatch) -> None:
+    """Past SHARED_EDGES_ABOVE zones a level shares small zones' edge sets, has coarser
+    cells and fine cells of an eighth of them; its answers still agree with shapely."""
+    from geometry import zone_index as zi
+
+    monkeypatch.setattr(zi, "SHARED_EDGES_ABOVE", 5)
+    cells = [(i * 4, j * 5) for i in range(4) for j in range(3)]
+    rooms = [zone(f"r{x}-{y}", box(x, y, x + 4, y + 5)) for x, y in cells]
+    rooms.append(zone("lab", Polygon([(1, 1), (7, 1), (7, 4), (3, 4), (3, 9), (1, 9)])))
+    rooms.append(zone("yard", box(-2, -2, 18, 17).difference(box(5, 5, 9, 9))))
+    rooms.append(zone("up", box(0, 0, 3, 3), level="L1"))
+    index = ZoneIndex(LEVELS, rooms)
+    assert index.stats()["fine_scale"] == zi.FINE_SCALE_LARGE
+    rng = np.random.default_rng(8)
+    coords = np.concatenate([shapely.get_coordinates(z.polygon.boundary) for z in rooms])
+    pts = np.concatenate([coords, rng.uniform(-3, 19, (3000, 2))])
+    lv = rng.integers(0, 2, len(pts)).astype(np.int32)
+    assert_agrees(index, rooms, lv, pts[:, 0].copy(), pts[:, 1].copy())
+
+
+def test_stored_runs_are_shared_only_when_equal() -> None:
+    """_stored reuses an equal run and copies a different one, even under the same hash."""
+    from numba import types
+    from numba.typed import Dict
+
+    from geometry import pip_kernel as pk
+
+    seen = Dict.empty(key_type=types.int64, value_type=types.int64)
+    table = np.zeros(2, np.int64)
+    a, table, n = pk._stored(np.array([5, 6, 7]), 3, table, 0, seen)
+    b, table, n = pk._stored(np.array([5, 6, 7]), 3, table, n, seen)
+    c, table, n = pk._stored(np.array([5, 6, 8]), 3, table, n, seen)
+    assert (a, b, c, n) == (0, 0, 3, 6)
+    # a collision: the hash of [1, 2, 3] made to point at the run [5, 6, 7]
+    h = 3
+    for v in (1, 2, 3):
+        h = ((h * 1000003) & (2**64 - 1)) ^ v
+    seen[h - 2**64 if h >= 2**63 else h] = 0
+    d, table, n = pk._stored(np.array([1, 2, 3]), 3, table, n, seen)
+    assert d == 6 and table[6:9].tolist() == [1, 2, 3]
