@@ -297,23 +297,29 @@ def main() -> int:
 
     print(f"\n## flatness: synthetic campuses, same point recipe, {n:,} points")
     print(
-        "\n| zones | cell m | grid MB | build ms | hits/pt | STS members 1 core | STS members "
-        f"{cores} cores | STS + distances 1 core | shapely points+query | STS 1 core / shapely |"
+        "\n'spread': the recipe's points over the whole campus; 'local': the same recipe "
+        "near the campus's first 128 zones only (same index, same work per point, only the "
+        "memory the points touch shrinks: the gap between the two is the memory hierarchy's)"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    biggest: tuple[ZoneIndex, list[Zone], tuple[str, ...]] | None = None
+    print(
+        "\n| zones | cell m | index MB | build ms | hits/pt | members spread | members local "
+        f"| members spread {cores} cores | + distances spread | + distances local "
+        "| shapely points+query | members / shapely |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in (int(s) for s in args.sizes.split(",") if s):
         lv, zs = campus(size)
         p = random_points(zs, n, seed=2, levels=lv)
+        near = random_points(zs[:128], n, seed=2, levels=lv)
         t0 = time.perf_counter()
         idx = ZoneIndex(lv, zs)
         idx.query(p[0][:1], p[1][:1], p[2][:1])
         b = time.perf_counter() - t0
         sh = ShapelyLookup(lv, zs)
         calls = sts_calls(idx, p, parallel=False)
+        calls |= {f"{k} local": f for k, f in sts_calls(idx, near, parallel=False).items()}
         calls["shapely points"] = lambda sh=sh, p=p: sh.query(p, True, False)
-        t = interleaved(calls, args.repeats)
-        mo, do, s_rate = (n / t[k] for k in ("members", "distances", "shapely points"))
+        rate = {k: n / v for k, v in interleaved(calls, args.repeats).items()}
         mmany = (
             n
             / interleaved(
@@ -326,21 +332,11 @@ def main() -> int:
         cell = 1.0 / float(idx._compiled().inv[0])
         print(
             f"| {len(zs):,} | {cell:.2f} | {idx.stats()['bytes'] / 1e6:.1f} | {b * 1e3:.0f} | "
-            f"{len(h.zone) / n:.2f} | {mo / 1e6:.1f} M/s | {mmany / 1e6:.1f} M/s | "
-            f"{do / 1e6:.1f} M/s | {s_rate / 1e6:.2f} M/s | {mo / s_rate:.0f}x |"
-        )
-        biggest = (idx, zs, lv)
-    if biggest is not None:
-        # control: the largest campus, its points drawn near its first 128 zones only.
-        # Same index and recipe, so the work per point is the same; only the memory the
-        # points touch shrinks. The gap to the row above is the memory hierarchy's.
-        idx, zs, lv = biggest
-        p = random_points(zs[:128], n, seed=2, levels=lv)
-        t = interleaved(sts_calls(idx, p, parallel=False), args.repeats)
-        mo, do = n / t["members"], n / t["distances"]
-        print(
-            f"\ncontrol, {len(zs):,} zones, points near 128 of them: members {mo / 1e6:.1f} M/s, "
-            f"+ distances {do / 1e6:.1f} M/s (one core)"
+            f"{len(h.zone) / n:.2f} | {rate['members'] / 1e6:.1f} M/s | "
+            f"{rate['members local'] / 1e6:.1f} M/s | {mmany / 1e6:.1f} M/s | "
+            f"{rate['distances'] / 1e6:.1f} M/s | {rate['distances local'] / 1e6:.1f} M/s | "
+            f"{rate['shapely points'] / 1e6:.2f} M/s | "
+            f"{rate['members'] / rate['shapely points']:.0f}x |"
         )
     print("\nmemory: dependent-load latency by working set (a random pointer chase)")
     for mb, ns in memory_latency():
