@@ -1016,12 +1016,48 @@ def fine_scale(n_cells: int, want: int) -> int:
 
 
 @njit(cache=True)
+def _cell_edges(
+    first: int,
+    count: int,
+    ent: npt.NDArray[np.int32],
+    edges: FloatArray,
+    box: tuple[float, float, float, float],
+    loc: IntArray,
+    lstart: IntArray,
+) -> IntArray:
+    """The edges of each boundary entry that can matter anywhere in a (padded) cell.
+
+    Entry first + q's are loc[lstart[q]:lstart[q + 1]] (loc is returned, grown when
+    needed): those that can touch the cell or cross a horizontal ray going right from a
+    point of it. Its other edges change no test inside the cell, and on levels that
+    keep whole edge sets they are most of the list.
+    """
+    x0, y0, _, y1 = box
+    n = 0
+    for q in range(count):
+        lstart[q] = n
+        e = first + q
+        if ent[e, 1] != BOUNDARY:
+            continue
+        loc = _room(loc, n + ent[e, 2])
+        for j in range(ent[e, 3], ent[e, 3] + ent[e, 2]):
+            ay, by = edges[j, 1], edges[j, 3]
+            if (max(ay, by) >= y0) & (min(ay, by) <= y1) & (max(edges[j, 0], edges[j, 2]) >= x0):
+                loc[n] = j
+                n += 1
+    lstart[count] = n
+    return loc
+
+
+@njit(cache=True)
 def _classify_subcell(
     first: int,
     count: int,
     ent: npt.NDArray[np.int32],
     edges: FloatArray,
     box: tuple[float, float, float, float],
+    loc: IntArray,
+    lstart: IntArray,
     keep: npt.NDArray[np.int64],
     flag: npt.NDArray[np.uint8],
 ) -> int:
@@ -1030,22 +1066,24 @@ def _classify_subcell(
     keep[q] = entry index, flag[q] = FULL (contains the whole fine cell) or BOUNDARY
     (an edge of its list touches it). A boundary entry no edge touches is decided by
     the fine cell's centre (its list is ray-complete for every point of the cell, so
-    the crossing number there is exact): FULL, or dropped.
+    the crossing number there is exact): FULL, or dropped. Only the cell's edges of
+    each entry (`_cell_edges`: loc, lstart) are tested.
     """
     x0, y0, x1, y1 = box
     px = 0.5 * (x0 + x1)
     py = 0.5 * (y0 + y1)
     m = 0
-    for e in range(first, first + count):
+    for q in range(count):
+        e = first + q
         if ent[e, 1] != BOUNDARY:
             keep[m] = e
             flag[m] = FULL
             m += 1
             continue
-        r0 = ent[e, 3]
         touched = False
         inside = False
-        for j in range(r0, r0 + ent[e, 2]):
+        for t in range(lstart[q], lstart[q + 1]):
+            j = loc[t]
             ax, ay, bx, by = edges[j, 0], edges[j, 1], edges[j, 2], edges[j, 3]
             touched |= _seg_box_intersects(ax, ay, bx, by, x0, y0, x1, y1)
             c = (bx - ax) * (py - ay) - (by - ay) * (px - ax)
@@ -1107,6 +1145,11 @@ def fine_tables(
     keep = np.empty(64, np.int64)
     flag = np.empty(64, np.uint8)
     one = np.empty(4 * 64, np.int32)
+    lstart = np.empty(65, np.int64)
+    loc = np.empty(1024, np.int64)
+    seen_kept = np.empty(16, np.int64)
+    seen_crossed = np.empty(16, np.int64)
+    seen_u = np.empty(16, np.int64)
     for lv in range(nxa.shape[0]):
         number = Dict.empty(key_type=types.int64, value_type=types.int64)
         wbase[lv] = n_words
@@ -1131,19 +1174,41 @@ def fine_tables(
                 keep = np.empty(count, np.int64)
                 flag = np.empty(count, np.uint8)
                 one = np.empty(4 * count, np.int32)
-            u = -1  # an inline cell's word number: one lookup for all its fine cells
+                lstart = np.empty(count + 1, np.int64)
+            if w & INLINE_BIT:
+                # no wall crosses the cell: its word for all its fine cells
+                u, words, n_words = _word_number(w, number, words, n_words, wbase[lv])
+                for sy in range(k):
+                    fine[f0 + sy * fnx : f0 + sy * fnx + k] = u
+                continue
+            cx0 = x0[lv] + ix * s
+            cy0 = y0[lv] + iy * s
+            cell = (cx0 - pad, cy0 - pad, cx0 + s + pad, cy0 + s + pad)
+            loc = _cell_edges(first, count, ent, edges, cell, loc, lstart)
+            # fine cells of one cell mostly repeat a few classifications (kept entries,
+            # which of them boundary, as bit masks): those are looked up here first
+            seen = 0
             for sy in range(k):
                 for sx in range(k):
-                    fw = w
-                    if not w & INLINE_BIT:
-                        u = -1
-                        box = (
-                            x0[lv] + ix * s + sx * h - pad,
-                            y0[lv] + iy * s + sy * h - pad,
-                            x0[lv] + ix * s + (sx + 1) * h + pad,
-                            y0[lv] + iy * s + (sy + 1) * h + pad,
-                        )
-                        m = _classify_subcell(first, count, ent, edges, box, keep, flag)
+                    box = (
+                        x0[lv] + ix * s + sx * h - pad,
+                        y0[lv] + iy * s + sy * h - pad,
+                        x0[lv] + ix * s + (sx + 1) * h + pad,
+                        y0[lv] + iy * s + (sy + 1) * h + pad,
+                    )
+                    m = _classify_subcell(first, count, ent, edges, box, loc, lstart, keep, flag)
+                    kept = 0
+                    crossed = 0
+                    for q in range(m):
+                        kept |= 1 << (keep[q] - first)
+                        crossed |= (flag[q] == BOUNDARY) << (keep[q] - first)
+                    u = -1
+                    if count <= 63:
+                        for t in range(seen):
+                            if (seen_kept[t] == kept) & (seen_crossed[t] == crossed):
+                                u = seen_u[t]
+                                break
+                    if u < 0:
                         pure = m <= INLINE_ZONES
                         for q in range(m):
                             pure &= (flag[q] == FULL) & (ent[keep[q], 0] <= ZONE_MASK)
@@ -1155,16 +1220,30 @@ def fine_tables(
                                 one[4 * q + 1] = flag[q]
                             f, rows, n_rows = _stored(one, 4 * m, rows, n_rows, row_lists)
                             fw = ((f // 4) << COUNT_BITS) | m
-                    if u < 0 and fw in number:
-                        u = number[fw]
-                    elif u < 0:
-                        u = n_words - wbase[lv]
-                        number[fw] = u
-                        words = _room(words, n_words + 1)
-                        words[n_words] = fw
-                        n_words += 1
+                        u, words, n_words = _word_number(fw, number, words, n_words, wbase[lv])
+                        if seen < seen_u.shape[0]:
+                            seen_kept[seen] = kept
+                            seen_crossed[seen] = crossed
+                            seen_u[seen] = u
+                            seen += 1
                     fine[f0 + sy * fnx + sx] = u
     return wbase, words[:n_words].copy(), rows[:n_rows].copy().reshape(n_rows // 4, 4)
+
+
+@njit(cache=True, inline="always")
+def _word_number(
+    w: int, number: Dict[int, int], words: IntArray, n_words: int, base: int
+) -> tuple[int, IntArray, int]:
+    """The number of word w in the dictionary words[base:n_words] (`number` maps words
+    to numbers), appended when new: (its number, words, n_words)."""
+    u = number.get(w, -1)
+    if u < 0:
+        u = n_words - base
+        number[w] = u
+        words = _room(words, n_words + 1)
+        words[n_words] = w
+        n_words += 1
+    return u, words, n_words
 
 
 @njit(cache=True)
