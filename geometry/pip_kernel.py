@@ -1302,7 +1302,7 @@ def membership_tables(
     )
     n_fine = nxa * nya * scale * scale
     fbase = np.concatenate([[0], np.cumsum(n_fine)[:-1]]).astype(np.int64)
-    # allocated by numpy: large arrays get huge pages (fewer TLB misses on lookups)
+    # allocated by numpy, like the query buffers: numpy asks for huge pages for large ones
     fine = np.empty(int(n_fine.sum()), np.uint32)
     wbase, words, ment = fine_tables(
         inline_words(cells, ent), ent, edges, x0, y0, inv, nxa, nya, base, scale, fbase, fine
