@@ -1050,7 +1050,7 @@ def _cell_edges(
 
 
 @njit(cache=True)
-def _classify_subcell(
+def _classify_fine_cell(
     first: int,
     count: int,
     ent: npt.NDArray[np.int32],
@@ -1126,14 +1126,13 @@ def fine_tables(
     Level l's cells are split into scale[l] x scale[l] fine cells, row-major from
     fbase[l]. `cwords` are the cells' `inline_words`: an inline cell gives all its fine
     cells its word; the others are classified fine cell by fine cell
-    (`_classify_subcell`), each inline when no wall crosses it and at most
+    (`_classify_fine_cell`), each inline when no wall crosses it and at most
     INLINE_ZONES zones hold it, else a (first row, count) word over entry rows that
     keep the cell's order (zones still come out ascending) and its edge lists. Every
-    distinct word is
-    stored once in its level's dictionary, which starts with the empty word, and
-    `fine` holds its number there; identical row lists are stored once too. Both keep
-    the membership grid of a large campus small: neighbouring fine cells mostly see
-    the same walls, and a level's few distinct words fit 16-bit numbers.
+    distinct word is stored once in its level's dictionary, which starts with the
+    empty word, and `fine` holds its number there; identical row lists are stored once
+    too. Both keep the membership grid of a large campus small: neighbouring fine cells
+    mostly see the same walls, and a level's few distinct words fit 16-bit numbers.
     """
     mask = (1 << COUNT_BITS) - 1
     row_lists = Dict.empty(key_type=types.int64, value_type=types.int64)
@@ -1196,7 +1195,7 @@ def fine_tables(
                         x0[lv] + ix * s + (sx + 1) * h + pad,
                         y0[lv] + iy * s + (sy + 1) * h + pad,
                     )
-                    m = _classify_subcell(first, count, ent, edges, box, loc, lstart, keep, flag)
+                    m = _classify_fine_cell(first, count, ent, edges, box, loc, lstart, keep, flag)
                     kept = 0
                     crossed = 0
                     for q in range(m):
@@ -1291,10 +1290,10 @@ def membership_tables(
     """The membership path's tables: (scale, fbase, fine, wbase, words, ment).
 
     scale[l]: fine cells per cell side on level l (`fine_scale` of want[l], a power of
-    two); fbase[l]: its first
-    fine cell in `fine`, which holds each fine cell's number in its level's dictionary
-    of membership words, words[wbase[l]:]; ment: their entry rows (`fine_tables`).
-    `fine` is 16-bit when no level has more than FINE16_WORDS distinct words, else 32-bit.
+    two); fbase[l]: its first fine cell in `fine`, which holds each fine cell's number
+    in its level's dictionary of membership words, words[wbase[l]:]; ment: their entry
+    rows (`fine_tables`). `fine` is 16-bit when no level has more than FINE16_WORDS
+    distinct words, else 32-bit.
     """
     x0, y0, inv, nxa, nya, base = levels
     scale = np.array(
@@ -1307,9 +1306,8 @@ def membership_tables(
     wbase, words, ment = fine_tables(
         inline_words(cells, ent), ent, edges, x0, y0, inv, nxa, nya, base, scale, fbase, fine
     )
+    # a level has no more distinct words than fine cells, far fewer than 2**32
     most = int(np.diff(np.append(wbase, len(words))).max())
-    if most > 2**32:
-        raise OverflowError("more than 2**32 distinct membership words on one level")
     if most <= FINE16_WORDS:
         # half the bytes per lookup, so twice the campus before the grid leaves the cache
         fine = fine.astype(np.uint16)
