@@ -377,42 +377,23 @@ def _share_lists(ent: npt.NDArray[np.int32], edges: FloatArray, private_from: in
     """The edge table with identical per-entry lists stored once (ent[:, 3] rewritten).
 
     Neighbouring cells mostly keep the same few edges (the walls of the room they are
-    in): on Northfield 77,000 list rows hold 1,200 distinct ones. A list is shared
-    only when all its rows are bit-for-bit equal, so every entry reads exactly the
-    numbers it would have read from its own copy.
+    in): on Northfield 77,000 list rows hold 1,200 distinct ones. Lists are compared as
+    their rows' bits (`_stored`), so every entry reads exactly the numbers it would
+    have read from its own copy.
     """
     seen = Dict.empty(key_type=types.int64, value_type=types.int64)
-    bits = edges.view(np.int64)
-    out = np.empty_like(edges)
-    out_bits = out.view(np.int64)
-    out[:private_from] = edges[:private_from]
-    k = private_from
+    bits = edges.view(np.int64).ravel()
+    table = bits[: private_from * EDGE_COLS].copy()
+    n = table.shape[0]
     for i in range(ent.shape[0]):
         f = int(ent[i, 3])
         c = int(ent[i, 2])
         if f < private_from or c == 0:
             continue
-        h = c
-        for j in range(f, f + c):
-            for q in range(EDGE_COLS):
-                # wraps around in 64 bits (numba integers): a hash, not a number
-                h = h * 1000003 ^ bits[j, q]
-        if h in seen:
-            j0 = seen[h]
-            same = j0 + c <= k
-            if same:
-                for j in range(c):
-                    for q in range(EDGE_COLS):
-                        same &= bits[f + j, q] == out_bits[j0 + j, q]
-            if same:
-                ent[i, 3] = j0
-                continue
-        else:
-            seen[h] = k
-        out[k : k + c] = edges[f : f + c]
-        ent[i, 3] = k
-        k += c
-    return out[:k].copy()
+        run = bits[f * EDGE_COLS : (f + c) * EDGE_COLS]
+        start, table, n = _stored(run, c * EDGE_COLS, table, n, seen)
+        ent[i, 3] = start // EDGE_COLS
+    return table[:n].copy().view(np.float64).reshape(n // EDGE_COLS, EDGE_COLS)
 
 
 @njit(cache=True)
