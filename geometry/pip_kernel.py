@@ -945,33 +945,38 @@ FAR_CELL_BYTES = 1 << 20
 
 @njit(cache=True)
 def inline_words(cells: IntArray, ent: npt.NDArray[np.int32]) -> IntArray:
-    """Membership cell words: `cells`, with every pure cell's zones packed into its word.
-
-    Pure: no BOUNDARY entry, at most INLINE_ZONES entries, zone numbers below
-    2**ZONE_BITS. Other cells keep their (first entry, count) word.
-    """
+    """Membership cell words: `cells`, with every pure cell's zones packed into its word
+    (`_inline_word`); other cells keep their (first entry, count) word."""
     mask = (1 << COUNT_BITS) - 1
     out = cells.copy()
     rows = np.empty(INLINE_ZONES, np.int64)
+    flag = np.empty(INLINE_ZONES, np.uint8)
     for c in range(cells.shape[0]):
         first = cells[c] >> COUNT_BITS
         m = cells[c] & mask
         if m > INLINE_ZONES:
             continue
-        pure = True
-        for e in range(first, first + m):
-            pure &= (ent[e, 1] != BOUNDARY) & (ent[e, 0] <= ZONE_MASK)
-        if not pure:
-            continue
         for q in range(m):
             rows[q] = first + q
-        out[c] = _inline_word(ent, rows, m)
+            flag[q] = BOUNDARY if ent[first + q, 1] == BOUNDARY else FULL
+        w = _inline_word(ent, rows, flag, m)
+        if w >= 0:
+            out[c] = w
     return out
 
 
 @njit(cache=True, inline="always")
-def _inline_word(ent: npt.NDArray[np.int32], rows: IntArray, m: int) -> int:
-    """An inline word: INLINE_BIT, count m, the zones of entries rows[:m]."""
+def _inline_word(
+    ent: npt.NDArray[np.int32], rows: IntArray, flag: npt.NDArray[np.uint8], m: int
+) -> int:
+    """The inline word of entries rows[:m] (INLINE_BIT, count m, their zones), or -1 when
+    they are not pure: a BOUNDARY flag among flag[:m], more than INLINE_ZONES of them, or
+    a zone number of 2**ZONE_BITS or more."""
+    pure = m <= INLINE_ZONES
+    for q in range(m):
+        pure &= (flag[q] == FULL) & (ent[rows[q], 0] <= ZONE_MASK)
+    if not pure:
+        return -1
     w = INLINE_BIT | (np.int64(m) << 60)
     for q in range(m):
         w |= np.int64(ent[rows[q], 0]) << (ZONE_BITS * q)
@@ -1189,12 +1194,8 @@ def fine_tables(
                                 u = seen_u[t]
                                 break
                     if u < 0:
-                        pure = m <= INLINE_ZONES
-                        for q in range(m):
-                            pure &= (flag[q] == FULL) & (ent[keep[q], 0] <= ZONE_MASK)
-                        if pure:
-                            fw = _inline_word(ent, keep, m)
-                        else:
+                        fw = _inline_word(ent, keep, flag, m)
+                        if fw < 0:
                             for q in range(m):
                                 one[4 * q : 4 * q + 4] = ent[keep[q]]
                                 one[4 * q + 1] = flag[q]
