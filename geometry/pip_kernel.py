@@ -117,6 +117,23 @@ def _seg_dist2(px: float, py: float, ax: float, ay: float, bx: float, by: float)
 
 
 @njit(cache=True, inline="always")
+def _crosses(py: float, ay: float, by: float, c: float, dy: float) -> bool:
+    """Whether edge (ax, ay)-(bx, by) crosses the horizontal ray going right from a point
+    at height py (crossing-number rule). c = dx * (py - ay) - dy * (px - ax) is its
+    orientation determinant with the point, dy = by - ay: a straddling edge (half-open
+    in y, so a vertex on the ray counts once) crosses right of the point iff c/dy > 0.
+    Branch-free (`&` on booleans): points in random order would mispredict a branch."""
+    return ((ay > py) != (by > py)) & ((c > 0.0) == (dy > 0.0))
+
+
+@njit(cache=True, inline="always")
+def _in_edge_box(px: float, py: float, ax: float, ay: float, bx: float, by: float) -> bool:
+    """Whether a point lies in an edge's bounding box: with a zero orientation
+    determinant, whether it lies on the edge (the closed-zone rule's boundary)."""
+    return (min(ax, bx) <= px) & (px <= max(ax, bx)) & (min(ay, by) <= py) & (py <= max(ay, by))
+
+
+@njit(cache=True, inline="always")
 def _seg_box_intersects(
     ax: float, ay: float, bx: float, by: float, x0: float, y0: float, x1: float, y1: float
 ) -> bool:
@@ -506,18 +523,10 @@ def _point_hits(
             dy = edges[j, 5]
             # orientation determinant: 0 on the edge's line (exact for axis-aligned edges)
             c = dx * wy - dy * wx
-            # crossing number, ray to +x: a straddling edge crosses right of p iff c/dy > 0
-            parity ^= ((ay > py) != (by > py)) & ((c > 0.0) == (dy > 0.0))
+            parity ^= _crosses(py, ay, by, c, dy)
             if c == 0.0:
                 # rare, so a well-predicted branch: is p on the segment, not just its line?
-                ax = edges[j, 0]
-                bx = edges[j, 2]
-                on_edge |= (
-                    (min(ax, bx) <= px)
-                    & (px <= max(ax, bx))
-                    & (min(ay, by) <= py)
-                    & (py <= max(ay, by))
-                )
+                on_edge |= _in_edge_box(px, py, edges[j, 0], ay, edges[j, 2], by)
             t = min(max((wx * dx + wy * dy) * edges[j, 6], 0.0), 1.0)
             ex = wx - t * dx
             ey = wy - t * dy
@@ -844,10 +853,9 @@ def _signed_one(px: float, py: float, seg: FloatArray, e0: int, e1: int) -> floa
         if (py < ay and py < by) or (py > ay and py > by):
             continue
         c = (bx - ax) * (py - ay) - (by - ay) * (px - ax)
-        if c == 0.0 and px >= min(ax, bx) and px <= max(ax, bx):
+        if c == 0.0 and _in_edge_box(px, py, ax, ay, bx, by):
             return 0.0
-        if ((ay > py) != (by > py)) and ((c > 0.0) == (by > ay)):
-            inside = not inside
+        inside ^= _crosses(py, ay, by, c, by - ay)
     d = math.sqrt(d2)
     return d if inside else -d
 
@@ -904,13 +912,8 @@ def _point_members(
             dx = bx - ax
             dy = by - ay
             c = dx * wy - dy * wx
-            hit ^= ((ay > py) != (by > py)) & ((c > 0.0) == (dy > 0.0))
-            if c == 0.0 and (
-                (min(ax, bx) <= px)
-                & (px <= max(ax, bx))
-                & (min(ay, by) <= py)
-                & (py <= max(ay, by))
-            ):
+            hit ^= _crosses(py, ay, by, c, dy)
+            if c == 0.0 and _in_edge_box(px, py, ax, ay, bx, by):
                 # on the boundary: inside (closed zones), no need to count further
                 hit = True
                 break
@@ -1073,7 +1076,7 @@ def _classify_fine_cell(
             ax, ay, bx, by = edges[j, 0], edges[j, 1], edges[j, 2], edges[j, 3]
             touched |= _seg_box_intersects(ax, ay, bx, by, x0, y0, x1, y1)
             c = (bx - ax) * (py - ay) - (by - ay) * (px - ax)
-            inside ^= ((ay > py) != (by > py)) & ((c > 0.0) == (by - ay > 0.0))
+            inside ^= _crosses(py, ay, by, c, by - ay)
         if touched or inside:
             keep[m] = e
             flag[m] = BOUNDARY if touched else FULL
