@@ -152,15 +152,16 @@ def _edge_bounds(edges: npt.NDArray[np.float64]) -> tuple[float, float, float, f
 
 
 def _grid_cell_size(
-    bounds: npt.NDArray[np.float64], extent: tuple[float, float, float, float]
+    bounds: npt.NDArray[np.float64], extent: tuple[float, float, float, float], large: bool
 ) -> float:
-    """Cell size: a fraction of the median short side of the zones, coarsened to bound the count."""
+    """Cell size: a fraction of the median short side of the zones (CELL_FRACTION, or
+    CELL_FRACTION_LARGE on a `large` level), coarsened to bound the count."""
     w = bounds[:, 2] - bounds[:, 0]
     h = bounds[:, 3] - bounds[:, 1]
     width = extent[2] - extent[0]
     height = extent[3] - extent[1]
     span = max(width, height, 1e-9)
-    fraction = CELL_FRACTION_LARGE if len(bounds) > SHARED_EDGES_ABOVE else CELL_FRACTION
+    fraction = CELL_FRACTION_LARGE if large else CELL_FRACTION
     s = max(fraction * float(np.median(np.minimum(w, h))), span / 4096.0, 1e-6)
     # memory and build time stay proportional to the zone count (past a floor that small
     # plans with large grounds, like Northfield's fields, need for their fine cells)
@@ -444,7 +445,10 @@ class ZoneIndex:
             )
         xmin, ymin, xmax, ymax = (float(v) for v in tree.bounds)
         bounds = np.array([self._bounds[n] for n in numbers], dtype=np.float64)
-        s = self._cell_size or _grid_cell_size(bounds, (xmin, ymin, xmax, ymax))
+        # a level of many zones: coarser automatic cells, small zones' edge sets shared,
+        # more fine cells per cell for the membership grid
+        large = len(numbers) > SHARED_EDGES_ABOVE
+        s = self._cell_size or _grid_cell_size(bounds, (xmin, ymin, xmax, ymax), large)
         # one cell of margin so points on the max edge of the extent still fall in the grid
         x0 = xmin - s
         y0 = ymin - s
@@ -466,15 +470,15 @@ class ZoneIndex:
         cells, slots, flags = cells[order], slots[order], flags[order]
         # small levels: every cell its own short edge lists (fastest); large levels share
         # small zones' edge sets so the grid stays in cache
-        shared = pip_kernel.SHARED_ZONE_EDGES if len(numbers) > SHARED_EDGES_ABOVE else 0
+        shared = pip_kernel.SHARED_ZONE_EDGES if large else 0
         ent, edges = pip_kernel.build_entries(
             seg, zstart, cells, slots, numbers[slots], flags, x0, y0, s, nx, pad, shared
         )
         count = np.bincount(cells, minlength=nx * ny).astype(np.int64)
         first = np.zeros(nx * ny, np.int64)
         np.cumsum(count[:-1], out=first[1:])
-        large = self._cell_size is None and len(numbers) > SHARED_EDGES_ABOVE
-        scale = FINE_SCALE_LARGE if large else FINE_SCALE
+        # (an explicit cell size is not coarsened, so its fine cells are not either)
+        scale = FINE_SCALE_LARGE if large and self._cell_size is None else FINE_SCALE
         return _LevelGrid(x0, y0, s, nx, ny, first, count, ent, edges, scale)
 
     def _compiled(self) -> pip_kernel.CompiledGrid:
