@@ -553,13 +553,20 @@ class ZoneIndex:
             "edge_rows": float(len(grid.edges)),
             "fine_cells": float(len(grid.fine)),
             "fine_scale": float((grid.finv / grid.inv).max()),
-            "inline_fine_cells": float(
-                sum(
-                    ((grid.words[b + grid.fine[f : f + n]] & pip_kernel.INLINE_BIT) != 0).sum()
-                    for b, f, n in zip(grid.wbase, grid.fbase, grid.fnx * grid.fny, strict=True)
-                )
-            ),
+            "inline_fine_cells": float(self._inline_fine_cells(grid)),
             "member_words": float(len(grid.words)),
             "member_rows": float(len(grid.ment)),
             "bytes": float(grid.nbytes),
         }
+
+    @staticmethod
+    def _inline_fine_cells(grid: pip_kernel.CompiledGrid) -> int:
+        """Fine cells whose word is inline: per level, how often each word number occurs
+        (a count per word, not a word per fine cell) times whether that word is inline."""
+        inline = (grid.words & pip_kernel.INLINE_BIT) != 0
+        ends = np.append(grid.wbase, len(grid.words))
+        total = 0
+        for lv, (f, n) in enumerate(zip(grid.fbase, grid.fnx * grid.fny, strict=True)):
+            uses = np.bincount(grid.fine[f : f + n], minlength=ends[lv + 1] - ends[lv])
+            total += int(uses @ inline[ends[lv] : ends[lv + 1]])
+        return total
