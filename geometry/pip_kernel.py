@@ -134,6 +134,13 @@ def _in_edge_box(px: float, py: float, ax: float, ay: float, bx: float, by: floa
 
 
 @njit(cache=True, inline="always")
+def _ray_edge(ax: float, ay: float, bx: float, by: float, x0: float, y0: float, y1: float) -> bool:
+    """Whether an edge can cross a horizontal ray going right from some point of a box
+    [x0, ..] x [y0, y1] (or touch the box): the edges a ray-complete list must keep."""
+    return (max(ay, by) >= y0) & (min(ay, by) <= y1) & (max(ax, bx) >= x0)
+
+
+@njit(cache=True, inline="always")
 def _seg_box_intersects(
     ax: float, ay: float, bx: float, by: float, x0: float, y0: float, x1: float, y1: float
 ) -> bool:
@@ -295,7 +302,7 @@ def _entry_edges(
         ax, ay, bx, by = seg[e, 0], seg[e, 1], seg[e, 2], seg[e, 3]
         keep = _seg_box_dist2(ax, ay, bx, by, cx0, cy0, cx1, cy1) <= u
         if boundary and not keep:
-            keep = max(ay, by) >= cy0 and min(ay, by) <= cy1 and max(ax, bx) >= cx0
+            keep = _ray_edge(ax, ay, bx, by, cx0, cy0, cy1)
         if keep:
             if write:
                 out[k, 0] = ax
@@ -1030,8 +1037,7 @@ def _cell_edges(
             continue
         loc = _room(loc, n + ent[e, 2])
         for j in range(ent[e, 3], ent[e, 3] + ent[e, 2]):
-            ay, by = edges[j, 1], edges[j, 3]
-            if (max(ay, by) >= y0) & (min(ay, by) <= y1) & (max(edges[j, 0], edges[j, 2]) >= x0):
+            if _ray_edge(edges[j, 0], edges[j, 1], edges[j, 2], edges[j, 3], x0, y0, y1):
                 loc[n] = j
                 n += 1
     lstart[count] = n
