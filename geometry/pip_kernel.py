@@ -941,11 +941,10 @@ ZONE_MASK = (1 << ZONE_BITS) - 1
 #: array is too large for the cache (on small grids the prefetch only costs time).
 AHEAD_CELLS = 32
 
-#: Arrays of more bytes than this are "far" (this machine's last-level cache holds about
-#: 8 MiB: dependent loads from larger arrays take 50-130 ns, see benchmarks/RESULTS.md):
-#: pass 2 prefetches edges when the entries are far. On nearer arrays the prefetches
-#: only cost time (measured both ways).
-FAR_BYTES = 8 << 20
+#: Membership pass 2 prefetches the entries of the mixed point (one whose word is not
+#: inline) this many mixed points ahead. Prefetching their edges too measured slower at
+#: every campus size: their address waits for the entry (benchmarks/RESULTS.md).
+AHEAD_MIXED = 2
 
 #: Pass 1 prefetches the fine cells of points ahead when the fine grid has more bytes
 #: than this (one core's L2 cache here): its lookups are independent, so the prefetch
@@ -1429,26 +1428,23 @@ def _members_chunk(
     edges: FloatArray,
     oz: npt.NDArray[np.int32],
     offsets: IntArray,
-    far: bool,
 ) -> int:
     """Write the zones of points start..end from oz[k]; the new k.
 
     Inline words are decoded (all three slots written, only `count` kept); other words
-    run their entries, with the entries of points ahead prefetched (and, on a `far`
-    grid, the edges of their boundary entries: there they come from memory, not cache).
+    run their entries. Those are 6-10% of points, so their entries are prefetched
+    AHEAD_MIXED mixed points ahead (listed first), not a fixed number of points ahead:
+    a fixed distance is sometimes no mixed point at all and sometimes many.
     """
     mask = (1 << COUNT_BITS) - 1
+    mixed = np.empty(end - start, np.int32)
+    m = 0
     for i in range(start, end):
-        if i + AHEAD_ENTRIES < end:
-            w = word[i + AHEAD_ENTRIES]
-            if not w & INLINE_BIT:
-                prefetch(ent, w >> COUNT_BITS)
-        if far and i + AHEAD_EDGES < end:
-            w = word[i + AHEAD_EDGES]
-            if not w & INLINE_BIT:
-                for e in range(w >> COUNT_BITS, (w >> COUNT_BITS) + (w & mask)):
-                    if ent[e, 1] == BOUNDARY:
-                        prefetch(edges, ent[e, 3])
+        # branch-free: every point writes, only mixed ones advance
+        mixed[m] = i - start
+        m += (word[i] & INLINE_BIT) == 0
+    t = 0
+    for i in range(start, end):
         offsets[i] = k
         w = word[i]
         if w & INLINE_BIT:
@@ -1457,7 +1453,11 @@ def _members_chunk(
             oz[k + 1] = (w >> ZONE_BITS) & ZONE_MASK
             oz[k + 2] = (w >> (2 * ZONE_BITS)) & ZONE_MASK
             k += (w >> 60) & 3
-        elif w & mask:
+            continue
+        if t + AHEAD_MIXED < m:
+            prefetch(ent, word[start + mixed[t + AHEAD_MIXED]] >> COUNT_BITS)
+        t += 1
+        if w & mask:
             k += _point_members(x[i], y[i], w >> COUNT_BITS, w & mask, ent, edges, oz, k)
     return k
 
@@ -1474,13 +1474,10 @@ def _fill_members(
     oz: npt.NDArray[np.int32],
     offsets: IntArray,
     used: IntArray,
-    far: bool,
 ) -> None:
     """Membership pass 2 (this thread): chunk c writes its zones from oz[room[c]]."""
     for c in range(bounds.shape[0] - 1):
-        k = _members_chunk(
-            x, y, word, bounds[c], bounds[c + 1], room[c], ent, edges, oz, offsets, far
-        )
+        k = _members_chunk(x, y, word, bounds[c], bounds[c + 1], room[c], ent, edges, oz, offsets)
         used[c] = k - room[c]
 
 
@@ -1496,13 +1493,10 @@ def _par_fill_members(
     oz: npt.NDArray[np.int32],
     offsets: IntArray,
     used: IntArray,
-    far: bool,
 ) -> None:
     """Membership pass 2 (a chunk per thread): chunk c writes its zones from oz[room[c]]."""
     for c in prange(bounds.shape[0] - 1):
-        k = _members_chunk(
-            x, y, word, bounds[c], bounds[c + 1], room[c], ent, edges, oz, offsets, far
-        )
+        k = _members_chunk(x, y, word, bounds[c], bounds[c + 1], room[c], ent, edges, oz, offsets)
         used[c] = k - room[c]
 
 
@@ -1526,7 +1520,6 @@ def query_members(
     word = np.empty(n, np.int64)
     room = np.zeros(chunks + 1, np.int64)
     far_cells = g.fine.nbytes > FAR_CELL_BYTES
-    far_entries = g.ment.nbytes > FAR_BYTES
     words_pass = _par_member_words if chunks > 1 else _member_words
     geo = (g.x0, g.y0, g.finv, g.fnx, g.fny, g.fbase, g.fine, g.wbase, g.words)
     words_pass(level, x, y, geo, far_cells, bounds, word, room)
@@ -1537,6 +1530,6 @@ def query_members(
     offsets = np.empty(n + 1, np.int64)
     used = np.zeros(chunks, np.int64)
     fill_pass = _par_fill_members if chunks > 1 else _fill_members
-    fill_pass(x, y, word, bounds, room, g.ment, g.medges, oz, offsets, used, far_entries)
+    fill_pass(x, y, word, bounds, room, g.ment, g.medges, oz, offsets, used)
     (zone,) = _join_chunks(offsets, bounds, room, used, oz)
     return offsets, zone

@@ -497,7 +497,6 @@ def test_far_grid_prefetching_kernels_give_the_same_answers(monkeypatch) -> None
     x, y = rng.uniform(-5, 45, n), rng.uniform(-5, 12, n)
     lv = rng.integers(-1, 3, n).astype(np.int32)
     want = index.query(lv, x, y, parallel=False, distances=False)
-    monkeypatch.setattr(pk, "FAR_BYTES", 0)
     monkeypatch.setattr(pk, "FAR_CELL_BYTES", 0)
     for parallel in (False, True):
         got = index.query(lv, x, y, parallel=parallel, distances=False)
