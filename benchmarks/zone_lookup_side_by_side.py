@@ -17,7 +17,8 @@ and the same N points (default 1,000,000, like students: see `random_points`):
 It checks that STS and shapely find the same (point, zone) pairs, then prints points/s
 and ratios (each the best of --repeats rounds in which the methods take turns), and the
 flatness table: STS throughput on synthetic campuses of 100 to
-20,000 zones (same point recipe), next to shapely's.
+20,000 zones (same point recipe), next to shapely's and next to what one random read
+from an array the size of each campus's membership grid costs on this machine.
 """
 
 from __future__ import annotations
@@ -208,6 +209,27 @@ def memory_latency() -> list[tuple[int, float]]:
     return out
 
 
+@numba.njit(cache=True)
+def _gather(table: npt.NDArray[np.uint16], at: npt.NDArray[np.int64]) -> int:
+    """Sum table[at[i]]: independent loads, as many in flight as the core allows."""
+    total = 0
+    for i in range(at.shape[0]):
+        total += table[at[i]]
+    return total
+
+
+def random_read_ns(nbytes: int, n: int = 1_000_000) -> float:
+    """ns per independent random 2-byte read from an array of `nbytes` bytes.
+
+    The floor of the membership lookup's pass 1, which reads one fine cell per point
+    at a random place of a grid this large: past the caches, a core can only have so
+    many misses in flight, and each read costs this much however well it is prefetched.
+    """
+    table = np.ones(max(nbytes // 2, 1), np.uint16)
+    at = np.random.default_rng(0).integers(0, table.shape[0], n)
+    return best_of(lambda: _gather(table, at), 5) / n * 1e9
+
+
 def main() -> int:
     """Run every measurement and print the tables."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -304,9 +326,9 @@ def main() -> int:
     print(
         "\n| zones | cell m | index MB | build ms | hits/pt | members spread | members local "
         f"| members spread {cores} cores | + distances spread | + distances local "
-        "| shapely points+query | members / shapely |"
+        "| shapely points+query | members / shapely | fine grid MB | random read ns |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in (int(s) for s in args.sizes.split(",") if s):
         lv, zs = campus(size)
         p = random_points(zs, n, seed=2, levels=lv)
@@ -329,15 +351,23 @@ def main() -> int:
             )["m"]
         )
         h = idx.query(*p)
-        cell = 1.0 / float(idx._compiled().inv[0])
+        grid = idx._compiled()
+        cell = 1.0 / float(grid.inv[0])
         print(
             f"| {len(zs):,} | {cell:.2f} | {idx.stats()['bytes'] / 1e6:.1f} | {b * 1e3:.0f} | "
             f"{len(h.zone) / n:.2f} | {rate['members'] / 1e6:.1f} M/s | "
             f"{rate['members local'] / 1e6:.1f} M/s | {mmany / 1e6:.1f} M/s | "
             f"{rate['distances'] / 1e6:.1f} M/s | {rate['distances local'] / 1e6:.1f} M/s | "
             f"{rate['shapely points'] / 1e6:.2f} M/s | "
-            f"{rate['members'] / rate['shapely points']:.0f}x |"
+            f"{rate['members'] / rate['shapely points']:.0f}x | {grid.fine.nbytes / 1e6:.1f} | "
+            f"{random_read_ns(grid.fine.nbytes):.1f} |"
         )
+    print(
+        "\n'random read ns': one independent random read from an array the size of that "
+        "campus's fine grid (the membership lookup reads one fine cell per point): the "
+        "floor of its pass 1; the same read from a 1 MiB array takes "
+        f"{random_read_ns(2**20):.1f} ns"
+    )
     print("\nmemory: dependent-load latency by working set (a random pointer chase)")
     for mb, ns in memory_latency():
         print(f"  {mb:>4} MiB: {ns:.0f} ns")
