@@ -18,7 +18,8 @@ It checks that STS and shapely find the same (point, zone) pairs, then prints po
 and ratios (each the best of --repeats rounds in which the methods take turns), and the
 flatness table: STS throughput on synthetic campuses of 100 to
 20,000 zones (same point recipe), next to shapely's and next to what one random read
-from an array the size of each campus's membership grid costs on this machine.
+from an array the size of each campus's membership grid costs on this machine, and
+the membership query pass by pass on each campus.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from synthetic_campus import campus, northfield, random_points
 
+from geometry import pip_kernel
 from geometry.model import Zone
 from geometry.zone_index import ZoneIndex
 
@@ -230,6 +232,49 @@ def random_read_ns(nbytes: int, n: int = 1_000_000) -> float:
     return best_of(lambda: _gather(table, at), 5) / n * 1e9
 
 
+def pass_times(index: ZoneIndex, pts: Points, rounds: int) -> tuple[float, float, float, float]:
+    """The membership query pass by pass, one core: (pass 1 ns, pass 2 ns, pass 2 ns with
+    every word made inline, share of mixed points), best thread CPU time of `rounds`.
+
+    Calls the kernels `query_members` runs (internal API: this is a measurement of
+    them): pass 1 finds each point's fine cell and word; pass 2 writes the zones, and
+    runs the crossing tests of the mixed points (those whose word is not inline). The
+    third figure is pass 2 without those tests: what decoding and writing cost alone.
+    """
+    g = index._compiled()
+    level, x, y = pts
+    n = len(x)
+    bounds = np.array([0, n], np.int64)
+    geo = (g.x0, g.y0, g.finv, g.fnx, g.fny, g.fbase, g.fine, g.wbase, g.words)
+    far = g.fine.nbytes > pip_kernel.FAR_CELL_BYTES
+    word = np.empty(n, np.int64)
+    room = np.zeros(2, np.int64)
+    pip_kernel._member_words(level, x, y, geo, far, bounds, word, room)
+    room[1] += pip_kernel.INLINE_ZONES
+    inline = np.where(word & pip_kernel.INLINE_BIT, word, pip_kernel.INLINE_BIT)
+    oz = np.empty(int(room[1]), np.int32)
+    offsets = np.empty(n + 1, np.int64)
+    used = np.zeros(1, np.int64)
+
+    def fill(w: npt.NDArray[np.int64]) -> Callable[[], object]:
+        return lambda: pip_kernel._fill_members(
+            x, y, w, bounds, np.zeros(2, np.int64), g.ment, g.medges, oz, offsets, used
+        )
+
+    t = interleaved(
+        {
+            "pass 1": lambda: pip_kernel._member_words(
+                level, x, y, geo, far, bounds, np.empty(n, np.int64), np.zeros(2, np.int64)
+            ),
+            "pass 2": fill(word),
+            "inline": fill(inline),
+        },
+        rounds,
+    )
+    mixed = float(np.mean((word & pip_kernel.INLINE_BIT) == 0))
+    return t["pass 1"] / n * 1e9, t["pass 2"] / n * 1e9, t["inline"] / n * 1e9, mixed
+
+
 def main() -> int:
     """Run every measurement and print the tables."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -329,6 +374,7 @@ def main() -> int:
         "| shapely points+query | members / shapely | fine grid MB | random read ns |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    passes = []
     for size in (int(s) for s in args.sizes.split(",") if s):
         lv, zs = campus(size)
         p = random_points(zs, n, seed=2, levels=lv)
@@ -362,12 +408,23 @@ def main() -> int:
             f"{rate['members'] / rate['shapely points']:.0f}x | {grid.fine.nbytes / 1e6:.1f} | "
             f"{random_read_ns(grid.fine.nbytes):.1f} |"
         )
+        passes.append((len(zs), *pass_times(idx, p, args.repeats)))
     print(
         "\n'random read ns': one independent random read from an array the size of that "
         "campus's fine grid (the membership lookup reads one fine cell per point): the "
         "floor of its pass 1; the same read from a 1 MiB array takes "
         f"{random_read_ns(2**20):.1f} ns"
     )
+    print(
+        "\nmembership pass by pass, spread points, one core (ns per point): pass 1 finds "
+        "each point's fine cell and word; pass 2 writes the zones and runs the crossing "
+        "tests of the mixed points; 'pass 2 inline' is pass 2 with every word made inline "
+        "(no crossing tests: decoding and writing alone)"
+    )
+    print("\n| zones | pass 1 | pass 2 | pass 2 inline | mixed points |")
+    print("|---:|---:|---:|---:|---:|")
+    for zones_n, p1, p2, p2i, mixed in passes:
+        print(f"| {zones_n:,} | {p1:.1f} | {p2:.1f} | {p2i:.1f} | {mixed:.1%} |")
     print("\nmemory: dependent-load latency by working set (a random pointer chase)")
     for mb, ns in memory_latency():
         print(f"  {mb:>4} MiB: {ns:.0f} ns")
