@@ -91,7 +91,7 @@ def _prefetch(typingctx, arr, idx):  # type: ignore[no-untyped-def]
 #: The intrinsic, typed loosely for mypy (its Python signature is numba's, not the call's).
 prefetch: Any = _prefetch
 
-#: How many points ahead the fill pass prefetches entries, and edges.
+#: How many points ahead the distance path's fill pass prefetches entries, and edges.
 AHEAD_ENTRIES = 24
 AHEAD_EDGES = 12
 
