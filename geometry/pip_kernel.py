@@ -1179,24 +1179,26 @@ def fine_tables(
             cell = (cx0 - pad, cy0 - pad, cx0 + s + pad, cy0 + s + pad)
             loc = _cell_edges(first, count, ent, edges, cell, loc, lstart)
             # fine cells of one cell mostly repeat a few classifications (kept entries,
-            # which of them boundary, as bit masks): those are looked up here first
+            # which of them boundary, as bit masks, so for cells of at most 63 entries):
+            # those are looked up here first
+            masks = count <= 63
             seen = 0
             for sy in range(k):
                 for sx in range(k):
                     box = (
-                        x0[lv] + ix * s + sx * h - pad,
-                        y0[lv] + iy * s + sy * h - pad,
-                        x0[lv] + ix * s + (sx + 1) * h + pad,
-                        y0[lv] + iy * s + (sy + 1) * h + pad,
+                        cx0 + sx * h - pad,
+                        cy0 + sy * h - pad,
+                        cx0 + (sx + 1) * h + pad,
+                        cy0 + (sy + 1) * h + pad,
                     )
                     m = _classify_fine_cell(first, count, ent, edges, box, loc, lstart, keep, flag)
                     kept = 0
                     crossed = 0
-                    for q in range(m):
-                        kept |= 1 << (keep[q] - first)
-                        crossed |= (flag[q] == BOUNDARY) << (keep[q] - first)
                     u = -1
-                    if count <= 63:
+                    if masks:
+                        for q in range(m):
+                            kept |= 1 << (keep[q] - first)
+                            crossed |= (flag[q] == BOUNDARY) << (keep[q] - first)
                         for t in range(seen):
                             if (seen_kept[t] == kept) & (seen_crossed[t] == crossed):
                                 u = seen_u[t]
@@ -1210,7 +1212,7 @@ def fine_tables(
                             f, rows, n_rows = _stored(one, 4 * m, rows, n_rows, row_lists)
                             fw = ((f // 4) << COUNT_BITS) | m
                         u, words, n_words = _word_number(fw, number, words, n_words, wbase[lv])
-                        if seen < seen_u.shape[0]:
+                        if masks and seen < seen_u.shape[0]:
                             seen_kept[seen] = kept
                             seen_crossed[seen] = crossed
                             seen_u[seen] = u
