@@ -236,42 +236,26 @@ def pass_times(index: ZoneIndex, pts: Points, rounds: int) -> tuple[float, float
     """The membership query pass by pass, one core: (pass 1 ns, pass 2 ns, pass 2 ns with
     every word made inline, share of mixed points), best thread CPU time of `rounds`.
 
-    Calls the kernels `query_members` runs (internal API: this is a measurement of
-    them): pass 1 finds each point's fine cell and word; pass 2 writes the zones, and
-    runs the crossing tests of the mixed points (those whose word is not inline). The
-    third figure is pass 2 without those tests: what decoding and writing cost alone.
+    Times the two passes `pip_kernel.query_members` runs, on one chunk: pass 1 finds
+    each point's fine cell and word; pass 2 writes the zones, and runs the crossing
+    tests of the mixed points (those whose word is not inline). The third figure is
+    pass 2 without those tests: what decoding and writing cost alone.
     """
     g = index._compiled()
     level, x, y = pts
-    n = len(x)
-    bounds = np.array([0, n], np.int64)
-    geo = (g.x0, g.y0, g.finv, g.fnx, g.fny, g.fbase, g.fine, g.wbase, g.words)
-    far = g.fine.nbytes > pip_kernel.FAR_CELL_BYTES
-    word = np.empty(n, np.int64)
-    room = np.zeros(2, np.int64)
-    pip_kernel._member_words(level, x, y, geo, far, bounds, word, room)
-    room[1] += pip_kernel.INLINE_ZONES
+    bounds = pip_kernel.chunk_bounds(len(x), 1)
+    word, room = pip_kernel.member_words(level, x, y, g, bounds)
     inline = np.where(word & pip_kernel.INLINE_BIT, word, pip_kernel.INLINE_BIT)
-    oz = np.empty(int(room[1]), np.int32)
-    offsets = np.empty(n + 1, np.int64)
-    used = np.zeros(1, np.int64)
-
-    def fill(w: npt.NDArray[np.int64]) -> Callable[[], object]:
-        return lambda: pip_kernel._fill_members(
-            x, y, w, bounds, np.zeros(2, np.int64), g.ment, g.medges, oz, offsets, used
-        )
-
     t = interleaved(
         {
-            "pass 1": lambda: pip_kernel._member_words(
-                level, x, y, geo, far, bounds, np.empty(n, np.int64), np.zeros(2, np.int64)
-            ),
-            "pass 2": fill(word),
-            "inline": fill(inline),
+            "pass 1": lambda: pip_kernel.member_words(level, x, y, g, bounds),
+            "pass 2": lambda: pip_kernel.member_zones(x, y, word, bounds, room, g),
+            "inline": lambda: pip_kernel.member_zones(x, y, inline, bounds, room, g),
         },
         rounds,
     )
     mixed = float(np.mean((word & pip_kernel.INLINE_BIT) == 0))
+    n = len(x)
     return t["pass 1"] / n * 1e9, t["pass 2"] / n * 1e9, t["inline"] / n * 1e9, mixed
 
 

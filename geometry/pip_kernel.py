@@ -784,8 +784,8 @@ def query_grid(
     """
     g = grid
     n = x.shape[0]
-    chunks = 1 if threads <= 1 else max(1, min(4 * threads, n // 4096))
-    bounds = np.linspace(0, n, chunks + 1).astype(np.int64)
+    bounds = chunk_bounds(n, threads)
+    chunks = len(bounds) - 1
     word = np.empty(n, np.int64)
     room = np.zeros(chunks + 1, np.int64)
     cells_pass = _par_cells if chunks > 1 else _cells
@@ -800,6 +800,13 @@ def query_grid(
     fill_pass(x, y, word, bounds, room, g.ent, g.edges, oz, od, offsets, used)
     zone, dist = _join_chunks(offsets, bounds, room, used, oz, od)
     return offsets, zone, dist
+
+
+def chunk_bounds(n: int, threads: int) -> IntArray:
+    """Where the chunks of a batch of n points start, and n: one chunk on one thread,
+    else 4 per thread (at least 4,096 points each), so a slow chunk delays little."""
+    chunks = 1 if threads <= 1 else max(1, min(4 * threads, n // 4096))
+    return np.linspace(0, n, chunks + 1).astype(np.int64)
 
 
 def _join_chunks(
@@ -1515,23 +1522,52 @@ def query_members(
     fine cell's word is inline are answered from it; the others run the crossing-number
     test of their fine cell's rows.
     """
+    bounds = chunk_bounds(x.shape[0], threads)
+    word, room = member_words(level, x, y, grid, bounds)
+    offsets, oz, start, used = member_zones(x, y, word, bounds, room, grid)
+    (zone,) = _join_chunks(offsets, bounds, start, used, oz)
+    return offsets, zone
+
+
+def member_words(
+    level: npt.NDArray[np.int32],
+    x: FloatArray,
+    y: FloatArray,
+    grid: CompiledGrid,
+    bounds: IntArray,
+) -> tuple[IntArray, IntArray]:
+    """Membership pass 1 over the chunks `bounds` (a chunk per thread when there are
+    several): (word, room), every point's membership word and room[c + 1] the most
+    zones chunk c can have."""
     g = grid
-    n = x.shape[0]
-    chunks = 1 if threads <= 1 else max(1, min(4 * threads, n // 4096))
-    bounds = np.linspace(0, n, chunks + 1).astype(np.int64)
-    word = np.empty(n, np.int64)
+    chunks = len(bounds) - 1
+    word = np.empty(x.shape[0], np.int64)
     room = np.zeros(chunks + 1, np.int64)
     far_cells = g.fine.nbytes > FAR_CELL_BYTES
     words_pass = _par_member_words if chunks > 1 else _member_words
     geo = (g.x0, g.y0, g.finv, g.fnx, g.fny, g.fbase, g.fine, g.wbase, g.words)
     words_pass(level, x, y, geo, far_cells, bounds, word, room)
+    return word, room
+
+
+def member_zones(
+    x: FloatArray,
+    y: FloatArray,
+    word: IntArray,
+    bounds: IntArray,
+    room: IntArray,
+    grid: CompiledGrid,
+) -> tuple[IntArray, npt.NDArray[np.int32], IntArray, IntArray]:
+    """Membership pass 2 over `member_words`' output: (offsets, oz, start, used), chunk
+    c's zones being oz[start[c]:start[c] + used[c]] (`_join_chunks` closes the gaps)."""
+    chunks = len(bounds) - 1
     # each chunk's part gets INLINE_ZONES spare slots: inline words write all of theirs
-    room[1:] += INLINE_ZONES
-    np.cumsum(room, out=room)
-    oz = np.empty(int(room[chunks]), np.int32)
-    offsets = np.empty(n + 1, np.int64)
+    start = room.copy()
+    start[1:] += INLINE_ZONES
+    np.cumsum(start, out=start)
+    oz = np.empty(int(start[chunks]), np.int32)
+    offsets = np.empty(x.shape[0] + 1, np.int64)
     used = np.zeros(chunks, np.int64)
     fill_pass = _par_fill_members if chunks > 1 else _fill_members
-    fill_pass(x, y, word, bounds, room, g.ment, g.medges, oz, offsets, used)
-    (zone,) = _join_chunks(offsets, bounds, room, used, oz)
-    return offsets, zone
+    fill_pass(x, y, word, bounds, start, grid.ment, grid.medges, oz, offsets, used)
+    return offsets, oz, start, used
