@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from engine_scale import campus, hear_all, rules, still_and_walking, walkers
 
 from engine.batches import PositionBatch
-from engine.consent import Consent
+from engine.roster import Consent
 from engine.engine import Engine
 from transports.json_codec import encode_event
 

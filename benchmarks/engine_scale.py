@@ -27,7 +27,7 @@ import numpy as np
 from shapely.geometry import box
 
 from engine.batches import PositionBatch, ReadingBatch
-from engine.consent import Consent
+from engine.roster import Consent
 from engine.engine import Engine
 from engine.events import Severity
 from engine.rules import Rule, RulesConfig, RuleSet, RuleType

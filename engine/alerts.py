@@ -29,10 +29,10 @@ from types import MappingProxyType
 from typing import Any
 
 from engine.events import Alert, AlertState, Evidence, Severity
+from engine.records import SYSTEM
 from geometry.errors import StsError
 
-#: The actor name the engine uses for its own transitions.
-SYSTEM = "system"
+__all__ = ["SYSTEM"]  # the actor name of the engine's own transitions, re-exported
 
 AlertKey = tuple[str, str, str]  # (rule, tag, zone)
 

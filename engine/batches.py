@@ -7,7 +7,9 @@ Tags and readers are small integers; the tables that name them live beside the b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -126,3 +128,15 @@ class PositionBatch:
             self.y[index],
             self.uncertainty[index],
         )
+
+
+BatchT = TypeVar("BatchT", ReadingBatch, PositionBatch)
+
+
+def concat_batches(parts: Sequence[BatchT]) -> BatchT:
+    """The rows of several batches of one kind, in order (one batch is returned as is)."""
+    if len(parts) == 1:
+        return parts[0]
+    kind = type(parts[0])
+    columns = {f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(kind)}
+    return kind(**columns)

@@ -17,42 +17,21 @@ first sight -- the explicit development default of `sts track` without a roster.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from engine.batches import PositionBatch, ReadingBatch
+from engine.roster import Consent, RosterEntry
 from geometry.errors import InputError
-
-
-class RosterRow(Protocol):
-    """What the gate reads of a roster entry (sts.rules_toml.RosterEntry fits)."""
-
-    @property
-    def tag(self) -> str:
-        """The badge's external tag id."""
-        ...
-
-    @property
-    def consent(self) -> bool:
-        """True when consent is granted."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class Consent:
-    """A roster row reduced to what the gate needs."""
-
-    tag: str
-    consent: bool
 
 
 class ConsentGate:
     """Maps tag codes of incoming batches to student indexes; drops and counts the rest."""
 
-    def __init__(self, roster: Iterable[RosterRow] = (), *, open_mode: bool = False) -> None:
+    def __init__(
+        self, roster: Iterable[RosterEntry | Consent] = (), *, open_mode: bool = False
+    ) -> None:
         self.open_mode = open_mode
         self.tags: list[str] = []  # student index -> tag ("" once consent is withdrawn)
         self._index: dict[str, int] = {}  # tag -> active student index

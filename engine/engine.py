@@ -17,7 +17,10 @@ commands), the same configuration and input give the same output, byte for byte.
   Locator's to reject and count; they are reported in `EngineOutput.rejected`.
 - Commands: `add_zone`, `update_zone`, `remove_zone`, `advance(t)`, `withdraw_consent`,
   `grant_consent`, and pass-throughs to the rule set (`acknowledge`, `resolve`,
-  `start_evacuation`, `mark_safe`, `end_evacuation`).
+  `start_evacuation`, `mark_safe`, `end_evacuation`). Every call, batch or command,
+  returns an `EngineOutput`; a command that changes state (everything but `advance`)
+  puts a `ChangeRecord` (time, actor, reason, subject) in it, so a store can persist it
+  and an audit log chain it whichever shell gave the command.
 - Rules: any object with the `RuleEvaluator` methods (engine.rules.RuleSet). It may also
   have `alert_only_tags` (their events and positions are given to the rules but never
   output), `set_zones(zones)` (called when zones change) and `forget(tag)`. For an
@@ -31,15 +34,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from engine.batches import PositionBatch, ReadingBatch
-from engine.consent import ConsentGate, RosterRow
-from engine.events import Alert, Evidence, ZoneEvent
+from engine.consent import ConsentGate
+from engine.events import Alert, AlertState, Evidence, ZoneEvent
+from engine.records import SYSTEM, ChangeKind, ChangeRecord
+from engine.rollcall import RollCallReport
+from engine.roster import Consent, RosterEntry
 from engine.zone_state import (
     BatchRejectedError,
     Hysteresis,
@@ -69,18 +75,46 @@ class RuleEvaluator(Protocol):
         ...
 
 
+def system_resolutions(alerts: Sequence[Alert]) -> tuple[ChangeRecord, ...]:
+    """A change record for every alert the system resolved on its own (a person did not)."""
+    return tuple(
+        ChangeRecord(a.t, ChangeKind.ALERT_RESOLVED, SYSTEM, a.id, a.resolution)
+        for a in alerts
+        if a.state is AlertState.RESOLVED and a.resolved_by == SYSTEM
+    )
+
+
+def rollcall_counts(report: RollCallReport) -> dict[str, int | str]:
+    """The counts of a roll call, for the record of its end."""
+    return {
+        "mode": report.mode.value,
+        "expected": report.expected,
+        "accounted": report.accounted,
+        "marked_safe": report.marked_safe,
+        "unaccounted": report.unaccounted,
+        "unknown": report.unknown,
+    }
+
+
 class NoRulesError(StsError):
     """A rule command was given to an engine configured without rules."""
 
 
 @dataclass(frozen=True, slots=True)
 class EngineOutput:
-    """What one call produced: zone events and alert changes in order, the fixes, counts."""
+    """What one call (a batch or a command) produced; every Engine call returns one.
+
+    `events` and `alerts` (each alert change a new value) in order, the fixes, the rows
+    rejected by reason, the change records of commands (and of alerts the system
+    resolved), and the roll call's report when the call concerned an evacuation.
+    """
 
     events: tuple[ZoneEvent, ...] = ()
     alerts: tuple[Alert, ...] = ()
     positions: PositionBatch = field(default_factory=PositionBatch.empty)
     rejected: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    records: tuple[ChangeRecord, ...] = ()
+    rollcall: RollCallReport | None = None
 
 
 class LatestFixes(Mapping[str, Evidence]):
@@ -128,7 +162,7 @@ class Engine:
         self,
         floorplan: Floorplan,
         *,
-        roster: Iterable[RosterRow] | None = None,
+        roster: Iterable[RosterEntry | Consent] | None = None,
         rules: RuleEvaluator | None = None,
         hysteresis: Hysteresis | None = None,
         locator: LocatorConfig | None = None,
@@ -257,8 +291,10 @@ class Engine:
         alerts: list[Alert],
         positions: PositionBatch | None = None,
         rejected: Mapping[str, int] | None = None,
+        records: tuple[ChangeRecord, ...] = (),
     ) -> EngineOutput:
-        """Hide what the alert-only policy says must not leave the engine."""
+        """Hide what the alert-only policy says must not leave the engine; record what
+        the system resolved on its own."""
         only = self.alert_only_tags
         if only:
             events = [e for e in events if e.tag not in only]
@@ -270,6 +306,7 @@ class Engine:
             alerts=tuple(alerts),
             positions=PositionBatch.empty() if positions is None else positions,
             rejected=MappingProxyType(dict(rejected or {})),
+            records=records + system_resolutions(alerts),
         )
 
     # ---- commands ----------------------------------------------------------------------------
@@ -285,14 +322,16 @@ class Engine:
             alerts = list(self.rules.on_tick(self.zones.now))
         return self._output(events, alerts)
 
-    def _zone_command(self, events: list[ZoneEvent], t: float, before: bool) -> EngineOutput:
+    def _zone_command(
+        self, events: list[ZoneEvent], t: float, change: ChangeRecord, before: bool
+    ) -> EngineOutput:
         set_zones = getattr(self.rules, "set_zones", None)
         if before and callable(set_zones):
             set_zones(self.index.zones)
         alerts = self._rules(events, t)
         if not before and callable(set_zones):
             set_zones(self.index.zones)
-        return self._output(events, alerts)
+        return self._output(events, alerts, records=(change,))
 
     def _command_time(self, t: float | None) -> float:
         if t is None:
@@ -301,42 +340,59 @@ class Engine:
             return self.zones.now
         return float(t)
 
-    def add_zone(self, zone: Zone, t: float | None = None) -> EngineOutput:
+    def add_zone(
+        self, zone: Zone, t: float | None = None, *, by: str = SYSTEM, reason: str = ""
+    ) -> EngineOutput:
         """Add a zone now (or at t): students inside it get `inside` at once."""
         t = self._command_time(t)
         events = self.zones.add_zone(zone, t)
-        return self._zone_command(events, self.zones.now, before=True)
+        change = ChangeRecord(self.zones.now, ChangeKind.ZONE_ADDED, by, zone.id, reason)
+        return self._zone_command(events, self.zones.now, change, before=True)
 
-    def update_zone(self, zone: Zone, t: float | None = None) -> EngineOutput:
+    def update_zone(
+        self, zone: Zone, t: float | None = None, *, by: str = SYSTEM, reason: str = ""
+    ) -> EngineOutput:
         """Change a zone: the enter/exit it implies, at once."""
         t = self._command_time(t)
         events = self.zones.update_zone(zone, t)
-        return self._zone_command(events, self.zones.now, before=True)
+        change = ChangeRecord(self.zones.now, ChangeKind.ZONE_CHANGED, by, zone.id, reason)
+        return self._zone_command(events, self.zones.now, change, before=True)
 
-    def remove_zone(self, zone_id: str, t: float | None = None) -> EngineOutput:
+    def remove_zone(
+        self, zone_id: str, t: float | None = None, *, by: str = SYSTEM, reason: str = ""
+    ) -> EngineOutput:
         """Remove a zone: everyone inside exits, at once."""
         t = self._command_time(t)
         events = self.zones.remove_zone(zone_id, t)
-        return self._zone_command(events, self.zones.now, before=False)
+        change = ChangeRecord(self.zones.now, ChangeKind.ZONE_REMOVED, by, zone_id, reason)
+        return self._zone_command(events, self.zones.now, change, before=False)
 
-    def withdraw_consent(self, tag: str) -> None:
+    def withdraw_consent(
+        self, tag: str, t: float | None = None, *, by: str = SYSTEM, reason: str = ""
+    ) -> EngineOutput:
         """Stop processing a tag at once and forget everything the engine holds about it."""
+        t = self._command_time(t)
         s = self.gate.withdraw(tag)
-        if s is None:
-            return
-        students = np.array([s], np.int64)
-        self.zones.forget(students)
-        if self._locator is not None:
-            self._locator.forget(students)
-        forget = getattr(self.rules, "forget", None)
-        if callable(forget):
-            forget(tag)
+        if s is not None:
+            students = np.array([s], np.int64)
+            self.zones.forget(students)
+            if self._locator is not None:
+                self._locator.forget(students)
+            forget = getattr(self.rules, "forget", None)
+            if callable(forget):
+                forget(tag)
+        change = ChangeRecord(t, ChangeKind.CONSENT_WITHDRAWN, by, tag, reason)
+        return EngineOutput(records=(change,))
 
-    def grant_consent(self, tag: str) -> int:
-        """Start processing a tag (a new student index)."""
-        s = self.gate.grant(tag)
+    def grant_consent(
+        self, tag: str, t: float | None = None, *, by: str = SYSTEM, reason: str = ""
+    ) -> EngineOutput:
+        """Start processing a tag (under a new student index)."""
+        t = self._command_time(t)
+        self.gate.grant(tag)
         self.zones.ensure(len(self.gate))
-        return s
+        change = ChangeRecord(t, ChangeKind.CONSENT_GRANTED, by, tag, reason)
+        return EngineOutput(records=(change,))
 
     def _rule_call(self, name: str, *args: Any) -> Any:
         method = getattr(self.rules, name, None)
@@ -344,25 +400,44 @@ class Engine:
             raise NoRulesError(f"{name}: the engine has no rules configured; give it a rule set")
         return method(*args)
 
-    def acknowledge(self, alert_id: str, by: str, t: float) -> Alert:
-        """A person takes an alert on."""
-        result: Alert = self._rule_call("acknowledge", alert_id, by, t)
-        return result
+    def acknowledge(self, alert_id: str, by: str, t: float, note: str = "") -> EngineOutput:
+        """A person takes an alert on (with an optional note)."""
+        alert: Alert = self._rule_call("acknowledge", alert_id, by, t)
+        change = ChangeRecord(t, ChangeKind.ALERT_ACKNOWLEDGED, by, alert_id, note)
+        return EngineOutput(alerts=(alert,), records=(change,))
 
-    def resolve(self, alert_id: str, by: str, t: float, reason: str = "") -> Alert:
-        """A person closes an alert."""
-        result: Alert = self._rule_call("resolve", alert_id, by, t, reason)
-        return result
+    def resolve(self, alert_id: str, by: str, t: float, reason: str = "") -> EngineOutput:
+        """A person closes an alert, saying why."""
+        alert: Alert = self._rule_call("resolve", alert_id, by, t, reason)
+        change = ChangeRecord(t, ChangeKind.ALERT_RESOLVED, by, alert_id, reason)
+        return EngineOutput(alerts=(alert,), records=(change,))
 
-    def start_evacuation(self, t: float, mode: str = "live") -> Any:
-        """Begin a roll call (engine.rules.RuleSet.start_evacuation)."""
-        return self._rule_call("start_evacuation", t, mode)
+    def start_evacuation(
+        self, t: float, mode: str = "live", *, by: str = SYSTEM, reason: str = ""
+    ) -> EngineOutput:
+        """Begin a roll call (live, drill or test); the output carries its first report."""
+        rollcall = self._rule_call("start_evacuation", t, mode)
+        report: RollCallReport = rollcall.report(t)
+        details = {"mode": report.mode.value, "expected": report.expected}
+        change = ChangeRecord(t, ChangeKind.EVACUATION_STARTED, by, report.mode.value, reason)
+        change = replace(change, details=MappingProxyType(details))
+        return EngineOutput(records=(change,), rollcall=report)
 
-    def mark_safe(self, tag: str, by: str, reason: str, t: float) -> list[Alert]:
+    def mark_safe(self, tag: str, by: str, reason: str, t: float) -> EngineOutput:
         """Staff mark a student safe by hand during a roll call."""
-        result: list[Alert] = self._rule_call("mark_safe", tag, by, reason, t)
-        return result
+        alerts: list[Alert] = self._rule_call("mark_safe", tag, by, reason, t)
+        change = ChangeRecord(t, ChangeKind.STUDENT_MARKED_SAFE, by, tag, reason)
+        return EngineOutput(alerts=tuple(alerts), records=(change,), rollcall=self._report(t))
 
-    def end_evacuation(self, t: float) -> Any:
-        """Stop the roll call; returns its final report."""
-        return self._rule_call("end_evacuation", t)
+    def end_evacuation(self, t: float, *, by: str = SYSTEM, reason: str = "") -> EngineOutput:
+        """Stop the roll call; the output carries its final report."""
+        report: RollCallReport = self._rule_call("end_evacuation", t)
+        counts = rollcall_counts(report)
+        change = ChangeRecord(t, ChangeKind.EVACUATION_ENDED, by, report.mode.value, reason)
+        change = replace(change, details=MappingProxyType(counts))
+        return EngineOutput(records=(change,), rollcall=report)
+
+    def _report(self, t: float) -> RollCallReport | None:
+        rollcall = getattr(self.rules, "rollcall", None)
+        report: RollCallReport | None = None if rollcall is None else rollcall.report(t)
+        return report

@@ -2,7 +2,7 @@
 
 Pure: time comes in as epoch seconds (UTC) and is read in the school's own time zone
 through `zoneinfo`, so a lesson at 09:00 stays at 09:00 local across daylight saving.
-Validation with file/key messages happens at the edge (`sts/rules_toml.py`); the
+Validation with file/key messages happens at the edge (`sts/timetable_toml.py`); the
 constructors here only guard the invariants that the code below relies on.
 
 A local wall time that does not exist (the spring-forward gap) or exists twice (the

@@ -33,8 +33,8 @@ from engine.locate import LocatorConfig, locate_all  # noqa: E402
 from engine.tracking import Gate  # noqa: E402
 from engine.windowing import Statistic, WindowSpec  # noqa: E402
 from geometry.model import Floorplan, ReaderCalibration  # noqa: E402
-from sts.commands.calibrate import calibrate, fit_uncertainty_scale  # noqa: E402
 from sts.readings_csv import read_readings, read_truth  # noqa: E402
+from sts.survey_fit import calibrate, fit_uncertainty_scale  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "tetam-ble"
 FLOORPLAN = ROOT / "floorplans" / "tetam"

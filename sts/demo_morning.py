@@ -15,10 +15,10 @@ from datetime import date
 
 import numpy as np
 
+from engine.roster import Roster
 from engine.schedule import Timetable
 from geometry.model import Floorplan
 from simulator.scripted_walks import Leg, Walk, plan_walk
-from sts.rules_toml import Roster
 
 #: A Monday in the autumn term of the sample calendar.
 DEMO_DAY = date(2026, 11, 30)

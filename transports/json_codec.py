@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.alerts import alert_record
 from engine.events import Alert, EventKind, Evidence, ZoneEvent
+from engine.records import ChangeRecord, change_record_dict
 
 #: Decimals kept for every float.
 DECIMALS = 6
@@ -119,6 +120,11 @@ _ENCODER = json.JSONEncoder(
 def encode_alert(alert: Alert) -> str:
     """One alerts.jsonl line (no newline); the record is engine.alerts.alert_record."""
     return dumps(alert_record(alert))
+
+
+def encode_record(record: ChangeRecord) -> str:
+    """One change record (consent, acknowledgement, evacuation, zone edit) as a stable line."""
+    return dumps(change_record_dict(record))
 
 
 def encode_lines(items: Iterable[ZoneEvent | Alert]) -> str:

@@ -3,36 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
-import math
-from datetime import datetime
 from pathlib import Path
 
-from engine.attendance import AttendanceRecord, attendance
-from engine.events import EventKind, ZoneEvent
-from engine.schedule import SchoolCalendar
+from engine.attendance import attendance
 from geometry.errors import InputError
-from sts.rules_toml import Roster, load_timetable, read_roster
-from transports.json_codec import decode_event
-
-#: The attendance CSV columns, documented in docs/rules.md.
-COLUMNS = (
-    "date",
-    "period",
-    "group",
-    "room",
-    "student_id",
-    "tag",
-    "status",
-    "first_arrival",
-    "minutes_in_room",
-    "left_early",
-    "last_exit",
-    "badge_silent_at",
-    "evacuated_minutes",
-)
+from sts.attendance_csv import format_table
+from sts.events_jsonl import read_events
+from sts.local_time import parse_local_time
+from sts.roster_csv import read_roster
+from sts.timetable_toml import load_timetable
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,89 +46,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--from", dest="t_from", help="first moment to report (ISO, local)")
     p.add_argument("--to", dest="t_to", help="last moment to report (ISO, local)")
     p.set_defaults(run=run)
-
-
-def read_events(path: Path) -> list[ZoneEvent]:
-    """Zone events from JSON lines (docs/events.md); bad lines are errors naming the line."""
-    events = []
-    problems = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                events.append(_event(line))
-            except (ValueError, TypeError, KeyError) as exc:
-                problems.append(f"line {lineno}: {exc}")
-                if len(problems) >= 20:
-                    problems.append("(stopped after 20 problems)")
-                    break
-    if problems:
-        head = (
-            f"{path}: {len(problems)} bad line(s); each must be a JSON event as in docs/events.md"
-        )
-        raise InputError("\n  ".join([head, *problems]))
-    return events
-
-
-def _event(line: str) -> ZoneEvent:
-    """One events.jsonl line, decoded by the JSON codec, with messages a person can act on."""
-    try:
-        return decode_event(line)
-    except KeyError as exc:
-        raise KeyError(f"missing {exc.args[0]!r}") from None
-    except ValueError as exc:
-        obj = json.loads(line) if line.lstrip().startswith("{") else None
-        if isinstance(obj, dict) and obj.get("kind") not in {k.value for k in EventKind}:
-            kinds = ", ".join(k.value for k in EventKind)
-            raise ValueError(f"unknown kind {obj.get('kind')!r}; use one of {kinds}") from None
-        raise ValueError(str(exc)) from None
-
-
-def parse_local_time(cal: SchoolCalendar, text: str, what: str) -> float:
-    """Epoch seconds of an ISO date-time; without an offset it is school-local time."""
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(
-            f"{what}: {text!r} is not an ISO date-time; write e.g. 2026-09-07T09:05"
-        ) from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=cal.tz)
-    return dt.timestamp()
-
-
-def _clock(cal: SchoolCalendar, t: float | None) -> str:
-    if t is None or not math.isfinite(t):
-        return ""
-    return cal.local(t).strftime("%H:%M:%S")
-
-
-def format_table(records: list[AttendanceRecord], roster: Roster, cal: SchoolCalendar) -> str:
-    """The attendance CSV text (times are school-local HH:MM:SS)."""
-    ids = {e.tag: e.student_id for e in roster.entries}
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(COLUMNS)
-    for r in records:
-        w.writerow(
-            [
-                r.day.isoformat(),
-                r.period,
-                r.group,
-                r.room,
-                ids.get(r.tag, ""),
-                r.tag,
-                r.status.value,
-                _clock(cal, r.first_arrival),
-                f"{r.minutes_in_room:.2f}",
-                "yes" if r.left_early else "no",
-                _clock(cal, r.last_exit),
-                _clock(cal, r.badge_silent_at),
-                f"{r.evacuated_minutes:.2f}",
-            ]
-        )
-    return buf.getvalue()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -23,13 +23,16 @@ import numpy as np
 
 from engine.attendance import attendance
 from engine.batches import ReadingBatch
-from engine.engine import Engine, EngineOutput
 from engine.events import Alert, EventKind, ZoneEvent
-from engine.rules import RuleSet
+from geometry.errors import InputError
 from geometry.model import Floorplan
 from simulator.scripted_walks import RadioModel, hear, sample_truth
+from sts.attendance_csv import format_table
 from sts.demo_morning import Morning, plan_morning
-from transports.json_codec import encode_alert, encode_event
+from sts.hub import Hub, HubStats
+from sts.sinks import CollectSink, JsonLinesSink
+from sts.site import Site, build_engine
+from sts.ticks import Chunk, Tick, time_ticks
 
 NORTHFIELD = Path(__file__).resolve().parents[2] / "floorplans" / "northfield"
 STEP_S = 10.0  # seconds of data per engine call: the live server's batching
@@ -80,39 +83,29 @@ def _clock(t: float) -> str:
 
 
 def _run_engine(
-    engine: Engine, batch: ReadingBatch, tag_ids: list[str], morning: Morning, out: Path
-) -> tuple[list[ZoneEvent], list[Alert], Counter[str], int]:
-    events: list[ZoneEvent] = []
-    alerts: list[Alert] = []
-    rejected: Counter[str] = Counter()
-    fixes = 0
-    k = np.floor((batch.t - morning.t0) / STEP_S).astype(np.int64)
-    cuts = np.flatnonzero(np.diff(k)) + 1
-    bounds = list(zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(batch)].tolist(), strict=True))
+    site: Site, batch: ReadingBatch, tag_ids: list[str], morning: Morning, out: Path
+) -> tuple[CollectSink, HubStats]:
+    """The morning's readings through the hub in STEP_S ticks, to memory and JSON lines."""
+    collected = CollectSink()
+    hub = Hub(build_engine(site), [collected])
     progress = Progress(morning.t1 - morning.t0, sys.stderr, "engine")
+
+    def show(tick: Tick[ReadingBatch]) -> None:
+        if hub.stats.ticks % 30 == 1:
+            t = float(tick.batch.t[-1])
+            progress.update(t - morning.t0, f"{_clock(t)} events {hub.stats.events}")
+
     with (
-        (out / "events.jsonl").open("w", encoding="utf-8") as ev_file,
-        (out / "alerts.jsonl").open("w", encoding="utf-8") as al_file,
+        (out / "events.jsonl").open("w", encoding="utf-8") as events,
+        (out / "alerts.jsonl").open("w", encoding="utf-8") as alerts,
     ):
-
-        def take(result: EngineOutput) -> None:
-            nonlocal fixes
-            events.extend(result.events)
-            alerts.extend(result.alerts)
-            rejected.update({k: v for k, v in result.rejected.items() if v})
-            fixes += len(result.positions)
-            ev_file.writelines(encode_event(e) + "\n" for e in result.events)
-            al_file.writelines(encode_alert(a) + "\n" for a in result.alerts)
-
-        for i, (a, b) in enumerate(bounds):
-            take(engine.process(batch.take(np.arange(a, b)), tag_ids))
-            if i % 30 == 0 or i == len(bounds) - 1:
-                t = float(batch.t[b - 1])
-                progress.update(t - morning.t0, f"{_clock(t)} events {len(events)}")
-        take(engine.flush())
-        take(engine.advance(morning.t1))
+        hub.add_sink(JsonLinesSink(events, alerts))
+        hub.run_readings(time_ticks([Chunk(batch, tuple(tag_ids))], STEP_S), on_tick=show)
+        hub.advance(morning.t1)
+        hub.close()
+    progress.update(morning.t1 - morning.t0, f"{_clock(morning.t1)} events {hub.stats.events}")
     progress.close()
-    return events, alerts, rejected, fixes
+    return collected, hub.stats
 
 
 def _print_events(events: list[ZoneEvent], floorplan: Floorplan, morning: Morning) -> None:
@@ -161,29 +154,29 @@ def _print_alerts(alerts: list[Alert], morning: Morning) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo morning and print what a safety team would see."""
-    from sts.commands.attendance import format_table
-    from sts.floorplan_io import load_floorplan
     from sts.render import render_floorplan
-    from sts.rules_toml import load_rules, load_timetable, read_roster
+    from sts.site import SiteFiles, load_site
 
     started = time.perf_counter()
     out: Path = args.out
+    site = load_site(SiteFiles.campus(args.campus))
+    if site.roster is None or site.rules is None or site.timetable is None:
+        raise InputError(
+            f"{args.campus}: the demo needs roster.csv, rules.toml and timetable.toml there"
+        )
+    roster, timetable = site.roster, site.timetable
     out.mkdir(parents=True, exist_ok=True)
-    loaded = load_floorplan(args.campus)
-    fp = loaded.floorplan
+    fp = site.floorplan
     kinds = Counter(z.kind.value for z in fp.zones)
     print(
         f"Campus {fp.site.name}: {len(fp.levels)} levels, {len(fp.zones)} zones, "
         f"{len(fp.readers)} readers, {len(fp.openings)} doors; valid "
-        f"({len(loaded.warnings)} warnings)"
+        f"({len(site.warnings)} warnings)"
     )
     print("  zones by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
     render_floorplan(fp, out / "northfield.png")
     print(f"  picture: {out / 'northfield.png'}")
 
-    roster = read_roster(args.campus / "roster.csv")
-    rules_file = load_rules(args.campus / "rules.toml", fp, roster)
-    timetable = load_timetable(args.campus / "timetable.toml", fp, roster)
     morning = plan_morning(fp, timetable.timetable, roster, args.seed)
     model = RadioModel(interval_s=1.0, sigma_db=4.0, sensitivity_dbm=-88.0)
     truth = sample_truth(
@@ -204,22 +197,16 @@ def run(args: argparse.Namespace) -> int:
     )
     _write_readings(out / "readings.csv", batch, tag_ids, [r.id for r in fp.readers])
 
-    rules = RuleSet(
-        rules_file.config,
-        fp,
-        timetable=timetable.timetable,
-        tag_groups=roster.tag_groups(),
-    )
-    engine = Engine(fp, roster=roster.entries, rules=rules)
     run_started = time.perf_counter()
-    events, alerts, rejected, fixes = _run_engine(engine, batch, tag_ids, morning, out)
+    collected, stats = _run_engine(site, batch, tag_ids, morning, out)
+    events, alerts = collected.events, collected.alerts
     run_s = time.perf_counter() - run_started
     print(
-        f"Engine: {fixes:,} fixes, {len(events):,} events, {len(alerts)} alert changes in "
+        f"Engine: {stats.fixes:,} fixes, {len(events):,} events, {len(alerts)} alert changes in "
         f"{run_s:.1f} s ({len(batch) / run_s / 1e6:.2f} M readings/s, compile time included)"
     )
-    if rejected:
-        print("  dropped: " + ", ".join(f"{v:,} {k}" for k, v in sorted(rejected.items())))
+    if stats.rejected:
+        print("  dropped: " + ", ".join(f"{v:,} {k}" for k, v in sorted(stats.rejected.items())))
     _print_events(events, fp, morning)
     _print_alerts(alerts, morning)
 

@@ -72,7 +72,7 @@ def rejection_problems(readings: Readings, rejected: Rejected) -> list[RowProble
 
 def run(args: argparse.Namespace) -> int:
     """Locate every tag of a readings file."""
-    from sts.commands.calibrate import read_calibration
+    from sts.calibration_toml import read_calibration
     from sts.floorplan_io import load_floorplan
 
     if not (args.interval > 0 and np.isfinite(args.interval)):

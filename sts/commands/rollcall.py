@@ -10,8 +10,11 @@ from engine.alerts import alert_record
 from engine.rollcall import RollCallReport, RollMode, report_record
 from engine.rules import RuleSet
 from geometry.errors import InputError
-from sts.commands.attendance import parse_local_time, read_events
-from sts.rules_toml import load_rules, load_timetable, read_roster
+from sts.events_jsonl import read_events
+from sts.local_time import parse_local_time
+from sts.roster_csv import read_roster
+from sts.rules_toml import load_rules
+from sts.timetable_toml import load_timetable
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -9,18 +9,17 @@ Nothing about individual students is printed; the files are the requested output
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO
 
-import numpy as np
-
-from engine.batches import ReadingBatch
-from engine.engine import Engine, EngineOutput
+from engine.batches import PositionBatch, ReadingBatch
 from engine.zone_state import Hysteresis
 from geometry.errors import InputError
-from geometry.model import Floorplan
-from transports.json_codec import encode_alert, encode_event
+from sts.hub import Hub
+from sts.sinks import JsonLinesSink
+from sts.ticks import Chunk, check_step, time_ticks
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -68,129 +67,81 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(run=run)
 
 
-def _steps(t: np.ndarray, step: float) -> list[tuple[int, int]]:
-    """Cut a time-sorted column into [a, b) slices of `step` seconds of data time."""
-    if len(t) == 0:
-        return []
-    k = np.floor((t - t[0]) / step).astype(np.int64)
-    cuts = np.flatnonzero(np.diff(k)) + 1
-    starts = np.concatenate(([0], cuts))
-    ends = np.concatenate((cuts, [len(t)]))
-    return list(zip(starts.tolist(), ends.tolist(), strict=True))
-
-
-def _write(
-    out: EngineOutput, events: IO[str], alerts: IO[str] | None, counts: dict[str, int]
-) -> None:
-    for e in out.events:
-        events.write(encode_event(e) + "\n")
-    if alerts is not None:
-        for a in out.alerts:
-            alerts.write(encode_alert(a) + "\n")
-    counts["events"] += len(out.events)
-    counts["alerts"] += len(out.alerts)
-    counts["no_consent"] += int(out.rejected.get("no_consent", 0))
-
-
-def _build_engine(args: argparse.Namespace, floorplan: Floorplan) -> Engine:
-    """The engine with the roster and rules the arguments name."""
-    roster = None
-    if args.roster is not None:
-        from sts.rules_toml import read_roster
-
-        roster = read_roster(args.roster)
-    else:
-        print(
-            "sts track: notice: no --roster given, so every tag counts as a consented "
-            "student (a development default; `sts serve` never does this)",
-            file=sys.stderr,
-        )
-    rules = None
-    if args.rules is not None:
-        from engine.rules import RuleSet
-        from sts.rules_toml import load_rules, load_timetable
-
-        loaded = load_rules(args.rules, floorplan, roster)
-        timetable = None
-        if loaded.timetable is not None:
-            timetable = load_timetable(loaded.timetable, floorplan, roster).timetable
-        rules = RuleSet(
-            loaded.config,
-            floorplan,
-            timetable=timetable,
-            tag_groups=roster.tag_groups() if roster is not None else None,
-        )
-    elif args.alerts_out is not None:
-        raise InputError("--alerts-out needs --rules (without rules there are no alerts)")
-    hysteresis = Hysteresis(
+def _hysteresis(args: argparse.Namespace) -> Hysteresis:
+    return Hysteresis(
         margin_m=args.margin,
         k_uncertainty=args.k_uncertainty,
         dwell_s=args.dwell,
         stale_s=args.stale,
         lost_s=args.lost,
     )
-    return Engine(
-        floorplan,
-        roster=None if roster is None else roster.entries,
-        rules=rules,
-        hysteresis=hysteresis,
-    )
+
+
+def _reading_chunks(
+    path: Path, reader_ids: Sequence[str], problems: list[str]
+) -> Iterator[Chunk[ReadingBatch]]:
+    from sts.readings_csv import read_readings
+
+    readings = read_readings(path, reader_ids)
+    problems.extend(f"line {p.line}: {p.message}" for p in readings.problems)
+    yield Chunk(readings.batch, readings.tag_ids)
+
+
+def _position_chunks(
+    path: Path, level_ids: Sequence[str], problems: list[str]
+) -> Iterator[Chunk[PositionBatch]]:
+    from sts.readings_csv import read_positions
+
+    positions = read_positions(path, level_ids)
+    problems.extend(f"line {p.line}: {p.message}" for p in positions.problems)
+    yield Chunk(positions.batch, positions.tag_ids)
 
 
 def run(args: argparse.Namespace) -> int:
     """Track every tag of a positions or readings file."""
-    from sts.floorplan_io import load_floorplan
+    from sts.site import SiteFiles, build_engine, load_site
 
-    if not (args.step > 0 and np.isfinite(args.step)):
-        raise InputError(f"--step must be a positive number of seconds, got {args.step}")
-    floorplan = load_floorplan(args.floorplan).floorplan
-    engine = _build_engine(args, floorplan)
-    counts = {"events": 0, "alerts": 0, "no_consent": 0}
+    step = check_step(args.step)
+    if args.alerts_out is not None and args.rules is None:
+        raise InputError("--alerts-out needs --rules (without rules there are no alerts)")
+    site = load_site(SiteFiles(args.floorplan, rules=args.rules, roster=args.roster))
+    if site.roster is None:
+        print(
+            "sts track: notice: no --roster given, so every tag counts as a consented "
+            "student (a development default; `sts serve` never does this)",
+            file=sys.stderr,
+        )
+    hub = Hub(build_engine(site, hysteresis=_hysteresis(args)))
+    floorplan = site.floorplan
     problems: list[str] = []
+    source: Path = args.positions if args.positions is not None else args.readings
     args.events_out.parent.mkdir(parents=True, exist_ok=True)
-    alerts_fh: IO[str] | None = None
-    with args.events_out.open("w", encoding="utf-8", newline="\n") as events_fh:
+    with contextlib.ExitStack() as files:
+        events = files.enter_context(args.events_out.open("w", encoding="utf-8", newline="\n"))
+        alerts = None
         if args.alerts_out is not None:
             args.alerts_out.parent.mkdir(parents=True, exist_ok=True)
-            alerts_fh = args.alerts_out.open("w", encoding="utf-8", newline="\n")
-        try:
-            if args.positions is not None:
-                source = args.positions
-                from sts.readings_csv import read_positions
-
-                positions = read_positions(args.positions, [lv.id for lv in floorplan.levels])
-                batch, tags = positions.batch, positions.tag_ids
-                problems = [f"line {p.line}: {p.message}" for p in positions.problems]
-                rows = len(batch)
-                for a, b in _steps(batch.t, args.step):
-                    part = batch.take(np.arange(a, b))
-                    _write(engine.process_positions(part, tags), events_fh, alerts_fh, counts)
-            else:
-                from sts.readings_csv import read_readings
-
-                source = args.readings
-                readings = read_readings(args.readings, [r.id for r in floorplan.readers])
-                problems = [f"line {p.line}: {p.message}" for p in readings.problems]
-                order = np.argsort(readings.batch.t, kind="stable")
-                rb: ReadingBatch = readings.batch.take(order)
-                rows = len(rb)
-                for a, b in _steps(rb.t, args.step):
-                    out = engine.process(rb.take(np.arange(a, b)), readings.tag_ids)
-                    _write(out, events_fh, alerts_fh, counts)
-                _write(engine.flush(), events_fh, alerts_fh, counts)
-        finally:
-            if alerts_fh is not None:
-                alerts_fh.close()
+            alerts = files.enter_context(args.alerts_out.open("w", encoding="utf-8", newline="\n"))
+        hub.add_sink(JsonLinesSink(events, alerts))
+        if args.positions is not None:
+            levels = [lv.id for lv in floorplan.levels]
+            hub.run_positions(time_ticks(_position_chunks(source, levels, problems), step))
+        else:
+            readers = [r.id for r in floorplan.readers]
+            hub.run_readings(time_ticks(_reading_chunks(source, readers, problems), step))
+        hub.close()
+    stats = hub.stats
     if problems:
         shown = "\n".join(f"  {p}" for p in problems[:10])
         more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
         print(
             f"sts track: {source}: rejected {len(problems)} rows:\n{shown}{more}", file=sys.stderr
         )
-    dropped = counts["no_consent"]
+    rows = stats.readings + stats.positions_in + stats.rejected["out_of_order"]
+    dropped = stats.rejected["no_consent"]
     print(
-        f"sts track: {rows} rows -> {counts['events']} events in {args.events_out}"
-        + (f", {counts['alerts']} alerts in {args.alerts_out}" if args.alerts_out else "")
+        f"sts track: {rows} rows -> {stats.events} events in {args.events_out}"
+        + (f", {stats.alerts} alerts in {args.alerts_out}" if args.alerts_out else "")
         + (f"; {dropped} rows dropped for lack of consent" if dropped else ""),
         file=sys.stderr,
     )

@@ -7,7 +7,8 @@ import pytest
 from shapely.geometry import box
 
 from engine.batches import PositionBatch, ReadingBatch
-from engine.consent import Consent, ConsentGate
+from engine.consent import ConsentGate
+from engine.roster import Consent
 from engine.engine import Engine
 from engine.events import Alert, AlertState, Severity
 from engine.zone_state import BatchRejectedError

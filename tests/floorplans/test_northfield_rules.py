@@ -14,7 +14,10 @@ from engine.batches import PositionBatch
 from engine.events import AlertState, EventKind, Evidence, Severity, ZoneEvent
 from engine.rules import RuleSet
 from geometry.model import Floorplan, ZoneKind
-from sts.rules_toml import Roster, load_rules, load_timetable, read_roster
+from engine.roster import Roster
+from sts.roster_csv import read_roster
+from sts.rules_toml import load_rules
+from sts.timetable_toml import load_timetable
 
 NORTHFIELD = Path(__file__).resolve().parents[2] / "floorplans" / "northfield"
 LONDON = ZoneInfo("Europe/London")

@@ -11,7 +11,8 @@ import pytest
 from sts.cli import main
 from sts.demo_morning import plan_morning
 from sts.floorplan_io import load_floorplan
-from sts.rules_toml import load_timetable, read_roster
+from sts.roster_csv import read_roster
+from sts.timetable_toml import load_timetable
 
 NORTHFIELD = Path(__file__).resolve().parents[2] / "floorplans" / "northfield"
 

@@ -13,7 +13,9 @@ from engine.events import Severity
 from engine.rules import RuleType
 from geometry.errors import ConfigError, InputError
 from geometry.model import ZoneKind
-from sts.rules_toml import load_rules, load_timetable, parse_roster, parse_rules, parse_timetable
+from sts.roster_csv import parse_roster
+from sts.rules_toml import load_rules, parse_rules
+from sts.timetable_toml import load_timetable, parse_timetable
 from tests.engine.small_world import floorplan
 
 GROUPS = frozenset({"7A", "8B", "staff"})

@@ -139,6 +139,14 @@ def test_demo_morning_track_matches_golden(tmp_path: Path) -> None:
     """The demo's 8 M readings through `sts track`: the same 883 events and 8 alerts."""
     r = sts("demo", "--out", str(tmp_path / "demo"))
     assert r.returncode == 0, r.stderr
+    # the demo's own outputs (10 s ticks: the same events, alert evidence of other ages)
+    demo = tmp_path / "demo"
+    assert (demo / "events.jsonl").read_bytes() == (
+        GOLDEN / "demo_morning.events.jsonl"
+    ).read_bytes()
+    assert (demo / "alerts.jsonl").read_bytes() == (
+        GOLDEN / "demo_command.alerts.jsonl"
+    ).read_bytes()
     source = ["--readings", str(tmp_path / "demo" / "readings.csv")]
     events, alerts = run_case(tmp_path, source, northfield_rules(tmp_path), True)
     compare("demo_morning", events, alerts)

@@ -1,0 +1,108 @@
+"""The calibration file (TOML): written by `sts calibrate`, read by `sts locate --calibration`.
+
+
+[calibration]
+format = "sts-calibration"
+version = 1
+tag_height_m = 1.2          # height of the surveyed tag above the floor
+uncertainty_scale = 0.35    # reported radius = scale x filter radius (68% on the survey)
+
+[calibration.global]        # the fit over every reader (used where one had few samples)
+rssi_1m = -62.0
+exponent = 1.4
+sigma_db = 6.0
+
+[readers."b827eb4521b4"]    # one table per reader id of the floorplan
+rssi_1m = -61.2
+exponent = 1.4
+sigma_db = 5.8
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from geometry.calibration import (
+    Calibration,
+    calibration_from_dict,
+    calibration_to_dict,
+)
+from geometry.errors import ConfigError
+from geometry.model import Floorplan, ReaderCalibration
+
+
+def format_calibration(
+    cal: Calibration, reader_ids: Sequence[str], tag_height: float, uncertainty_scale: float
+) -> str:
+    """The calibration TOML text (deterministic: readers in floorplan order)."""
+    data = calibration_to_dict(cal, reader_ids)
+    lines = [
+        "# Path-loss calibration written by `sts calibrate`:",
+        "# rssi(d) = rssi_1m - 10 * exponent * log10(d / 1 m), noise sigma_db.",
+        "[calibration]",
+        'format = "sts-calibration"',
+        "version = 1",
+        f"tag_height_m = {tag_height:.3f}",
+        f"uncertainty_scale = {uncertainty_scale:.4f}",
+        "",
+        "[calibration.global]",
+        *_table_lines(data["global"]),
+    ]
+    for rid, table in data["readers"].items():
+        lines += ["", f"[readers.{json.dumps(rid)}]", *_table_lines(table)]
+    return "\n".join(lines) + "\n"
+
+
+def _table_lines(table: Mapping[str, float | int]) -> list[str]:
+    """key = value lines of one flat table."""
+    return [f"{k} = {v!r}" for k, v in table.items()]
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationFile:
+    """What a calibration file holds: per-reader fits, tag height, uncertainty scale."""
+
+    readers: dict[str, ReaderCalibration]
+    tag_height: float
+    uncertainty_scale: float
+
+
+def read_calibration(path: Path, floorplan: Floorplan) -> CalibrationFile:
+    """Per-reader calibration (by id), tag height and uncertainty scale from a TOML file."""
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); write it with `sts calibrate`") from exc
+    head = data.get("calibration")
+    if not isinstance(head, dict) or head.get("format") != "sts-calibration":
+        raise ConfigError(
+            f'{path}: missing [calibration] with format = "sts-calibration"; '
+            "write it with `sts calibrate`"
+        )
+    tag_height = _number(path, "calibration.tag_height_m", head.get("tag_height_m", 1.2))
+    scale = _number(path, "calibration.uncertainty_scale", head.get("uncertainty_scale", 1.0))
+    if not (0 < tag_height < 10 and 0 < scale <= 100):
+        raise ConfigError(
+            f"{path}: calibration.tag_height_m must be in (0, 10) m and uncertainty_scale in "
+            "(0, 100]; re-run `sts calibrate`"
+        )
+    ids = [r.id for r in floorplan.readers]
+    cal = calibration_from_dict(
+        {"global": head.get("global"), "readers": data.get("readers", {})},
+        ids,
+        source=str(path),
+    )
+    out = {rid: cal.reader(i) for i, rid in enumerate(ids)}
+    return CalibrationFile(out, tag_height, scale)
+
+
+def _number(path: Path, key: str, value: object) -> float:
+    """A finite number from the TOML, or a ConfigError naming the key."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{path}: {key} must be a finite number, got {value!r}")
+    return float(value)

@@ -1,0 +1,127 @@
+"""Path-loss calibration from a survey: readings with known positions -> per-reader fits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.batches import ReadingBatch
+from engine.locate import RSSI_MAX, RSSI_MIN, LocatorConfig, locate_all
+from geometry.calibration import (
+    Calibration,
+    fit_path_loss,
+)
+from geometry.errors import InputError
+from geometry.model import Floorplan, ReaderCalibration
+from sts.readings_csv import Truth
+
+DEFAULT_TAG_HEIGHT = 1.2
+#: A reading is used when the truth has a position within this many seconds of it.
+MAX_TRUTH_GAP_S = 2.0
+
+
+def truth_at(
+    truth: Truth, tag: npt.NDArray[np.int32], t: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Truth x, y of each (tag, t), linearly interpolated; ok False beyond the survey."""
+    x = np.full(len(t), np.nan)
+    y = np.full(len(t), np.nan)
+    ok = np.zeros(len(t), bool)
+    for code in np.unique(tag).tolist():
+        rows = np.flatnonzero(truth.tag == code)
+        if len(rows) == 0:
+            continue
+        order = rows[np.argsort(truth.t[rows], kind="stable")]
+        tt = truth.t[order]
+        mine = np.flatnonzero(tag == code)
+        q = t[mine]
+        x[mine] = np.interp(q, tt, truth.x[order])
+        y[mine] = np.interp(q, tt, truth.y[order])
+        # Distance in time to the nearest truth sample on either side.
+        j = (
+            np.clip(np.searchsorted(tt, q), 1, len(tt) - 1)
+            if len(tt) > 1
+            else np.zeros(len(q), np.int64)
+        )
+        gap = np.minimum(np.abs(q - tt[j]), np.abs(q - tt[np.maximum(j - 1, 0)]))
+        ok[mine] = gap <= MAX_TRUTH_GAP_S
+    return x, y, ok
+
+
+def survey_distances(
+    floorplan: Floorplan, batch: ReadingBatch, truth: Truth, tag_height: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """3-D distance reader-tag of every reading, and which readings have a truth."""
+    x, y, ok = truth_at(truth, batch.tag, batch.t)
+    xyz = np.array([[r.x, r.y, r.z] for r in floorplan.readers], np.float64)
+    r = xyz[batch.reader]
+    d = np.sqrt((x - r[:, 0]) ** 2 + (y - r[:, 1]) ** 2 + (tag_height - r[:, 2]) ** 2)
+    ok &= np.isfinite(batch.t) & (batch.rssi >= RSSI_MIN) & (batch.rssi <= RSSI_MAX)
+    return d, ok
+
+
+def calibrate(
+    floorplan: Floorplan,
+    batch: ReadingBatch,
+    truth: Truth,
+    tag_height: float = DEFAULT_TAG_HEIGHT,
+    min_samples: int = 30,
+) -> tuple[ReaderCalibration, dict[str, ReaderCalibration]]:
+    """The global fit and one fit per reader id, from a parsed survey."""
+    cal = fit_survey(floorplan, batch, truth, tag_height, min_samples)
+    return cal.global_, {r.id: cal.reader(i) for i, r in enumerate(floorplan.readers)}
+
+
+def fit_survey(
+    floorplan: Floorplan,
+    batch: ReadingBatch,
+    truth: Truth,
+    tag_height: float = DEFAULT_TAG_HEIGHT,
+    min_samples: int = 30,
+) -> Calibration:
+    """The robust path-loss fits (geometry.calibration) of a parsed survey."""
+    d, ok = survey_distances(floorplan, batch, truth, tag_height)
+    if ok.sum() < 3:
+        raise InputError(
+            "calibration needs readings with a known position; fewer than 3 readings fall "
+            f"within {MAX_TRUTH_GAP_S} s of a truth row of their tag: check the tag ids and times"
+        )
+    return fit_path_loss(
+        d[ok],
+        batch.rssi[ok].astype(np.float64),
+        batch.reader[ok],
+        len(floorplan.readers),
+        min_samples=min_samples,
+    )
+
+
+def fit_uncertainty_scale(
+    floorplan: Floorplan,
+    batch: ReadingBatch,
+    truth: Truth,
+    calibration: Mapping[str, ReaderCalibration],
+    tag_height: float,
+) -> float:
+    """The factor that makes the reported radius hold about 68% of the survey's fixes.
+
+    Each surveyed tag is located on its own (survey walks may have been recorded at
+    different times) with the fitted calibration; the factor is the 68th percentile of
+    error / filter radius. 1.0 when the survey gives too few fixes to say.
+    """
+    ratios = []
+    config = LocatorConfig(tag_height=tag_height)
+    for code in np.unique(batch.tag).tolist():
+        mine = batch.take(np.flatnonzero(batch.tag == code))
+        mine = mine.take(np.argsort(mine.t, kind="stable"))
+        positions, _ = locate_all(floorplan, mine, calibration, config)
+        if len(positions) == 0:
+            continue
+        x, y, ok = truth_at(truth, positions.tag, positions.t)
+        err = np.hypot(positions.x - x, positions.y - y)[ok]
+        ratios.append(err / np.maximum(positions.uncertainty[ok], 1e-6))
+    r = np.concatenate(ratios) if ratios else np.empty(0)
+    if len(r) < 20:
+        return 1.0
+    return float(np.clip(np.percentile(r, 68.0), 0.05, 20.0))
