@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from engine_scale import campus, hear_all, rules, still_and_walking, walkers
 
 from engine.batches import PositionBatch
-from engine.roster import Consent
 from engine.engine import Engine
+from engine.roster import Consent
 from transports.json_codec import encode_event
 
 

@@ -27,9 +27,9 @@ import numpy as np
 from shapely.geometry import box
 
 from engine.batches import PositionBatch, ReadingBatch
-from engine.roster import Consent
 from engine.engine import Engine
 from engine.events import Severity
+from engine.roster import Consent
 from engine.rules import Rule, RulesConfig, RuleSet, RuleType
 from geometry.model import Floorplan, Level, Reader, Site, Zone, ZoneKind
 

@@ -16,7 +16,7 @@ from engine.locate import LocatorConfig
 from engine.roster import Roster
 from engine.rules import RulesConfig, RuleSet
 from engine.zone_state import Hysteresis
-from geometry.errors import ConfigError, Problem
+from geometry.errors import Problem
 from geometry.model import Floorplan
 from sts.calibration_toml import CalibrationFile, read_calibration
 from sts.floorplan_io import load_floorplan
@@ -123,12 +123,3 @@ def build_engine(
         locator=config,
         calibration=readers,
     )
-
-
-def require(site: Site, what: str, *, by: str) -> None:
-    """ConfigError unless the site has `what` ("rules", "roster", "timetable")."""
-    if getattr(site, what) is None:
-        name = CAMPUS_FILES.get(what, what)
-        raise ConfigError(
-            f"{by} needs a {what} file: give --{what} or put {name} in the campus folder"
-        )

@@ -8,9 +8,9 @@ from shapely.geometry import box
 
 from engine.batches import PositionBatch, ReadingBatch
 from engine.consent import ConsentGate
-from engine.roster import Consent
 from engine.engine import Engine
 from engine.events import Alert, AlertState, Severity
+from engine.roster import Consent
 from engine.zone_state import BatchRejectedError
 from geometry.model import Floorplan, Level, Site, Zone, ZoneKind
 from transports.json_codec import encode_alert, encode_event
@@ -129,8 +129,11 @@ def test_withdrawal_stops_processing_at_once_and_forgets() -> None:
     assert out.rejected["no_consent"] == 40
     assert eng.advance(10_000.0).events == ()  # no stale/lost for a forgotten student
     # consent given again: a fresh student index, nothing joined to the old one
-    s = eng.grant_consent("t-a")
-    assert s == 2
+    granted = eng.grant_consent("t-a", by="Ms Day", reason="form returned")
+    assert eng.gate.student("t-a") == 2
+    assert [(r.kind.value, r.actor, r.subject, r.reason) for r in granted.records] == [
+        ("consent_granted", "Ms Day", "t-a", "form returned")
+    ]
     out = eng.process_positions(walk(0, 10_001, 1, 5, 5), TAGS)
     assert [(e.kind.value, e.visit) for e in out.events] == [("inside", "t-a:room:1")]
 

@@ -12,9 +12,9 @@ import pytest
 from engine.attendance import AttendanceStatus, attendance
 from engine.batches import PositionBatch
 from engine.events import AlertState, EventKind, Evidence, Severity, ZoneEvent
+from engine.roster import Roster
 from engine.rules import RuleSet
 from geometry.model import Floorplan, ZoneKind
-from engine.roster import Roster
 from sts.roster_csv import read_roster
 from sts.rules_toml import load_rules
 from sts.timetable_toml import load_timetable

@@ -1,0 +1,46 @@
+"""The site loader: a campus folder or named files -> a validated Site -> a configured Engine."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from geometry.errors import ConfigError
+from sts.site import SiteFiles, build_engine, load_site
+
+NORTHFIELD = Path(__file__).resolve().parents[2] / "floorplans" / "northfield"
+
+
+def test_a_campus_folder_finds_its_conventional_files() -> None:
+    files = SiteFiles.campus(NORTHFIELD)
+    assert files.rules == NORTHFIELD / "rules.toml"
+    assert files.roster == NORTHFIELD / "roster.csv"
+    assert files.timetable == NORTHFIELD / "timetable.toml"
+    assert files.calibration is None  # Northfield ships none
+    site = load_site(files)
+    engine = build_engine(site)
+    assert engine.rules is not None and not engine.open_consent
+    consented = {e.tag for e in site.roster.entries if e.consent} if site.roster else set()
+    assert set(engine.tag_ids) == consented
+
+
+def test_rules_name_their_timetable_when_none_is_given(tmp_path: Path) -> None:
+    site = load_site(
+        SiteFiles(NORTHFIELD, rules=NORTHFIELD / "rules.toml", roster=NORTHFIELD / "roster.csv")
+    )
+    assert site.timetable is not None and site.timetable.timetable.periods
+
+
+def test_without_a_roster_every_tag_counts_as_consented() -> None:
+    engine = build_engine(load_site(SiteFiles(NORTHFIELD)))
+    assert engine.open_consent and engine.rules is None
+
+
+def test_a_bad_file_in_the_campus_names_itself(tmp_path: Path) -> None:
+    campus = tmp_path / "campus"
+    shutil.copytree(NORTHFIELD, campus)
+    (campus / "rules.toml").write_text('version = 1\n[[rules]]\nid = "x"\ntype = "teleport"\n')
+    with pytest.raises(ConfigError, match=r"(?s)rules\.toml.*teleport"):
+        load_site(SiteFiles.campus(campus))
