@@ -16,6 +16,11 @@ import numpy.typing as npt
 
 from geometry.errors import InputError
 
+#: The times a batch row may carry, epoch seconds: from 1970 to 2100-01-01 UTC. A time in
+#: milliseconds (1.7e12), or a corrupt 1e18, falls outside and is refused as such.
+TIME_MIN_S = 0.0
+TIME_MAX_S = 4_102_444_800.0
+
 
 def _check_columns(kind: str, columns: dict[str, np.ndarray]) -> None:
     lengths = {name: len(a) for name, a in columns.items()}

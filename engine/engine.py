@@ -39,8 +39,9 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
+import numpy.typing as npt
 
-from engine.batches import PositionBatch, ReadingBatch
+from engine.batches import TIME_MAX_S, TIME_MIN_S, BatchT, PositionBatch, ReadingBatch
 from engine.consent import ConsentGate
 from engine.events import Alert, AlertState, Evidence, ZoneEvent
 from engine.records import SYSTEM, ChangeKind, ChangeRecord
@@ -94,6 +95,13 @@ def rollcall_counts(report: RollCallReport) -> dict[str, int | str]:
         "unaccounted": report.unaccounted,
         "unknown": report.unknown,
     }
+
+
+#: Rejection reasons the Engine counts itself (the Locator counts the readings' own).
+TIME_RANGE = "time_out_of_range"
+OUTSIDE_SITE = "outside_site"
+#: How far beyond the zones and readers a fix may lie and still be taken as real, m.
+SITE_MARGIN_M = 200.0
 
 
 class NoRulesError(StsError):
@@ -181,6 +189,7 @@ class Engine:
         self.clock = -math.inf  # newest reading time accepted
         self._tag_ids: Sequence[str] = ()
         self.rejected_total: dict[str, int] = {}
+        self._bounds: tuple[float, float, float, float] | None = None  # cached _site_bounds
 
     # ---- configuration views ------------------------------------------------------------
 
@@ -233,13 +242,14 @@ class Engine:
     def process(self, batch: ReadingBatch, tag_ids: Sequence[str] | None = None) -> EngineOutput:
         """Readings in (codes index `tag_ids`): positions, zone events and alerts out."""
         table = self._table(tag_ids)
+        batch, out_of_range = self._in_time_window(batch)
         self._check_readings(batch, table)
         self._tag_ids = table
         if len(batch):
             self.clock = max(self.clock, float(batch.t.max()))
         before = self.gate.dropped
         admitted = self.gate.admit_readings(batch, table)
-        rejected = {"no_consent": self.gate.dropped - before}
+        rejected = {"no_consent": self.gate.dropped - before, TIME_RANGE: out_of_range}
         from engine.locate import REJECT_TEXT
 
         positions, bad = self.locator.process_with_report(admitted)
@@ -258,15 +268,55 @@ class Engine:
     ) -> EngineOutput:
         """Fixes in (codes index `tag_ids`): zone events and alerts out."""
         table = self._table(tag_ids)
+        batch, out_of_range = self._in_time_window(batch)
         self.zones.check(batch, students=False)
         try:
             self.gate.check(batch.tag, table)
         except InputError as exc:
             raise BatchRejectedError(f"position {exc}") from None
         self._tag_ids = table
+        inside = self._on_site(batch)
+        outside = len(batch) - int(np.count_nonzero(inside))
+        if outside:
+            batch = batch.take(inside)
         before = self.gate.dropped
         admitted = self.gate.admit_positions(batch, table)
-        return self._positions(admitted, {"no_consent": self.gate.dropped - before})
+        rejected = {"no_consent": self.gate.dropped - before, TIME_RANGE: out_of_range}
+        rejected[OUTSIDE_SITE] = outside
+        return self._positions(admitted, rejected)
+
+    def _in_time_window(self, batch: BatchT) -> tuple[BatchT, int]:
+        """The rows whose time is a plausible epoch second (NaN rows stay for the check)."""
+        t = batch.t
+        bad = (t < TIME_MIN_S) | (t > TIME_MAX_S)
+        if not bad.any():
+            return batch, 0
+        return batch.take(~bad), int(np.count_nonzero(bad))
+
+    def _on_site(self, batch: PositionBatch) -> npt.NDArray[np.bool_]:
+        """Per fix: within the site's bounds plus SITE_MARGIN_M (a fix far off is corrupt)."""
+        xmin, ymin, xmax, ymax = self._site_bounds
+        return (batch.x >= xmin) & (batch.x <= xmax) & (batch.y >= ymin) & (batch.y <= ymax)
+
+    @property
+    def _site_bounds(self) -> tuple[float, float, float, float]:
+        if self._bounds is None:
+            self._bounds = self._compute_site_bounds()
+        return self._bounds
+
+    def _compute_site_bounds(self) -> tuple[float, float, float, float]:
+        points = [z.polygon.bounds for z in self.index.zones]
+        points += [(r.x, r.y, r.x, r.y) for r in self.floorplan.readers]
+        if not points:
+            return (-math.inf, -math.inf, math.inf, math.inf)
+        box = np.array(points, dtype=np.float64)
+        m = SITE_MARGIN_M
+        return (
+            float(box[:, 0].min()) - m,
+            float(box[:, 1].min()) - m,
+            float(box[:, 2].max()) + m,
+            float(box[:, 3].max()) + m,
+        )
 
     def _positions(self, positions: PositionBatch, rejected: dict[str, int]) -> EngineOutput:
         """Fixes of consented students -> zone events -> rules."""
@@ -325,6 +375,7 @@ class Engine:
     def _zone_command(
         self, events: list[ZoneEvent], t: float, change: ChangeRecord, before: bool
     ) -> EngineOutput:
+        self._bounds = None  # the zones changed
         set_zones = getattr(self.rules, "set_zones", None)
         if before and callable(set_zones):
             set_zones(self.index.zones)

@@ -82,9 +82,14 @@ class RollCallReport:
     missing: tuple[RollEntry, ...]  # unaccounted and unknown, unknown first, then by tag
 
     @property
+    def no_data(self) -> bool:
+        """True when nobody was expected: a roll call of no one proves nothing."""
+        return self.expected == 0
+
+    @property
     def all_accounted(self) -> bool:
-        """True only when every expected student is accounted or marked safe."""
-        return self.unaccounted == 0 and self.unknown == 0
+        """True only when someone was expected and every one is accounted or marked safe."""
+        return self.expected > 0 and self.unaccounted == 0 and self.unknown == 0
 
 
 @dataclass(slots=True)

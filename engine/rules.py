@@ -324,6 +324,15 @@ class RuleSet:
         """Staff mark a student safe by hand; clears that student's muster alert."""
         if self.rollcall is None:
             raise RuleError("no evacuation is running; start one before marking students safe")
+        if (
+            self.tag_groups
+            and tag not in self.tag_groups
+            and tag not in self.rollcall.expected_tags
+        ):
+            raise RuleError(
+                f"no consented student wears tag {tag!r}, so it cannot be marked safe; "
+                "check the tag against the roster"
+            )
         self.rollcall.mark_safe(tag, by, reason, t)
         out = self._advance(t)
         self._muster_event(tag, t, out)

@@ -63,6 +63,15 @@ def check(
 ) -> tuple[Floorplan, list[Problem]]:
     """The plan with the warning fallbacks applied, and every problem found."""
     problems: list[Problem] = []
+    if not fp.zones:
+        problems.append(
+            Problem(
+                "error",
+                "zones",
+                "the plan has no zones, so no position could ever be placed in one",
+                "draw the site's zones (at least a safe area) as Polygon features",
+            )
+        )
     _duplicate_ids(fp, problems)
     level_ids = {lv.id for lv in fp.levels}
     zones: list[Zone] = []

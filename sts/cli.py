@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+
+import numpy as np
 
 from geometry.errors import StsError
+from sts.interrupts import handle_interrupts
 
 #: Modules that each define `register(subparsers)`; the order is the order in `sts --help`.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -38,16 +43,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        code: int = args.run(args)
+        with handle_interrupts(), quiet_numeric_warnings():
+            code: int = args.run(args)
     except StsError as exc:
         print(f"sts: {exc}", file=sys.stderr)
         return exc.exit_code
     except OSError as exc:
-        # Missing or unreadable files are the user's to fix: say which, no traceback.
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"sts: {where}{exc.strerror or exc}", file=sys.stderr)
+        # Missing or unreadable files are the user's to fix: say which and how, no traceback.
+        print(f"sts: {os_error_message(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("sts: interrupted", file=sys.stderr)
+        print("sts: interrupted; no output was written or replaced", file=sys.stderr)
         return 130
     return code
+
+
+def os_error_message(exc: OSError) -> str:
+    """What went wrong with a path, and the fix."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    fixes = {
+        FileNotFoundError: "no such file or folder. Fix: check the path",
+        IsADirectoryError: "is a folder. Fix: give a file inside it",
+        NotADirectoryError: "a part of the path is a file, not a folder. Fix: check the path",
+        PermissionError: "permission denied. Fix: check the file's permissions",
+    }
+    for kind, text in fixes.items():
+        if isinstance(exc, kind):
+            return where + text
+    return f"{where}{exc.strerror or exc}. Fix: check the path and the disk"
+
+
+@contextlib.contextmanager
+def quiet_numeric_warnings() -> Iterator[None]:
+    """numpy's and shapely's runtime warnings stay off the terminal (the messages are ours)."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield

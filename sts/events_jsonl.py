@@ -7,6 +7,7 @@ from pathlib import Path
 
 from engine.events import EventKind, ZoneEvent
 from geometry.errors import InputError
+from sts.text_input import check_input_path, decode_text
 from transports.json_codec import decode_event
 
 
@@ -14,8 +15,11 @@ def read_events(path: Path) -> list[ZoneEvent]:
     """Zone events from JSON lines (docs/events.md); bad lines are errors naming the line."""
     events = []
     problems = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
+    offset = 0
+    with check_input_path(path, "events file").open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            line = decode_text(raw, f"{path}: line {lineno} (from byte {offset})")
+            offset += len(raw)
             if not line.strip():
                 continue
             try:

@@ -20,6 +20,7 @@ from geometry.floorplan_format import dump_floorplan, parse_floorplan
 from geometry.imdf import parse_imdf
 from geometry.model import Floorplan, GeoPoint
 from geometry.validation import DEFAULT_TOLERANCES, Tolerances, check
+from sts.text_input import decode_text, parse_json, read_text
 
 FLOORPLAN_FILE = "floorplan.geojson"
 #: Files whose presence marks a folder (or zip) as an IMDF archive.
@@ -37,32 +38,9 @@ class LoadedFloorplan:
     source: str
 
 
-def _json(text: str, name: str) -> Any:
-    """Parsed JSON, or an InputError naming the file, line and column."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(
-            f"{name}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}. "
-            "Fix: correct the JSON syntax there (a JSON linter shows the exact spot)"
-        ) from None
-
-
-def _decode(data: bytes, name: str) -> str:
-    """UTF-8 text (a BOM is tolerated), or an InputError naming the file."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise InputError(
-            f"{name}: not UTF-8 text (byte {e.start}). Fix: save the file as UTF-8"
-        ) from None
-
-
 def _read_file(path: Path) -> Any:
     """The parsed JSON of one file."""
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise InputError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MB; not a floorplan")
-    return _json(_decode(path.read_bytes(), str(path)), str(path))
+    return parse_json(read_text(path, "floorplan", max_bytes=MAX_FILE_BYTES), str(path))
 
 
 def _imdf_folder(folder: Path) -> dict[str, Any]:
@@ -96,7 +74,7 @@ def _imdf_zip(path: Path) -> dict[str, Any]:
                     f"{path}: holds {member.name} twice (in different folders). "
                     "Fix: zip one IMDF archive at a time"
                 )
-            files[member.name] = _json(_decode(zf.read(info), name), name)
+            files[member.name] = parse_json(decode_text(zf.read(info), name), name)
     if not any(m in files for m in IMDF_MARKERS):
         raise InputError(
             f"{path}: the zip has no venue.geojson or manifest.json, so it is not an IMDF "

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from engine.batches import PositionBatch, ReadingBatch
 from engine.engine import Engine, EngineOutput
+from sts.interrupts import critical
 from sts.ticks import Tick
 
 
@@ -83,6 +84,12 @@ class Hub:
         """Hand every later output to `sink` too."""
         self.sinks.append(sink)
 
+    def _call(self, method: Callable[..., EngineOutput], *args: Any, **kwargs: Any) -> EngineOutput:
+        """One Engine call that a Ctrl-C cannot cut, its output to every sink."""
+        with critical():
+            out = method(*args, **kwargs)
+            return self._emit(out)
+
     def _emit(self, out: EngineOutput) -> EngineOutput:
         self.stats.take(out)
         for sink in self.sinks:
@@ -93,28 +100,27 @@ class Hub:
         """One tick of readings (codes index `tag_ids`)."""
         self.stats.ticks += 1
         self.stats.readings += len(batch)
-        return self._emit(self.engine.process(batch, tag_ids))
+        return self._call(self.engine.process, batch, tag_ids)
 
     def positions(self, batch: PositionBatch, tag_ids: Sequence[str]) -> EngineOutput:
         """One tick of fixes (codes index `tag_ids`)."""
         self.stats.ticks += 1
         self.stats.positions_in += len(batch)
-        return self._emit(self.engine.process_positions(batch, tag_ids))
+        return self._call(self.engine.process_positions, batch, tag_ids)
 
     def advance(self, t: float) -> EngineOutput:
         """Time passes with no data (stale and lost badges, timed alerts)."""
-        return self._emit(self.engine.advance(t))
+        return self._call(self.engine.advance, t)
 
     def flush(self) -> EngineOutput:
         """End of a readings stream: what the Locator still held."""
-        return self._emit(self.engine.flush())
+        return self._call(self.engine.flush)
 
     def command(self, name: str, *args: Any, **kwargs: Any) -> EngineOutput:
         """A person's or the system's command (one of COMMANDS), output to every sink."""
         if name not in COMMANDS:
             raise ValueError(f"unknown engine command {name!r}; one of {sorted(COMMANDS)}")
-        out: EngineOutput = getattr(self.engine, name)(*args, **kwargs)
-        return self._emit(out)
+        return self._call(getattr(self.engine, name), *args, **kwargs)
 
     def run_readings(
         self,

@@ -8,15 +8,20 @@ from pathlib import Path
 
 from engine.roster import Roster, RosterEntry
 from geometry.errors import InputError
+from sts.text_input import read_text
 
 ROSTER_COLUMNS = ("student_id", "tag", "name", "group", "consent")
+#: The consent column's words: only `granted` lets a badge be processed; an empty cell is no.
+CONSENT_VALUES = ("granted", "pending", "refused", "withdrawn", "expired", "")
 
 
 def read_roster(path: str | Path) -> Roster:
     """Read roster.csv (student_id,tag,name,group,consent); consent is `granted` or not."""
     p = Path(path)
-    with p.open(newline="", encoding="utf-8") as fh:
-        return parse_roster(fh.read().splitlines(), str(p))
+    text = read_text(p, "roster")
+    if "\r" in text.replace("\r\n", "\n"):
+        raise InputError(f"{p}: a line break inside a field or a lone CR. Fix: save as CSV UTF-8")
+    return parse_roster(text.split("\n"), str(p))
 
 
 def parse_roster(lines: Iterable[str], source: str) -> Roster:
@@ -32,7 +37,15 @@ def parse_roster(lines: Iterable[str], source: str) -> Roster:
     seen_tags: dict[str, int] = {}
     seen_ids: dict[str, int] = {}
     problems: list[str] = []
-    for lineno, row in enumerate(reader, start=2):
+    lineno = 1
+    for row in reader:
+        lineno, spanned = reader.line_num, reader.line_num - lineno > 1
+        if spanned:
+            problems.append(
+                f"line {lineno}: a quoted field holds a line break, so the row spans lines; "
+                "remove the line break"
+            )
+            continue
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) != len(ROSTER_COLUMNS):
@@ -54,6 +67,12 @@ def parse_roster(lines: Iterable[str], source: str) -> Roster:
                     "each must be unique"
                 )
             seen[value] = lineno
+        if consent.lower() not in CONSENT_VALUES:
+            problems.append(
+                f"line {lineno}: consent {consent!r} is not one of {', '.join(CONSENT_VALUES)}; "
+                "write granted only where a guardian's consent is on file"
+            )
+            continue
         entries.append(RosterEntry(sid, tag, name, group, consent.lower() == "granted"))
     if problems:
         raise InputError(

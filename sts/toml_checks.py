@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import math
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from geometry.errors import ConfigError
+from sts.text_input import read_text
 
 
 class Problems:
@@ -27,11 +29,16 @@ class Problems:
             raise ConfigError("\n  ".join([head, *self.lines]))
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
+#: Minutes in a day: the largest value any minutes key of a rules or timetable file takes.
+MINUTES_PER_DAY = 1440.0
+
+
+def read_toml(path: str | Path, what: str = "configuration") -> dict[str, Any]:
+    """A TOML file read through the common text checks, parsed, or a ConfigError."""
     p = Path(path)
+    text = read_text(p, what)
     try:
-        with p.open("rb") as fh:
-            return tomllib.load(fh)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML ({exc}); fix the syntax at that line") from None
 
@@ -46,14 +53,22 @@ def str_list(probs: Problems, key: str, value: Any) -> list[str] | None:
 
 
 def number(
-    probs: Problems, key: str, value: Any, *, minimum: float = 0.0, positive: bool = False
+    probs: Problems,
+    key: str,
+    value: Any,
+    *,
+    minimum: float = 0.0,
+    maximum: float = MINUTES_PER_DAY,
+    positive: bool = False,
 ) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        probs.add(key, f"must be a number, got {value!r}", f"write {key.rsplit('.', 1)[-1]} = 5")
+    """A finite number within [minimum, maximum] (> 0 when `positive`), else a problem."""
+    name = key.rsplit(".", 1)[-1]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        probs.add(key, f"must be a finite number, got {value!r}", f"write {name} = 5")
         return None
-    if value < minimum or (positive and value <= 0):
-        bound = "greater than 0" if positive else f"at least {minimum:g}"
-        name = key.rsplit(".", 1)[-1]
+    if value < minimum or value > maximum or (positive and value <= 0):
+        low = "greater than 0" if positive else f"at least {minimum:g}"
+        bound = f"{low} and at most {maximum:g}"
         probs.add(key, f"must be {bound}, got {value!r}", f"give {name} a value {bound}")
         return None
     return float(value)

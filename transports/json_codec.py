@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Any
 
 from engine.alerts import alert_record
+from engine.batches import TIME_MAX_S, TIME_MIN_S
 from engine.events import Alert, EventKind, Evidence, ZoneEvent
 from engine.records import ChangeRecord, change_record_dict
 
@@ -135,18 +136,27 @@ def encode_lines(items: Iterable[ZoneEvent | Alert]) -> str:
     return "".join(line + "\n" for line in out)
 
 
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number an event may hold")
+
+
 def decode_event(line: str) -> ZoneEvent:
     """A ZoneEvent from one events.jsonl line (ValueError/KeyError when malformed).
 
     Evidence is read from the nested `evidence` object; flat `x`, `y`, `uncertainty_m`
     (older files) are accepted too.
     """
-    obj = json.loads(line)
+    try:
+        obj = json.loads(line, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply to be an event") from None
     if not isinstance(obj, dict):
         raise ValueError("not a JSON object")
     t = obj["t"]
     if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
         raise ValueError(f"t must be a finite number of seconds, got {t!r}")
+    if not TIME_MIN_S <= t <= TIME_MAX_S:
+        raise ValueError(f"t {t!r} is outside {TIME_MIN_S:g}..{TIME_MAX_S:g} s (epoch seconds)")
     ev = obj.get("evidence")
     if ev is None and all(k in obj for k in ("x", "y", "uncertainty_m")):
         ev = obj

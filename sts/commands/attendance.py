@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from engine.attendance import attendance
+from engine.events import ZoneEvent
+from engine.roster import Roster
 from geometry.errors import InputError
+from geometry.model import Floorplan
 from sts.attendance_csv import format_table
 from sts.events_jsonl import read_events
 from sts.local_time import parse_local_time
@@ -48,6 +52,34 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(run=run)
 
 
+def known_events(
+    events: list[ZoneEvent], path: Path, roster: Roster, floorplan: Floorplan
+) -> list[ZoneEvent]:
+    """The events of roster tags in known zones; the rest counted on stderr. None: refused."""
+    if not events:
+        raise InputError(
+            f"{path}: holds no events, and attendance from no data proves nothing. "
+            "Fix: give the events.jsonl that `sts track` wrote for that day"
+        )
+    tags = roster.tags
+    zones = {z.id for z in floorplan.zones} | {""}  # "": stale and lost events
+    kept = [e for e in events if e.tag in tags and e.zone in zones]
+    unknown_tags = sum(e.tag not in tags for e in events)
+    unknown_zones = sum(e.tag in tags and e.zone not in zones for e in events)
+    if unknown_tags or unknown_zones:
+        print(
+            f"sts attendance: {path}: left out {unknown_tags} events of tags not on the roster "
+            f"and {unknown_zones} events of zones not in the floorplan",
+            file=sys.stderr,
+        )
+    if not kept:
+        raise InputError(
+            f"{path}: none of its events is of a roster tag in a known zone. "
+            "Fix: give the roster and floorplan the events were made with"
+        )
+    return kept
+
+
 def run(args: argparse.Namespace) -> int:
     """Compute attendance and write the CSV."""
     from sts.floorplan_io import load_floorplan
@@ -65,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     # a typo, and the error should say so.
     loaded = load_timetable(args.timetable, floorplan, roster)
     cal = loaded.timetable.calendar
-    events = read_events(args.events)
+    events = known_events(read_events(args.events), args.events, roster, floorplan)
     evacuations = []
     for spec in args.evacuation:
         a, sep, b = spec.partition("/")
@@ -73,12 +105,9 @@ def run(args: argparse.Namespace) -> int:
         if not sep or t1 <= t0:
             raise InputError(f"--evacuation {spec!r}: write START/END with END after START")
         evacuations.append((t0, t1))
-    if args.t_from:
-        t_from = parse_local_time(cal, args.t_from, "--from")
-    elif events:
-        t_from = min(e.t for e in events)
-    else:
-        raise InputError(f"{args.events}: no events; give --from and --to to report a window")
+    t_from = (
+        parse_local_time(cal, args.t_from, "--from") if args.t_from else min(e.t for e in events)
+    )
     if args.t_to:
         t_to = parse_local_time(cal, args.t_to, "--to")
     else:

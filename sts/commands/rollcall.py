@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from engine.alerts import alert_record
@@ -50,7 +51,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def format_report(report: RollCallReport) -> str:
     """The roll call as text: counts, per muster point, and the missing list."""
-    verdict = "ALL ACCOUNTED" if report.all_accounted else "NOT ALL ACCOUNTED"
+    if report.no_data:
+        verdict = "NO DATA: nobody was on campus in the events when the evacuation started"
+    else:
+        verdict = "ALL ACCOUNTED" if report.all_accounted else "NOT ALL ACCOUNTED"
     lines = [
         f"roll call ({report.mode.value}): {verdict}",
         f"  expected {report.expected}, accounted {report.accounted}, "
@@ -78,7 +82,19 @@ def run(args: argparse.Namespace) -> int:
     timetable = load_timetable(loaded.timetable, floorplan, roster).timetable
     rules = RuleSet(loaded.config, floorplan, timetable=timetable, tag_groups=roster.tag_groups())
     consented = set(roster.tag_groups())
-    events = sorted((e for e in read_events(args.events) if e.tag in consented), key=lambda e: e.t)
+    read = read_events(args.events)
+    if not read:
+        raise InputError(
+            f"{args.events}: holds no events, and a roll call from no data proves nothing. "
+            "Fix: give the events.jsonl that `sts track` wrote for that day"
+        )
+    events = sorted((e for e in read if e.tag in consented), key=lambda e: e.t)
+    if len(events) < len(read):
+        print(
+            f"sts rollcall: {len(read) - len(events)} events of tags without consent or not on "
+            "the roster were left out",
+            file=sys.stderr,
+        )
     cal = timetable.calendar
     start = parse_local_time(cal, args.start, "--start")
     end = (

@@ -142,7 +142,7 @@ def test_track_readings_end_to_end(tmp_path: Path) -> None:
     "content, extra, message",
     [
         ("t,tag,x,y\n1,a,1,1\n", [], "header"),
-        (None, [], "No such file"),
+        (None, [], "no such file"),
         ("t,tag,level,x,y,uncertainty_m\n1,a,L0,1,1,1\n", ["--alerts-out", "x.jsonl"], "--rules"),
     ],
 )

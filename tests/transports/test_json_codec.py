@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engine.batches import TIME_MAX_S, TIME_MIN_S
 from engine.events import Alert, AlertState, EventKind, Evidence, Severity, ZoneEvent
 from transports.json_codec import (
     decode_event,
@@ -29,9 +31,10 @@ evidence = st.builds(
     uncertainty_m=st.floats(min_value=0, max_value=1e4),
     age_s=st.floats(min_value=0, max_value=1e6),
 )
+times = st.floats(min_value=TIME_MIN_S, max_value=TIME_MAX_S)
 events = st.builds(
     ZoneEvent,
-    t=finite,
+    t=times,
     tag=st.text(min_size=1, max_size=12),
     zone=text,
     level=text,
@@ -108,3 +111,17 @@ def test_decode_accepts_flat_evidence() -> None:
     line = '{"t": 5, "tag": "b", "kind": "enter", "zone": "z", "x": 1, "y": 2, "uncertainty_m": 3}'
     ev = decode_event(line)
     assert ev.evidence is not None and ev.evidence.uncertainty_m == 3.0
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('{"t": NaN, "tag": "a", "kind": "enter"}', "NaN"),
+        ('{"t": 1796027100000, "tag": "a", "kind": "enter"}', "outside"),
+        ('{"t": -5, "tag": "a", "kind": "enter"}', "outside"),
+        ("[" * 100_000 + "]" * 100_000, "nested"),
+    ],
+)
+def test_decoding_refuses_numbers_that_are_not_times(line: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        decode_event(line)
