@@ -154,7 +154,6 @@ def _print_alerts(alerts: list[Alert], morning: Morning) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo morning and print what a safety team would see."""
-    from sts.render import render_floorplan
     from sts.site import SiteFiles, load_site
 
     started = time.perf_counter()
@@ -164,38 +163,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(
             f"{args.campus}: the demo needs roster.csv, rules.toml and timetable.toml there"
         )
-    roster, timetable = site.roster, site.timetable
     out.mkdir(parents=True, exist_ok=True)
-    fp = site.floorplan
-    kinds = Counter(z.kind.value for z in fp.zones)
-    print(
-        f"Campus {fp.site.name}: {len(fp.levels)} levels, {len(fp.zones)} zones, "
-        f"{len(fp.readers)} readers, {len(fp.openings)} doors; valid "
-        f"({len(site.warnings)} warnings)"
-    )
-    print("  zones by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
-    render_floorplan(fp, out / "northfield.png")
-    print(f"  picture: {out / 'northfield.png'}")
-
-    morning = plan_morning(fp, timetable.timetable, roster, args.seed)
-    model = RadioModel(interval_s=1.0, sigma_db=4.0, sensitivity_dbm=-88.0)
-    truth = sample_truth(
-        morning.walks, [lv.id for lv in fp.levels], morning.t0, morning.t1, model.interval_s
-    )
-    batch = hear(truth, fp, model, seed=args.seed)
-    tag_ids = [w.tag for w in morning.walks]
-    consented = sum(e.consent for e in roster.entries)
-    print(
-        f"\nMorning of {morning.t0:.0f}..{morning.t1:.0f} (08:25-10:10 Europe/London): "
-        f"{len(morning.walks)} badges ({consented} with consent), "
-        f"{len(batch):,} readings from the radio model"
-    )
-    print(
-        f"  scene: {morning.scene.late} arrives late, {morning.scene.boiler_room} enters the "
-        f"boiler room, {morning.scene.leaves_safe_area} (Year 7) leaves the safe area, "
-        f"{morning.scene.long_toilet} stays in the toilets"
-    )
-    _write_readings(out / "readings.csv", batch, tag_ids, [r.id for r in fp.readers])
+    _show_campus(site, out)
+    morning, batch, tag_ids = _morning_readings(site, args.seed)
+    _write_readings(out / "readings.csv", batch, tag_ids, [r.id for r in site.floorplan.readers])
 
     run_started = time.perf_counter()
     collected, stats = _run_engine(site, batch, tag_ids, morning, out)
@@ -207,10 +178,61 @@ def run(args: argparse.Namespace) -> int:
     )
     if stats.rejected:
         print("  dropped: " + ", ".join(f"{v:,} {k}" for k, v in sorted(stats.rejected.items())))
-    _print_events(events, fp, morning)
+    _print_events(events, site.floorplan, morning)
     _print_alerts(alerts, morning)
+    _report_attendance(site, events, morning, out)
+    print(
+        f"\nOutputs in {out}/: readings.csv, events.jsonl, alerts.jsonl, attendance.csv, "
+        f"northfield.png ({time.perf_counter() - started:.0f} s in all)"
+    )
+    return 0
 
-    # Only lessons over by the end of the morning: a lesson still running has no verdict.
+
+def _show_campus(site: Site, out: Path) -> None:
+    """Print what the campus holds and render it to out/northfield.png."""
+    from sts.render import render_floorplan
+
+    fp = site.floorplan
+    kinds = Counter(z.kind.value for z in fp.zones)
+    print(
+        f"Campus {fp.site.name}: {len(fp.levels)} levels, {len(fp.zones)} zones, "
+        f"{len(fp.readers)} readers, {len(fp.openings)} doors; valid "
+        f"({len(site.warnings)} warnings)"
+    )
+    print("  zones by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+    render_floorplan(fp, out / "northfield.png")
+    print(f"  picture: {out / 'northfield.png'}")
+
+
+def _morning_readings(site: Site, seed: int) -> tuple[Morning, ReadingBatch, list[str]]:
+    """The scripted morning, and the readings the radio model hears of it."""
+    fp, roster, timetable = site.floorplan, site.roster, site.timetable
+    assert roster is not None and timetable is not None  # checked by run()
+    morning = plan_morning(fp, timetable.timetable, roster, seed)
+    model = RadioModel(interval_s=1.0, sigma_db=4.0, sensitivity_dbm=-88.0)
+    truth = sample_truth(
+        morning.walks, [lv.id for lv in fp.levels], morning.t0, morning.t1, model.interval_s
+    )
+    batch = hear(truth, fp, model, seed=seed)
+    consented = sum(e.consent for e in roster.entries)
+    print(
+        f"\nMorning of {morning.t0:.0f}..{morning.t1:.0f} (08:25-10:10 Europe/London): "
+        f"{len(morning.walks)} badges ({consented} with consent), "
+        f"{len(batch):,} readings from the radio model"
+    )
+    print(
+        f"  scene: {morning.scene.late} arrives late, {morning.scene.boiler_room} enters the "
+        f"boiler room, {morning.scene.leaves_safe_area} (Year 7) leaves the safe area, "
+        f"{morning.scene.long_toilet} stays in the toilets"
+    )
+    return morning, batch, [w.tag for w in morning.walks]
+
+
+def _report_attendance(site: Site, events: list[ZoneEvent], morning: Morning, out: Path) -> None:
+    """The attendance of the lessons over by the end of the morning, printed and as CSV."""
+    roster, timetable = site.roster, site.timetable
+    assert roster is not None and timetable is not None  # checked by run()
+    # A lesson still running has no verdict yet.
     records = [
         r
         for r in attendance(
@@ -223,11 +245,6 @@ def run(args: argparse.Namespace) -> int:
     statuses = Counter(r.status.value for r in records)
     print(f"\nAttendance ({', '.join(f'{v} {k}' for k, v in sorted(statuses.items()))}):")
     _print_attendance(table)
-    print(
-        f"\nOutputs in {out}/: readings.csv, events.jsonl, alerts.jsonl, attendance.csv, "
-        f"northfield.png ({time.perf_counter() - started:.0f} s in all)"
-    )
-    return 0
 
 
 def _print_attendance(table: str) -> None:
