@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from geometry.calibration import (
 )
 from geometry.errors import ConfigError
 from geometry.model import Floorplan, ReaderCalibration
+from sts.toml_checks import read_toml
 
 
 def format_calibration(
@@ -74,10 +74,7 @@ class CalibrationFile:
 
 def read_calibration(path: Path, floorplan: Floorplan) -> CalibrationFile:
     """Per-reader calibration (by id), tag height and uncertainty scale from a TOML file."""
-    try:
-        data = tomllib.loads(Path(path).read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}); write it with `sts calibrate`") from exc
+    data = read_toml(path, "calibration file")
     head = data.get("calibration")
     if not isinstance(head, dict) or head.get("format") != "sts-calibration":
         raise ConfigError(
