@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -264,7 +265,11 @@ def _header(doc: Mapping[str, Any], source: str, problems: list[Problem]) -> tup
             Problem("error", "sts.crs", f"crs is {_short(crs)}", 'use "local" or "wgs84"')
         )
         crs = "local"
-    site_raw = sts.get("site", {})
+    return _site(sts.get("site", {}), source, crs, problems), crs
+
+
+def _site(site_raw: Any, source: str, crs: str, problems: list[Problem]) -> Site:
+    """The header's site (the source names it when its id is missing or malformed)."""
     if not isinstance(site_raw, Mapping):
         site_raw = {}
         problems.append(
@@ -292,7 +297,7 @@ def _header(doc: Mapping[str, Any], source: str, problems: list[Problem]) -> tup
                 'add "origin": [lon, lat] to "site" (a point near the middle of the campus)',
             )
         )
-    return Site(id=sid, name=str(name), origin=origin), crs
+    return Site(id=sid, name=str(name), origin=origin)
 
 
 def _levels(doc: Mapping[str, Any], problems: list[Problem]) -> tuple[Level, ...]:
@@ -449,58 +454,36 @@ def parse_floorplan(doc: Mapping[str, Any], source: str) -> tuple[Floorplan, lis
     if crs == "wgs84" and frame is None:
         # No origin to project around: every feature would fail; the header error says why.
         return Floorplan(site, levels, ()), problems
-    rings = RingParser(problems, frame)
-    zones: list[Zone] = []
-    readers: list[Reader] = []
-    openings: list[Opening] = []
-    features = doc.get("features", [])
-    if not isinstance(features, list):
-        problems.append(
-            Problem("error", "features", "'features' is not an array", "give a list of features")
-        )
-        features = []
-    for i, feat in enumerate(features):
-        fid_raw = feat.get("id") if isinstance(feat, Mapping) else None
-        if isinstance(fid_raw, int) and not isinstance(fid_raw, bool):
-            fid_raw = str(fid_raw)
-        if not isinstance(fid_raw, str) or not fid_raw:
-            problems.append(
-                Problem(
-                    "error",
-                    f"features[{i}]",
-                    "feature has no string 'id'",
-                    'give every feature a unique "id"',
-                )
-            )
-            continue
-        fid = fid_raw
-        props = feat.get("properties")
-        if not isinstance(props, Mapping):
-            problems.append(
-                Problem(
-                    "error",
-                    fid,
-                    "feature has no 'properties' object",
-                    'add "properties" with "feature_type"',
-                )
-            )
-            continue
+    parsed = _features(doc, RingParser(problems, frame))
+    fp = Floorplan(site, levels, tuple(parsed.zones), tuple(parsed.readers), tuple(parsed.openings))
+    return fp, problems
+
+
+@dataclass(slots=True)
+class _ParsedFeatures:
+    """The features that parsed so far, by type, in document order."""
+
+    zones: list[Zone] = field(default_factory=list)
+    readers: list[Reader] = field(default_factory=list)
+    openings: list[Opening] = field(default_factory=list)
+
+    def add(self, fid: str, props: Mapping[str, Any], geometry: Any, rings: RingParser) -> None:
+        """Parse one feature by its `feature_type` and keep it if it parses."""
         ftype = props.get("feature_type")
-        geometry = feat.get("geometry")
         if ftype == "zone":
             z = _zone(fid, props, geometry, rings)
             if z is not None:
-                zones.append(z)
+                self.zones.append(z)
         elif ftype == "reader":
             r = _reader(fid, props, geometry, rings)
             if r is not None:
-                readers.append(r)
+                self.readers.append(r)
         elif ftype == "opening":
             o = _opening(fid, props, geometry, rings)
             if o is not None:
-                openings.append(o)
+                self.openings.append(o)
         else:
-            problems.append(
+            rings.problems.append(
                 Problem(
                     "error",
                     fid,
@@ -508,8 +491,56 @@ def parse_floorplan(doc: Mapping[str, Any], source: str) -> tuple[Floorplan, lis
                     'use "zone", "reader" or "opening"',
                 )
             )
-    fp = Floorplan(site, levels, tuple(zones), tuple(readers), tuple(openings))
-    return fp, problems
+
+
+def _features(doc: Mapping[str, Any], rings: RingParser) -> _ParsedFeatures:
+    """Every feature of the collection that parses; a defect is a problem and parsing goes on."""
+    problems = rings.problems
+    features = doc.get("features", [])
+    if not isinstance(features, list):
+        problems.append(
+            Problem("error", "features", "'features' is not an array", "give a list of features")
+        )
+        features = []
+    parsed = _ParsedFeatures()
+    for i, feat in enumerate(features):
+        identity = _feature_identity(i, feat, problems)
+        if identity is not None:
+            fid, props = identity
+            parsed.add(fid, props, feat.get("geometry"), rings)
+    return parsed
+
+
+def _feature_identity(
+    index: int, feat: Any, problems: list[Problem]
+) -> tuple[str, Mapping[str, Any]] | None:
+    """A feature's id (an integer id as text) and properties, or None (a problem)."""
+    fid = feat.get("id") if isinstance(feat, Mapping) else None
+    # GeoJSON allows numeric ids; zones are named by strings everywhere else.
+    if isinstance(fid, int) and not isinstance(fid, bool):
+        fid = str(fid)
+    if not isinstance(fid, str) or not fid:
+        problems.append(
+            Problem(
+                "error",
+                f"features[{index}]",
+                "feature has no string 'id'",
+                'give every feature a unique "id"',
+            )
+        )
+        return None
+    props = feat.get("properties")
+    if not isinstance(props, Mapping):
+        problems.append(
+            Problem(
+                "error",
+                fid,
+                "feature has no 'properties' object",
+                'add "properties" with "feature_type"',
+            )
+        )
+        return None
+    return fid, props
 
 
 def _ring_coords(coords: Sequence[tuple[float, ...]]) -> list[list[float]]:

@@ -161,62 +161,77 @@ def _drawn_area(g: Polygon | MultiPolygon) -> float:
 
 def _check_zone(z: Zone, tol: Tolerances, problems: list[Problem]) -> Zone | None:
     """Problems of one zone's geometry; the zone (repaired if needed) or None if unusable."""
+    outline = _outline_problem(z, tol)
+    if outline is not None:
+        problems.append(outline)
+        return None
+    if z.polygon.is_valid:
+        return _valid_zone(z, tol, problems)
+    return _repaired_zone(z, tol, problems)
+
+
+def _outline_problem(z: Zone, tol: Tolerances) -> Problem | None:
+    """The first reason a zone's outline cannot be used or repaired at all, or None."""
     g = z.polygon
     if g.is_empty:
-        problems.append(Problem("error", z.id, "zone geometry is empty", "draw the zone"))
-        return None
+        return Problem("error", z.id, "zone geometry is empty", "draw the zone")
     coords = shapely.get_coordinates(g)
     if not np.isfinite(coords).all():
-        problems.append(
-            Problem(
-                "error",
-                z.id,
-                "zone has NaN or infinite coordinates",
-                "replace the non-finite coordinates with real values",
-            )
+        return Problem(
+            "error",
+            z.id,
+            "zone has NaN or infinite coordinates",
+            "replace the non-finite coordinates with real values",
         )
-        return None
     polys = list(g.geoms) if isinstance(g, MultiPolygon) else [g]
     longest = max(len(r.coords) for p in polys for r in (p.exterior, *p.interiors))
+    # No building needs this many corners: the outline is a traced image or a map export.
     if longest > tol.max_ring_points or len(coords) > tol.max_feature_points:
-        problems.append(
-            Problem(
-                "error",
-                z.id,
-                f"zone has {len(coords)} vertices ({longest} in one ring); more than "
-                f"{tol.max_ring_points} per ring or {tol.max_feature_points} per zone is not "
-                "a building outline",
-                "simplify the outline (e.g. shapely simplify with 5 cm tolerance)",
-            )
+        return Problem(
+            "error",
+            z.id,
+            f"zone has {len(coords)} vertices ({longest} in one ring); more than "
+            f"{tol.max_ring_points} per ring or {tol.max_feature_points} per zone is not "
+            "a building outline",
+            "simplify the outline (e.g. shapely simplify with 5 cm tolerance)",
         )
-        return None
+    return _degenerate_ring(z.id, polys)
+
+
+def _degenerate_ring(fid: str, polys: list[Polygon]) -> Problem | None:
+    """The error of the first ring with fewer than 3 distinct points, or None."""
     for i, p in enumerate(polys):
         for j, ring in enumerate((p.exterior, *p.interiors)):
             if len(np.unique(np.asarray(ring.coords), axis=0)) < 3:
                 where = ("exterior ring" if j == 0 else f"hole {j}") + (
                     f" of part {i}" if len(polys) > 1 else ""
                 )
-                problems.append(
-                    Problem(
-                        "error",
-                        z.id,
-                        f"{where} has fewer than 3 distinct points",
-                        "draw at least three distinct corners, or delete the ring",
-                    )
+                return Problem(
+                    "error",
+                    fid,
+                    f"{where} has fewer than 3 distinct points",
+                    "draw at least three distinct corners, or delete the ring",
                 )
-                return None
-    drawn = _drawn_area(g)
-    if g.is_valid:
-        area = g.area
-        if area <= 0.0:
-            problems.append(_zero_area(z.id))
-            return None
-        if area < tol.min_zone_area_m2:
-            problems.append(_tiny(z.id, area, tol))
-        return z
+    return None
+
+
+def _valid_zone(z: Zone, tol: Tolerances, problems: list[Problem]) -> Zone | None:
+    """A valid zone, or None when it has no area; a tiny zone is kept with a warning."""
+    area = z.polygon.area
+    if area <= 0.0:
+        problems.append(_zero_area(z.id))
+        return None
+    if area < tol.min_zone_area_m2:
+        problems.append(_tiny(z.id, area, tol))
+    return z
+
+
+def _repaired_zone(z: Zone, tol: Tolerances, problems: list[Problem]) -> Zone | None:
+    """An invalid zone repaired by make_valid if that barely changes its area, else None."""
+    g = z.polygon
     reason = shapely.is_valid_reason(g)
     fixed = _polygonal(shapely.make_valid(g))
-    change = abs(fixed.area - drawn)
+    change = abs(fixed.area - _drawn_area(g))
     if fixed.is_empty or fixed.area <= 0.0:
         problems.append(_zero_area(z.id))
         return None

@@ -306,3 +306,79 @@ def test_roster() -> None:
             ["student_id,tag,name,group,consent", "S1,s1,A,7A,granted", "S2,s1,B,7A,granted"],
             "roster.csv",
         )
+
+
+def problem_keys(msg: str) -> list[str]:
+    """The key each problem line names, in the order the lines are listed."""
+    return [line.strip().split(": ", 1)[0] for line in msg.splitlines()[1:]]
+
+
+def test_the_problems_of_rules_are_listed_in_the_order_of_the_checks() -> None:
+    doc = RULE_HEAD + (
+        'type = "dwell_limit"\nseverity = "high"\ngroups = ["staff", "9Z"]\n'
+        'zones = ["nowhere"]\nkinds = ["bogus"]\nlevels = ["L9"]\nlimit_min = 0\n'
+        'after_min = "x"\nwhen = "weekends"\nmessage = 3\n'
+        '[[rules]]\nid = "hp"\ntype = "hall_pass"\nmax_out = -1\nmax_out_min = 0\n'
+        'flagged = [["s1"], ["s1", "zz"]]\n'
+        '[policy]\nalert_only_groups = ["staff"]\n'
+    )
+    r, hp = 'rules[0] (id "r").', 'rules[1] (id "hp").'
+    assert problem_keys(rules_problem(doc)) == [
+        *(r + key for key in ("after_min", "severity", "groups", "groups", "zones", "kinds")),
+        *(r + key for key in ("levels", "levels", "limit_min", "after_min", "when", "message")),
+        *(hp + key for key in ("groups", "max_out", "max_out_min", "flagged[0]", "flagged[1]")),
+    ]
+
+
+def test_the_problems_of_a_timetable_are_listed_in_the_order_of_the_checks() -> None:
+    doc = """version = 2
+roster = 3
+[calendar]
+timezone = "Europe/Narnia"
+weekdays = ["mon", "funday"]
+day_start = "09:00"
+day_end = "08:00"
+terms = [{ first = 2026-09-01, last = 2026-08-01 }]
+[periods]
+P1 = { start = "09:00", end = "10:00" }
+P2 = { start = "09:30", end = "10:30" }
+P3 = { start = "11:00", end = "10:00" }
+[[lessons]]
+group = "7A"
+period = "P1"
+room = "room-a"
+[[lessons]]
+group = "7A"
+period = "P1"
+room = "room-b"
+days = 4
+[[lessons]]
+group = "8B"
+period = "P1"
+room = "room-a"
+days = ["mon", "tue"]
+[[lessons]]
+group = "9Z"
+period = "P3"
+room = "room-z"
+[attendance]
+late_after_min = -5
+"""
+    msg = tt_problem(doc)
+    assert problem_keys(msg) == [
+        "version",
+        "roster",
+        "calendar.timezone",
+        "calendar.weekdays",
+        "calendar.day_end",
+        "calendar.terms[0].last",
+        "periods.P3.end",
+        "periods.P2.start",
+        "lessons[1].days",
+        "lessons[1]",  # malformed days leave the lesson on every day, so it still clashes
+        "lessons[2].days",
+        "lessons[3].group",
+        "lessons[3].room",  # P3 is named though malformed, so it is not an unknown period
+        "attendance.late_after_min",
+    ]
+    assert "group 7A already has lessons[0] in period P1" in msg
