@@ -391,7 +391,11 @@ def _hall_pass(rule: _RuleTable, groups: list[str], context: _RuleContext) -> _H
 def _flagged_pairs(rule: _RuleTable, tags: frozenset[str] | None) -> tuple[tuple[str, str], ...]:
     """The pairs of tags never out at once; each a pair of roster tags (when a roster is known)."""
     flagged: list[tuple[str, str]] = []
-    for j, pair in enumerate(rule.table.get("flagged", [])):
+    raw = rule.table.get("flagged", [])
+    if not isinstance(raw, list):
+        rule.add("flagged", f"must be a list of tag pairs, got {raw!r}", 'write [["a", "b"]]')
+        return ()
+    for j, pair in enumerate(raw):
         if not (
             isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
         ):
@@ -411,7 +415,7 @@ def _flagged_pairs(rule: _RuleTable, tags: frozenset[str] | None) -> tuple[tuple
 def _when(rule: _RuleTable, context: _RuleContext) -> str:
     """When the rule applies (always, or in or out of school hours, which need the timetable)."""
     when = rule.table.get("when", "always")
-    if when not in WHEN:
+    if not isinstance(when, str) or when not in WHEN:
         rule.add("when", f"unknown value {when!r}", f"use one of: {', '.join(sorted(WHEN))}")
     elif when != "always" and not context.has_timetable:
         rule.add(

@@ -382,3 +382,10 @@ late_after_min = -5
         "attendance.late_after_min",
     ]
     assert "group 7A already has lessons[0] in period P1" in msg
+
+
+@pytest.mark.parametrize("line", ['when = ["x"]', "flagged = 3", "when = 5"])
+def test_values_of_the_wrong_type_are_problems_not_tracebacks(line: str) -> None:
+    text = f'version = 1\n[[rules]]\nid = "h"\ntype = "hall_pass"\nmax_out = 1\n{line}\n'
+    with pytest.raises(ConfigError, match=line.split(" ")[0]):
+        parse_rules(tomllib.loads(text), "rules.toml", floorplan())
