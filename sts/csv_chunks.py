@@ -66,6 +66,10 @@ class Layout:
     path: Path
     names: tuple[str, ...]
     types: Mapping[str, pa.DataType]
+    #: The problem of a value that is not a number: (column, value as read) -> message.
+    not_a_number: Callable[[str, str], str] = lambda name, value: (
+        f"{name} {value!r} is not a number"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +174,7 @@ def iter_blocks(
         del data[filled:]
         last = filled < len(carry) + block_bytes
         cut = len(data) if last else data.rfind(b"\n") + 1
-        if cut == 0:  # one line longer than the block: grow into the next read
+        if cut == 0 and not last:  # a line longer than the block: grow into the next read
             carry = bytes(data)
             continue
         carry = bytes(data[cut:])
@@ -345,7 +349,7 @@ def _parse_slowly(layout: Layout, block: Block) -> ParsedBlock:
             values, ok = _numbers(text, kind)
             for i in np.flatnonzero(~ok):
                 problems.append(
-                    RowProblem(int(line[i]), f"{name} {str(text[i]).strip()!r} is not a number")
+                    RowProblem(int(line[i]), layout.not_a_number(name, str(text[i]).strip()))
                 )
             good &= ok
             columns[name] = values
@@ -423,3 +427,12 @@ def open_parsed(
     path = Path(path)
     handle, _, offset = open_with_header(path, [header])
     return iter_parsed(Layout(path, header, types), handle, offset, block_bytes)
+
+
+def line_texts(block: Block, line: npt.NDArray[np.int64]) -> pa.StringArray:
+    """The text of the given lines of a block, without their line ends (no copy per row)."""
+    ends = _line_ends(block.data)
+    offsets = np.minimum(np.concatenate(([0], ends + 1)), len(block.data)).astype(np.int32)
+    every = pa.StringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(block.data))
+    picked = every.take(pa.array(line - block.first_line))
+    return pc.utf8_rtrim(picked, characters="\r\n")
