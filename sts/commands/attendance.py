@@ -14,6 +14,7 @@ from engine.attendance import AttendanceRecord, attendance
 from engine.events import EventKind, ZoneEvent
 from engine.schedule import SchoolCalendar
 from geometry.errors import InputError
+from sts.output_files import write_replacing
 from sts.rules_toml import Roster, load_timetable, read_roster
 from transports.json_codec import decode_event
 
@@ -190,7 +191,8 @@ def run(args: argparse.Namespace) -> int:
     records = attendance(
         loaded.timetable, roster.members(), events, t_from, t_to, loaded.policy, evacuations
     )
-    args.out.write_text(format_table(records, roster, cal), encoding="utf-8")
+    inputs = (args.floorplan, args.timetable, args.events, args.roster)
+    write_replacing(args.out, format_table(records, roster, cal), inputs=inputs)
     counts: dict[str, int] = {}
     for r in records:
         counts[r.status.value] = counts.get(r.status.value, 0) + 1
