@@ -365,24 +365,31 @@ def _parse_slowly(layout: Layout, block: Block) -> ParsedBlock:
 def _numbers(text: pa.Array, kind: pa.DataType) -> tuple[pa.Array, npt.NDArray[np.bool_]]:
     """A text column as numbers (0 where bad) and the mask of the values that parsed."""
     trimmed = pc.utf8_trim_whitespace(text)
-    ok = pc.match_substring_regex(trimmed, _NUMBER).to_numpy(zero_copy_only=False)
+    ok = np.array(pc.match_substring_regex(trimmed, _NUMBER), dtype=bool)
+    cast = pc.cast(pc.if_else(pa.array(ok), trimmed, "0"), kind)
+    values = np.array(cast, dtype=kind.to_pandas_dtype())
     for i in np.flatnonzero(~ok):
-        ok[i] = _converts(trimmed[i].as_py(), kind)
-    values = pc.if_else(pa.array(ok), trimmed, "0")
-    return pc.cast(values, kind), ok
+        number = _as_number(trimmed[i].as_py(), kind)
+        if number is not None:
+            ok[i], values[i] = True, number
+    return pa.array(values, kind), ok
 
 
-def _converts(value: str, kind: pa.DataType) -> bool:
-    """Whether pyarrow's CSV reader would read this value as a number of this type."""
+def _as_number(value: str, kind: pa.DataType) -> float | None:
+    """The number pyarrow's CSV reader reads from this value, or None if it reads none."""
+    quoted = '"' + value.replace('"', '""') + '"\n'
     try:
-        pacsv.read_csv(
-            pa.py_buffer(value.encode() + b"\n"),
+        table = pacsv.read_csv(
+            pa.py_buffer(quoted.encode()),
             read_options=pacsv.ReadOptions(column_names=["v"], use_threads=False),
-            convert_options=pacsv.ConvertOptions(column_types={"v": kind}, null_values=[]),
+            convert_options=pacsv.ConvertOptions(
+                column_types={"v": kind}, null_values=[], quoted_strings_can_be_null=False
+            ),
         )
     except pa.ArrowInvalid:
-        return False
-    return True
+        return None
+    found: float | None = table.column(0)[0].as_py() if table.num_rows == 1 else None
+    return found
 
 
 def _typed(column: pa.Array, kind: pa.DataType) -> pa.Array:

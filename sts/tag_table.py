@@ -19,12 +19,19 @@ class TagTable:
         self, names: Sequence[str], index: npt.NDArray[np.int32], used: npt.NDArray[np.bool_]
     ) -> npt.NDArray[np.int32]:
         """The codes of the rows where `used` (row i holds names[index[i]]); names seen
-        for the first time get the next codes. Python runs per distinct name, not per row."""
-        rows = index[used]
-        seen = np.bincount(rows, minlength=len(names)) > 0
+        for the first time get the next codes, in the order of their first used row, so
+        codes do not depend on where blocks end. `names` lists values in order of first
+        appearance (a pyarrow dictionary). Python runs per distinct name, not per row."""
+        rows = index if used.all() else index[used]
+        if used.all():
+            # A block's dictionary lists its values in order of first appearance.
+            seen = np.flatnonzero(np.bincount(rows, minlength=len(names)))
+        else:
+            values, first = np.unique(rows, return_index=True)
+            seen = values[np.argsort(first, kind="stable")]
         table = np.full(len(names), -1, np.int32)
-        for k in np.flatnonzero(seen):
-            table[k] = self._code.setdefault(names[int(k)], len(self._code))
+        for k in seen.tolist():
+            table[k] = self._code.setdefault(names[k], len(self._code))
         return table[rows]
 
     def ids(self) -> tuple[str, ...]:
