@@ -25,12 +25,12 @@ class TagTable:
         rows = index if used.all() else index[used]
         if used.all():
             # A block's dictionary lists its values in order of first appearance.
-            seen = np.flatnonzero(np.bincount(rows, minlength=len(names)))
+            seen: list[int] = np.flatnonzero(np.bincount(rows, minlength=len(names))).tolist()
         else:
             values, first = np.unique(rows, return_index=True)
-            seen = values[np.argsort(first, kind="stable")]
+            seen = values[np.argsort(first, kind="stable")].tolist()
         table = np.full(len(names), -1, np.int32)
-        for k in seen.tolist():
+        for k in seen:
             table[k] = self._code.setdefault(names[k], len(self._code))
         return table[rows]
 
