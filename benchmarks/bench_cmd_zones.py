@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sts.commands.zones import read_points, zones_column
 from sts.floorplan_io import load_floorplan
+from sts.points_csv import PointsChunk, read_points
+from sts.zone_lookup import ZoneLookup
 
 ROOT = Path(__file__).resolve().parents[1]
 N = 1_000_000
@@ -40,12 +41,18 @@ def plan() -> Any:
 
 
 def test_parse(benchmark: Any, points_csv: Path) -> None:
-    pts = benchmark(read_points, points_csv, ["L0", "L1"])
-    assert len(pts.lines) == N
+    chunks = benchmark(read_points, points_csv, ["L0", "L1"])
+    assert sum(len(c.level) for c in chunks) == N
+
+
+def _lookup_all(lookup: ZoneLookup, chunks: list[PointsChunk]) -> list[Any]:
+    return [lookup.zones_column(c, wgs84=False) for c in chunks]
 
 
 def test_lookup_and_format(benchmark: Any, points_csv: Path, plan: Any) -> None:
-    pts = read_points(points_csv, ["L0", "L1"])
-    zones_column(plan, pts, points_csv)  # numba kernels loaded outside timing
-    column = benchmark(zones_column, plan, pts, points_csv)
-    assert len(column) == N and column.count("") < N // 4
+    chunks = read_points(points_csv, ["L0", "L1"])
+    lookup = ZoneLookup(plan)
+    _lookup_all(lookup, chunks)  # numba kernels loaded outside timing
+    columns = benchmark(_lookup_all, lookup, chunks)
+    empty = sum(c.to_pylist().count("") for c in columns)
+    assert sum(len(c) for c in columns) == N and empty < N // 4

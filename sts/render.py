@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -254,8 +254,11 @@ def _legend_handles(fp: Floorplan) -> list[object]:
     return handles
 
 
-def render_floorplan(fp: Floorplan, out: Path, level: str | None = None) -> None:
-    """Draw every level (or one) of a floorplan into `out` (.png or .svg)."""
+def render_floorplan(
+    fp: Floorplan, out: Path, level: str | None = None, *, into: BinaryIO | None = None
+) -> None:
+    """Draw every level (or one) of a floorplan into `out` (.png or .svg; written to
+    `into` instead when given, in the format `out` names)."""
     fmt = output_format(out)
     if level is None:
         levels = sorted(fp.levels, key=lambda lv: (-lv.ordinal, lv.id))
@@ -316,4 +319,4 @@ def render_floorplan(fp: Floorplan, out: Path, level: str | None = None) -> None
             else {"Software": "sts floorplan render"}
         )
         dpi = 130 if len(levels) > 1 else 150
-        fig.savefig(Path(out), format=fmt, dpi=dpi, metadata=meta)
+        fig.savefig(into if into is not None else Path(out), format=fmt, dpi=dpi, metadata=meta)

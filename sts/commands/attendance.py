@@ -14,6 +14,7 @@ from geometry.model import Floorplan
 from sts.attendance_csv import format_table
 from sts.events_jsonl import read_events
 from sts.local_time import parse_local_time
+from sts.output_files import write_replacing
 from sts.roster_csv import read_roster
 from sts.timetable_toml import load_timetable
 
@@ -115,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
     records = attendance(
         loaded.timetable, roster.members(), events, t_from, t_to, loaded.policy, evacuations
     )
-    args.out.write_text(format_table(records, roster, cal), encoding="utf-8")
+    inputs = (args.floorplan, args.timetable, args.events, args.roster)
+    write_replacing(args.out, format_table(records, roster, cal), inputs=inputs)
     counts: dict[str, int] = {}
     for r in records:
         counts[r.status.value] = counts.get(r.status.value, 0) + 1

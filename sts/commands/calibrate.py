@@ -11,6 +11,7 @@ from pathlib import Path
 
 from geometry.errors import InputError
 from sts.calibration_toml import format_calibration
+from sts.output_files import write_replacing
 from sts.readings_csv import read_readings, read_truth, summarise_problems
 from sts.survey_fit import DEFAULT_TAG_HEIGHT, fit_survey, fit_uncertainty_scale
 
@@ -58,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     ids = [r.id for r in floorplan.readers]
     per = {rid: cal.reader(i) for i, rid in enumerate(ids)}
     scale = fit_uncertainty_scale(floorplan, readings.batch, truth, per, args.tag_height)
-    args.out.write_text(format_calibration(cal, ids, args.tag_height, scale))
+    text = format_calibration(cal, ids, args.tag_height, scale)
+    write_replacing(args.out, text, inputs=(args.floorplan, args.readings, args.truth))
     glob = cal.global_
     print(
         f"sts calibrate: global rssi_1m {glob.rssi_1m:.1f} dBm, exponent {glob.exponent:.2f}, "

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from geometry.errors import FloorplanError, Problem, StsError
 from geometry.model import Floorplan, OpeningKind, ZoneKind
+from sts.output_files import replace_on_success
 
 if TYPE_CHECKING:
     from sts.floorplan_io import LoadedFloorplan
@@ -195,6 +196,7 @@ def run_render(args: argparse.Namespace) -> int:
 
     output_format(args.out)  # a wrong extension fails before the plan is loaded
     loaded = _load(args.path)
-    render_floorplan(loaded.floorplan, args.out, level=args.level)
+    with replace_on_success(args.out, inputs=(args.path,)) as image:
+        render_floorplan(loaded.floorplan, args.out, level=args.level, into=image)
     print(f"wrote {args.out}")
     return 0

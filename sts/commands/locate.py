@@ -9,25 +9,24 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.batches import PositionBatch
 from engine.locate import (
     REJECT_TEXT,
     RSSI_MAX,
     RSSI_MIN,
+    Locator,
     LocatorConfig,
     Reject,
     Rejected,
-    locate_all,
 )
 from engine.windowing import WindowSpec
 from geometry.errors import InputError
 from geometry.model import ReaderCalibration
-from sts.readings_csv import (
-    Readings,
-    RowProblem,
-    format_positions,
-    read_readings,
-    summarise_problems,
-)
+from sts.csv_chunks import ProblemTally, RowProblem, summarise_problems
+from sts.output_files import replace_on_success
+from sts.positions_csv import POSITIONS_HEADER, format_position_rows
+from sts.readings_csv import ReadingsChunk, iter_readings
+from sts.tag_table import sorted_rank
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,11 +52,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(run=run)
 
 
-def rejection_problems(readings: Readings, rejected: Rejected) -> list[RowProblem]:
-    """The locator's rejections as problems with the line of the file they came from."""
+def rejection_problems(
+    chunk: ReadingsChunk, rejected: Rejected, limit: int | None = None
+) -> list[RowProblem]:
+    """The locator's rejections (the first `limit`) as problems naming their line."""
     out: list[RowProblem] = []
-    batch = readings.batch
-    for i, why in zip(rejected.index.tolist(), rejected.reason.tolist(), strict=True):
+    batch = chunk.batch
+    pairs = zip(rejected.index[:limit].tolist(), rejected.reason[:limit].tolist(), strict=True)
+    for i, why in pairs:
         reason = Reject(why)
         detail = REJECT_TEXT[reason]
         if reason is Reject.RSSI_RANGE:
@@ -66,12 +68,19 @@ def rejection_problems(readings: Readings, rejected: Rejected) -> list[RowProble
             detail = f"t {float(batch.t[i])!r}: {detail}"
         elif reason is Reject.LATE:
             detail = f"t {float(batch.t[i]):.3f}: {detail}"
-        out.append(RowProblem(int(readings.line[i]), detail))
+        out.append(RowProblem(int(chunk.line[i]), detail))
     return out
 
 
+def _by_time_then_tag(positions: PositionBatch, tag_ids: tuple[str, ...]) -> PositionBatch:
+    """Rows ordered by time, then tag id: the file does not depend on the tag codes."""
+    if len(positions) < 2:
+        return positions
+    return positions.take(np.lexsort((sorted_rank(tag_ids)[positions.tag], positions.t)))
+
+
 def run(args: argparse.Namespace) -> int:
-    """Locate every tag of a readings file."""
+    """Locate every tag of a readings file, writing positions as the readings stream in."""
     from sts.calibration_toml import read_calibration
     from sts.floorplan_io import load_floorplan
 
@@ -89,19 +98,33 @@ def run(args: argparse.Namespace) -> int:
         config = replace(
             config, tag_height=cal_file.tag_height, uncertainty_scale=cal_file.uncertainty_scale
         )
-    readings = read_readings(args.readings, [r.id for r in floorplan.readers])
-    positions, rejected = locate_all(floorplan, readings.batch, calibration, config)
-    problems = sorted(
-        [*readings.problems, *rejection_problems(readings, rejected)], key=lambda p: p.line
-    )
-    text = format_positions(positions, readings.tag_ids, [lv.id for lv in floorplan.levels])
-    args.out.write_text(text)
-    if problems:
-        print(f"sts locate: {summarise_problems(args.readings, problems)}", file=sys.stderr)
-    used = len(readings.batch) - len(rejected)
+    chunks = iter_readings(args.readings, [r.id for r in floorplan.readers])
+    locator = Locator(floorplan, calibration, config)
+    levels = [lv.id for lv in floorplan.levels]
+    tally = ProblemTally()
+    tag_ids: tuple[str, ...] = ()
+    used = written = 0
+    inputs = (args.readings, args.calibration, args.floorplan)
+    with replace_on_success(args.out, inputs=inputs) as out:
+        out.write((",".join(POSITIONS_HEADER) + "\n").encode())
+        for chunk in chunks:
+            positions, rejected = locator.process_with_report(chunk.batch)
+            shown = rejection_problems(chunk, rejected, tally.limit)
+            tally.add([*chunk.problems, *shown], len(chunk.problems) + len(rejected))
+            used += len(chunk.batch) - len(rejected)
+            tag_ids = chunk.tag_ids
+            positions = _by_time_then_tag(positions, tag_ids)
+            out.write(format_position_rows(positions, tag_ids, levels).encode())
+            written += len(positions)
+        positions = _by_time_then_tag(locator.flush(), tag_ids)
+        out.write(format_position_rows(positions, tag_ids, levels).encode())
+        written += len(positions)
+    if tally.total:
+        text = summarise_problems(args.readings, tally.shown, tally.limit, tally.total)
+        print(f"sts locate: {text}", file=sys.stderr)
     print(
-        f"sts locate: {used} readings of {len(readings.tag_ids)} tag(s) -> "
-        f"{len(positions)} positions in {args.out}",
+        f"sts locate: {used} readings of {len(tag_ids)} tag(s) -> "
+        f"{written} positions in {args.out}",
         file=sys.stderr,
     )
     return 0 if used > 0 else 1

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import IO, Any
 
-from engine.batches import PositionBatch, ReadingBatch
 from engine.zone_state import Hysteresis
 from geometry.errors import InputError
+from sts.csv_chunks import ProblemTally, summarise_problems
 from sts.hub import Hub
+from sts.output_files import refuse_same_file, replace_on_success
+from sts.positions_csv import PositionsChunk, iter_positions
+from sts.readings_csv import ReadingsChunk, iter_readings
 from sts.sinks import JsonLinesSink
 from sts.ticks import Chunk, check_step, time_ticks
 
@@ -77,24 +82,24 @@ def _hysteresis(args: argparse.Namespace) -> Hysteresis:
     )
 
 
-def _reading_chunks(
-    path: Path, reader_ids: Sequence[str], problems: list[str]
-) -> Iterator[Chunk[ReadingBatch]]:
-    from sts.readings_csv import read_readings
+def _tallied(
+    chunks: Iterable[ReadingsChunk | PositionsChunk], problems: ProblemTally
+) -> Iterator[Chunk[Any]]:
+    """The source's chunks as the hub's, their rejected rows counted into `problems`."""
+    for chunk in chunks:
+        problems.add(chunk.problems)
+        yield Chunk(chunk.batch, chunk.tag_ids)
 
-    readings = read_readings(path, reader_ids)
-    problems.extend(f"line {p.line}: {p.message}" for p in readings.problems)
-    yield Chunk(readings.batch, readings.tag_ids)
 
-
-def _position_chunks(
-    path: Path, level_ids: Sequence[str], problems: list[str]
-) -> Iterator[Chunk[PositionBatch]]:
-    from sts.readings_csv import read_positions
-
-    positions = read_positions(path, level_ids)
-    problems.extend(f"line {p.line}: {p.message}" for p in positions.problems)
-    yield Chunk(positions.batch, positions.tag_ids)
+@contextlib.contextmanager
+def _text_output(target: Path, inputs: Sequence[Path | None]) -> Iterator[IO[str]]:
+    """A UTF-8 text file that replaces `target` only when the run ends well."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with replace_on_success(target, inputs=inputs) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+        yield text
+        text.flush()
+        text.detach()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,30 +118,35 @@ def run(args: argparse.Namespace) -> int:
         )
     hub = Hub(build_engine(site, hysteresis=_hysteresis(args)))
     floorplan = site.floorplan
-    problems: list[str] = []
+    problems = ProblemTally()
     source: Path = args.positions if args.positions is not None else args.readings
-    args.events_out.parent.mkdir(parents=True, exist_ok=True)
+    inputs = (args.floorplan, args.rules, args.roster, source)
+    if args.alerts_out is not None:
+        refuse_same_file(args.alerts_out, (*inputs, args.events_out))
+    # The source's header is checked here, before any output is opened.
+    if args.positions is not None:
+        position_chunks = iter_positions(source, [lv.id for lv in floorplan.levels])
+    else:
+        reading_chunks = iter_readings(source, [r.id for r in floorplan.readers])
     with contextlib.ExitStack() as files:
-        events = files.enter_context(args.events_out.open("w", encoding="utf-8", newline="\n"))
+        events = files.enter_context(_text_output(args.events_out, inputs))
         alerts = None
         if args.alerts_out is not None:
-            args.alerts_out.parent.mkdir(parents=True, exist_ok=True)
-            alerts = files.enter_context(args.alerts_out.open("w", encoding="utf-8", newline="\n"))
+            alerts = files.enter_context(_text_output(args.alerts_out, inputs))
         hub.add_sink(JsonLinesSink(events, alerts))
         if args.positions is not None:
-            levels = [lv.id for lv in floorplan.levels]
-            hub.run_positions(time_ticks(_position_chunks(source, levels, problems), step))
+            hub.run_positions(time_ticks(_tallied(position_chunks, problems), step))
         else:
-            readers = [r.id for r in floorplan.readers]
-            hub.run_readings(time_ticks(_reading_chunks(source, readers, problems), step))
+            hub.run_readings(time_ticks(_tallied(reading_chunks, problems), step))
         hub.close()
     stats = hub.stats
-    if problems:
-        shown = "\n".join(f"  {p}" for p in problems[:10])
-        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
-        print(
-            f"sts track: {source}: rejected {len(problems)} rows:\n{shown}{more}", file=sys.stderr
-        )
+    if problems.total:
+        message = summarise_problems(source, problems.shown, total=problems.total)
+        print(f"sts track: {message}", file=sys.stderr)
+    dropped_by_reason = {k: v for k, v in sorted(stats.rejected.items()) if k != "no_consent"}
+    if dropped_by_reason:
+        counts = ", ".join(f"{v} {k}" for k, v in dropped_by_reason.items())
+        print(f"sts track: {source}: rows dropped: {counts}", file=sys.stderr)
     rows = stats.readings + stats.positions_in + stats.rejected["out_of_order"]
     dropped = stats.rejected["no_consent"]
     print(

@@ -15,8 +15,8 @@ import shapely
 from geometry.frame import LocalFrame
 from geometry.model import Floorplan
 from sts.cli import main
-from sts.commands.zones import read_points
 from sts.floorplan_io import load_floorplan
+from sts.points_csv import read_points
 
 ROOT = Path(__file__).resolve().parents[2]
 NORTHFIELD = ROOT / "floorplans" / "northfield"
@@ -125,9 +125,9 @@ def test_header_only_gives_header_only(tmp_path: Path) -> None:
         ("level,x,y,lon,lat\nL0,1,2,3,4\n", ["line 1", "not both"]),
         ("level,x,y\nL0,1,2\nL9,1,2\n", ["line 3", "'level'", "L9", "L0, L1"]),
         ("level,x,y\nL0,1,2\nL0,abc,2\nL0,1,inf\n", ["line 3", "'x'", "abc", "line 4", "'y'"]),
-        ("level,x,y\nL0,1,2\nL0,1\n", ["line 3", "2 field(s), expected 3"]),
+        ("level,x,y\nL0,1,2\nL0,1\n", ["line 3", "2 fields, expected 3"]),
         # The field total is right, the rows are not: found per line all the same.
-        ("level,x,y\nL0,1\nL0,1,2,3\n", ["line 2", "line 3", "4 field(s)"]),
+        ("level,x,y\nL0,1\nL0,1,2,3\n", ["line 2", "line 3", "4 fields"]),
         ("level,lon,lat\nL0,-1.9,152.4\n", ["line 2", "lat in [-90, 90]"]),
         ("", ["empty", "level,x,y"]),
     ],

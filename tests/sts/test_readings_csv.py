@@ -9,13 +9,8 @@ import pytest
 
 from engine.batches import PositionBatch
 from geometry.errors import InputError
-from sts.readings_csv import (
-    format_positions,
-    read_positions,
-    read_readings,
-    read_truth,
-    summarise_problems,
-)
+from sts.positions_csv import format_positions, read_positions
+from sts.readings_csv import read_readings, read_truth, summarise_problems
 
 READERS = ["r1", "r2"]
 
