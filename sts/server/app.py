@@ -44,6 +44,7 @@ from sts.server.tick_loop import TickLoop
 from sts.site import Site, SiteFiles, build_engine, load_site
 from transports.feed_protocol import SUBPROTOCOLS, CloseCode
 from transports.ingest_codec import FrameError, decode_frame
+from transports.mqtt_ingest import MqttSettings, MqttSource
 
 log = logging.getLogger("sts.serve")
 
@@ -267,6 +268,7 @@ class Server:
             server_header="sts",
         ) as server:
             self.ticks.tick()
+            mqtt = self._start_mqtt(loop)
             tasks = [
                 loop.create_task(self._tick_forever()),
                 loop.create_task(self._poll_revocations()),
@@ -284,9 +286,29 @@ class Server:
             await self._stop.wait()
             for task in tasks:
                 task.cancel()
+            if mqtt is not None:
+                mqtt.stop()
             for client in list(self.feed.clients):
                 client.close(CloseCode.GOING_AWAY, "server shutting down; resume later")
         self.conn.close()
+
+    def _start_mqtt(self, loop: asyncio.AbstractEventLoop) -> MqttSource | None:
+        cfg = self.options.config.mqtt
+        if not cfg.enabled:
+            return None
+        settings = MqttSettings(
+            cfg.host, cfg.port, cfg.topic, cfg.gateway_level, cfg.qos, cfg.client_id
+        )
+        source = MqttSource(settings, self._mqtt_frame, loop)
+        source.start()
+        return source
+
+    def _mqtt_frame(self, gateway: str, payload: bytes) -> dict[str, Any]:
+        # JSON gateways publish text; everything else is msgpack.
+        raw: bytes | str = payload
+        if payload[:1] in (b"{", b"[", b" "):
+            raw = payload.decode("utf-8", "replace")
+        return self.ingest.take(f"mqtt:{gateway}", raw)
 
     def stop(self) -> None:
         """Ask `run()` to finish."""

@@ -59,6 +59,13 @@ class Durable:
         return out
 
 
+def newest_per_tag(batch: PositionBatch) -> PositionBatch:
+    """One fix per tag, its newest (latest wins within a tick)."""
+    order = np.lexsort((batch.t, batch.tag))[::-1]
+    _, first = np.unique(batch.tag[order], return_index=True)
+    return batch.take(np.sort(order[first]))
+
+
 @dataclass(slots=True)
 class PositionFrame:
     """The newest fixes of a tick and the tag table their codes index."""
@@ -130,7 +137,9 @@ class Feed:
             self._store(message, tag or "")
         if len(out.positions):
             self.metrics.fixes.inc(len(out.positions))
-            self.positions = PositionFrame(out.positions, tuple(self._tag_ids()), self.level_ids)
+            self.positions = PositionFrame(
+                newest_per_tag(out.positions), tuple(self._tag_ids()), self.level_ids
+            )
 
     def close(self) -> None:
         """Nothing to finish: every message is stored as it is written."""

@@ -227,12 +227,12 @@ class IngestEndpoint:
             return
         try:
             async for raw in ws:
-                reply = self.take(info.name, raw, "json" if isinstance(raw, str) else "msgpack")
+                reply = self.take(info.name, raw)
                 await ws.send(encode(reply, isinstance(raw, bytes)))
         except ConnectionClosed:
             pass
 
-    def take(self, gateway: str, raw: bytes | str, fmt: str) -> dict[str, Any]:
+    def take(self, gateway: str, raw: bytes | str) -> dict[str, Any]:
         """One frame from a gateway (WebSocket or MQTT): the reply to send it."""
         try:
             frame = decode_frame(raw, self.limits.max_rows)
