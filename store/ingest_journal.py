@@ -46,6 +46,16 @@ def append(
     return None if cur.rowcount == 0 else cur.lastrowid
 
 
+def contains(conn: sqlite3.Connection, gateway: str, frame_id: str | None) -> bool:
+    """Whether this gateway already sent a frame with this id."""
+    if frame_id is None:
+        return False
+    row = conn.execute(
+        "SELECT 1 FROM ingest_journal WHERE gateway = ? AND frame_id = ?", (gateway, frame_id)
+    ).fetchone()
+    return row is not None
+
+
 def processed_mark(conn: sqlite3.Connection) -> int:
     """The id of the last frame the engine has processed."""
     return int(get_state(conn, _MARK, "0"))

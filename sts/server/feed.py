@@ -193,7 +193,9 @@ class Feed:
             key = (view.role == "teacher", view.groups, f.levels, f.groups, client.binary)
             if key not in cache:
                 cache[key] = self._positions_frame(positions, groups, key, client.binary)
-            client.offer_positions(*cache[key])
+            frame, rows = cache[key]
+            if rows:
+                client.offer_positions(frame, rows)
 
     def _positions_frame(
         self, positions: PositionFrame, groups: Any, key: tuple[Any, ...], binary: bool

@@ -131,7 +131,7 @@ class FeedEndpoint:
         try:
             raw = await asyncio.wait_for(ws.recv(), SIGN_IN_TIMEOUT_S)
             msg = decode(raw)
-        except (TimeoutError, ProtocolError, ConnectionClosed):
+        except (TimeoutError, FrameError, ConnectionClosed):
             self.metrics.frames_rejected.labels("/feed", "sign_in").inc()
             await ws.close(int(CloseCode.PROTOCOL_ERROR), 'first message must be {"type":"auth"}')
             return None
@@ -239,6 +239,10 @@ class IngestEndpoint:
         except FrameError as exc:
             self.metrics.frames_rejected.labels("/ingest", exc.code).inc()
             return error_message(exc.code, str(exc), 0)
+        reply: dict[str, Any] = {"type": "ack", "id": frame.frame_id, "seq": 0}
+        if ingest_journal.contains(self.conn, gateway, frame.frame_id):
+            self.metrics.frames_rejected.labels("/ingest", "duplicate").inc()
+            return reply | {"duplicate": True, "accepted": 0}
         accepted, pending = self.desk.accept(gateway, frame)
         now = time.time()
         journal_id = ingest_journal.append(
@@ -249,10 +253,7 @@ class IngestEndpoint:
             format="columns",
             payload=accepted.journal,
         )
-        reply: dict[str, Any] = {"type": "ack", "id": frame.frame_id, "seq": 0}
-        if journal_id is None:
-            self.metrics.frames_rejected.labels("/ingest", "duplicate").inc()
-            return reply | {"duplicate": True, "accepted": 0}
+        assert journal_id is not None  # not a duplicate: checked above, nothing in between
         self.desk.queue(pending, journal_id, now)
         self.metrics.readings_in.labels(gateway).inc(len(frame))
         rejected: dict[str, int] = {}
