@@ -194,10 +194,7 @@ def main_run(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="sts-load-"))
     campus = tmp / "campus"
     make_campus(campus, args.badges)
-    server = ServerProcess(tmp, tick_s=args.tick)
-    import tests.serve.live as live
-
-    live.NORTHFIELD = campus  # the server loads the generated campus
+    server = ServerProcess(tmp, tick_s=args.tick, site=campus)
     server.start()
     gw_token = issue(server.data, "gateway", "load")
     token = issue(server.data, "safety", "bench")
