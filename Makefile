@@ -26,6 +26,7 @@ lint: venv
 	$(BIN)/mypy
 
 test: lint
+	bash scripts/bootstrap-mosquitto.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: venv

@@ -234,6 +234,17 @@ class AlertBook:
             del self._last_resolved[key]
         return len(gone)
 
+    def restore(self, alert: Alert) -> None:
+        """Take back an alert a store kept (after a restart): open ones fold new triggers
+        of their condition, resolved ones start its cooldown again."""
+        self._alerts[alert.id] = alert
+        key = (alert.rule, alert.tag, alert.zone)
+        if alert.state is AlertState.RESOLVED:
+            self._last_resolved[key] = alert.resolved_at or alert.t
+        else:
+            self._open[key] = alert.id
+            self._open_by_tag.setdefault(alert.tag, set()).add(key)
+
     def forget(self, tag: str) -> None:
         """Erase every alert about a tag (consent withdrawn: its history goes too)."""
         gone = [a.id for a in self._alerts.values() if a.tag == tag]

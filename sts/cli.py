@@ -24,6 +24,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sts.commands.track",
     "sts.commands.attendance",
     "sts.commands.rollcall",
+    "sts.commands.serve",
+    "sts.commands.tokens",
+    "sts.commands.tail",
 )
 
 

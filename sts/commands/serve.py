@@ -1,0 +1,55 @@
+"""`sts serve`: the live service for one site (docs/protocol.md, docs/cli.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from sts.serve_config import load_config
+from sts.ticks import check_step
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `serve` sub-command."""
+    p = subparsers.add_parser(
+        "serve",
+        help="run the live service: reader ingest, the WebSocket feed, the store",
+        description=(
+            "Serve one site on one port: the subscriber feed at /feed, reader ingest at "
+            "/ingest (and MQTT when configured), /healthz, /metrics, /floorplan.geojson, "
+            "POST /auth/ticket and the dashboard at /. Everything kept lives under --data."
+        ),
+    )
+    p.add_argument("--site", required=True, type=Path, help="campus folder (floorplan, roster...)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (8765; 0: any free port)")
+    p.add_argument("--data", type=Path, default=Path("var"), help="data folder (./var)")
+    p.add_argument("--config", type=Path, help="sts.toml (embedded defaults without it)")
+    p.add_argument("--tick", type=float, default=1.0, help="seconds between engine ticks (1)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the site, then serve until interrupted."""
+    from sts.server.app import ServeOptions, Server  # the server's imports only when serving
+
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("websockets").setLevel(logging.WARNING)
+    options = ServeOptions(
+        site=args.site,
+        host=args.host,
+        port=args.port,
+        data=args.data,
+        tick_s=check_step(args.tick, "--tick"),
+        config=load_config(args.config),
+    )
+    server = Server(options)
+    asyncio.run(server.run())
+    return 0

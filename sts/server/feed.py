@@ -1,0 +1,227 @@
+"""The feed's sink: every durable message stored before it is sent, then fanned out.
+
+`Feed.write` (a hub sink) turns an EngineOutput into durable messages (events, alert
+changes, change records), each with a unique id, and appends them to the store inside
+the tick's transaction; `publish()`, called after the commit, hands them to every
+client whose subscription wants them. Positions are not stored: the newest batch of a
+tick is kept and sent once per client per tick (latest wins).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.alerts import alert_record
+from engine.batches import PositionBatch
+from engine.engine import EngineOutput
+from engine.records import ChangeKind, change_record_dict
+from store import feed_log
+from sts.server.metrics import Metrics
+from transports.feed_protocol import Meta, View, encode, meta_of
+from transports.json_codec import dumps, encode_event, encode_record, event_record
+
+_CONSENT_KINDS = (ChangeKind.CONSENT_GRANTED, ChangeKind.CONSENT_WITHDRAWN)
+
+
+def _uid(prefix: str, text: str) -> str:
+    return f"{prefix}-{hashlib.blake2b(text.encode(), digest_size=10).hexdigest()}"
+
+
+@dataclass(slots=True)
+class Durable:
+    """One stored message, ready to send: its dict, what it is about, encodings per view."""
+
+    seq: int
+    message: dict[str, Any]
+    meta: Meta
+    _frames: dict[tuple[bool, bool], bytes | str] = field(default_factory=dict)
+
+    @classmethod
+    def from_log(cls, row: feed_log.LoggedMessage) -> Durable:
+        """A message read back from the resume buffer."""
+        message = {**json.loads(row.body), "seq": row.seq}
+        return cls(row.seq, message, meta_of(message))
+
+    def frame(self, view: View, binary: bool) -> bytes | str:
+        """The message as `view` sees it, encoded once per (coordinates, format)."""
+        key = (view.coordinates, binary)
+        out = self._frames.get(key)
+        if out is None:
+            out = self._frames[key] = encode(view.redact(self.message), binary)
+        return out
+
+
+def newest_per_tag(batch: PositionBatch) -> PositionBatch:
+    """One fix per tag, its newest (latest wins within a tick)."""
+    order = np.lexsort((batch.t, batch.tag))[::-1]
+    _, first = np.unique(batch.tag[order], return_index=True)
+    return batch.take(np.sort(order[first]))
+
+
+@dataclass(slots=True)
+class PositionFrame:
+    """The newest fixes of a tick and the tag table their codes index."""
+
+    batch: PositionBatch
+    tag_ids: tuple[str, ...]
+    level_ids: tuple[str, ...]
+
+    def rows(self, mask: Any) -> dict[str, Any]:
+        """The selected rows as columns (positions message body, without type/seq)."""
+        b = self.batch.take(mask)
+        return {
+            "tags": [self.tag_ids[i] for i in b.tag.tolist()],
+            "levels": [self.level_ids[i] for i in b.level.tolist()],
+            "x": np.round(b.x, 2).tolist(),
+            "y": np.round(b.y, 2).tolist(),
+            "uncertainty_m": np.round(b.uncertainty, 2).tolist(),
+            "t": np.round(b.t, 3).tolist(),
+        }
+
+
+class Feed:
+    """Stores and fans out the feed (see the module docstring)."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        group_of: Mapping[str, str],
+        level_ids: tuple[str, ...],
+        tag_ids: Callable[[], list[str]],
+        metrics: Metrics,
+    ) -> None:
+        self.conn = conn
+        self.group_of = group_of
+        self.level_ids = level_ids
+        self._tag_ids = tag_ids
+        self.metrics = metrics
+        self.clients: set[Any] = set()  # FeedClient, kept loose to avoid an import cycle
+        self.pending: list[Durable] = []
+        self.positions: PositionFrame | None = None
+        self.alert_tag: dict[str, str] = {}
+        self.listeners: list[
+            Callable[[Durable], None]
+        ] = []  # called per stored message (webhooks, when they come)
+        _, self.last_seq = feed_log.bounds(conn)
+
+    # ---- the sink -------------------------------------------------------------------------
+
+    def write(self, out: EngineOutput) -> None:
+        """Store this output's durable messages (inside the caller's transaction)."""
+        for event in out.events:
+            line = encode_event(event)
+            message = {"type": "event", "id": _uid("ev", line), "event": event_record(event)}
+            self._store(message, event.tag)
+            self.metrics.events.labels(event.kind.value).inc()
+        for alert in out.alerts:
+            record = alert_record(alert)
+            self.alert_tag[alert.id] = alert.tag
+            change = _uid("ac", dumps(record))
+            message = {"type": "alert", "id": alert.id, "change": change, "alert": record}
+            if self._store(message, alert.tag) is not None:
+                feed_log.put_alert(self.conn, alert.id, alert.state.value, dumps(record))
+            self.metrics.alerts.labels(alert.severity.value, alert.state.value).inc()
+        for change_record in out.records:
+            subject = change_record.subject
+            tag = subject if change_record.kind in _CONSENT_KINDS else self.alert_tag.get(subject)
+            body = change_record_dict(change_record)
+            message = {"type": "record", "id": _uid("rc", encode_record(change_record))}
+            message |= {"record": body, "tag": tag or ""}
+            self._store(message, tag or "")
+        if len(out.positions):
+            self.metrics.fixes.inc(len(out.positions))
+            self.positions = PositionFrame(
+                newest_per_tag(out.positions), tuple(self._tag_ids()), self.level_ids
+            )
+
+    def close(self) -> None:
+        """Nothing to finish: every message is stored as it is written."""
+
+    def _store(self, message: dict[str, Any], tag: str) -> int | None:
+        clean = json.loads(dumps(message))
+        seq = feed_log.append(
+            self.conn,
+            at=time.time(),
+            kind=str(message["type"]),
+            uid=str(message.get("change") or message["id"]),
+            tag=tag,
+            body=dumps(clean),
+        )
+        if seq is not None:  # None: already stored (a replay after a restart)
+            clean["seq"] = seq
+            self.pending.append(Durable(seq, clean, meta_of(clean)))
+            self.last_seq = seq
+        return seq
+
+    # ---- fan-out --------------------------------------------------------------------------
+
+    def discard(self) -> None:
+        """The transaction was rolled back: nothing of it may be sent."""
+        self.pending.clear()
+        self.positions = None
+
+    def publish(self) -> int:
+        """Hand the committed messages and the tick's positions to every client."""
+        pending, self.pending = self.pending, []
+        for durable in pending:
+            for listener in self.listeners:
+                listener(durable)
+        for client in list(self.clients):
+            client.offer(pending)
+        positions, self.positions = self.positions, None
+        if positions is not None:
+            self._publish_positions(positions)
+        depth = max((c.queue_depth for c in self.clients), default=0)
+        self.metrics.queue_depth.set(depth)
+        return len(pending)
+
+    def _publish_positions(self, positions: PositionFrame) -> None:
+        cache: dict[tuple[Any, ...], tuple[bytes | str, int]] = {}
+        groups = np.array([self.group_of.get(t, "") for t in positions.tag_ids], dtype=object)
+        for client in list(self.clients):
+            sub = client.subscription
+            if sub is None or not sub.wants(Meta("positions"), self.group_of):
+                continue
+            view, f = sub.view, sub.filters
+            key = (view.role == "teacher", view.groups, f.levels, f.groups, client.binary)
+            if key not in cache:
+                cache[key] = self._positions_frame(positions, groups, key, client.binary)
+            frame, rows = cache[key]
+            if rows:
+                client.offer_positions(frame, rows)
+
+    def _positions_frame(
+        self, positions: PositionFrame, groups: Any, key: tuple[Any, ...], binary: bool
+    ) -> tuple[bytes | str, int]:
+        teacher, teacher_groups, levels, wanted_groups, _ = key
+        b = positions.batch
+        mask = np.ones(len(b), bool)
+        row_groups = groups[b.tag] if len(b) else np.empty(0, object)
+        if teacher:
+            mask &= np.isin(row_groups, list(teacher_groups))
+        if wanted_groups:
+            mask &= np.isin(row_groups, list(wanted_groups))
+        if levels:
+            level_codes = [i for i, lv in enumerate(self.level_ids) if lv in levels]
+            mask &= np.isin(b.level, level_codes)
+        body = {"type": "positions", "seq": self.last_seq, **positions.rows(mask)}
+        return encode(body, binary), int(mask.sum())
+
+    def read_after(self, seq: int, limit: int) -> list[Durable]:
+        """Stored messages after `seq` (a client catching up)."""
+        return [Durable.from_log(row) for row in feed_log.after(self.conn, seq, limit)]
+
+    def restore_alert_tags(self, bodies: Iterable[str]) -> None:
+        """Which student each stored alert is about (records of acks name the alert only)."""
+        for body in bodies:
+            record = json.loads(body)
+            self.alert_tag[str(record["id"])] = str(record["tag"])

@@ -1,0 +1,196 @@
+"""One subscriber's session: its queue, its writer, catching up from the store, back-pressure.
+
+A client is either live (new durable messages are queued for it as they are published)
+or catching up (its writer reads pages from the resume buffer after the last sequence
+it was sent, then turns live in the same step, so nothing is missed or sent twice).
+Positions are a single slot, replaced every tick: a slow client gets the newest ones,
+never a backlog. When the queue passes `max_queue` the client goes back to catching
+up (the messages are in the store: nothing is dropped); when its socket has stayed
+full for `slow_after_s` it is closed with TOO_SLOW and resumes after reconnecting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from sts.server.feed import Durable, Feed
+from transports.feed_protocol import CloseCode, Subscription, View, encode
+
+log = logging.getLogger("sts.serve.feed")
+
+#: Messages read from the store per page while catching up.
+PAGE = 500
+
+
+class FeedClient:
+    """A signed-in subscriber (see the module docstring)."""
+
+    def __init__(
+        self,
+        ws: ServerConnection,
+        feed: Feed,
+        *,
+        view: View,
+        token_id: str,
+        max_queue: int,
+        binary: bool,
+    ) -> None:
+        self.ws = ws
+        self.feed = feed
+        self.view = view
+        self.token_id = token_id
+        self.max_queue = max_queue
+        self.binary = binary
+        self.subscription: Subscription | None = None
+        self.cursor = 0  # the last durable sequence queued or sent
+        self.catching_up = False
+        self._queue: deque[Durable] = deque()
+        self._control: deque[bytes | str] = deque()
+        self._positions: tuple[bytes | str, int] | None = None
+        self._wake = asyncio.Event()
+        self.sending_since: float | None = None  # monotonic time the current send began
+        self.last_sent = time.monotonic()
+        self.last_heard = time.monotonic()
+        self.closing = False
+        self.writer: asyncio.Task[None] | None = None
+
+    @property
+    def queue_depth(self) -> int:
+        """Durable messages waiting."""
+        return len(self._queue)
+
+    # ---- what the feed hands over ---------------------------------------------------------
+
+    def subscribe(self, subscription: Subscription, after_seq: int) -> None:
+        """Start (or restart) the subscription after `after_seq`: catch up from the store."""
+        self.subscription = subscription
+        self._queue.clear()
+        self.cursor = after_seq
+        self.catching_up = after_seq < self.feed.last_seq
+        self._wake.set()
+
+    def offer(self, messages: Sequence[Durable]) -> None:
+        """Newly committed messages: queued when live and wanted."""
+        sub = self.subscription
+        if sub is None or self.catching_up or self.closing:
+            return
+        for durable in messages:
+            if durable.seq <= self.cursor:
+                continue
+            if sub.wants(durable.meta, self.feed.group_of):
+                self._queue.append(durable)
+            self.cursor = durable.seq
+        if len(self._queue) > self.max_queue:
+            # Too far behind to hold in memory: read from the store from the last one sent.
+            self.cursor = self._queue[0].seq - 1
+            self._queue.clear()
+            self.catching_up = True
+        self._wake.set()
+
+    def offer_positions(self, frame: bytes | str, rows: int) -> None:
+        """The newest positions frame for this client (replaces one not yet sent)."""
+        self._positions = (frame, rows)
+        self._wake.set()
+
+    def send_control(self, message: dict[str, Any]) -> None:
+        """A live message (welcome, done, error, lost, heartbeat) ahead of the queue."""
+        message.setdefault("seq", self.cursor)
+        self._control.append(encode(message, self.binary))
+        self._wake.set()
+
+    # ---- the writer -----------------------------------------------------------------------
+
+    def _catch_up(self) -> None:
+        sub = self.subscription
+        assert sub is not None
+        page = self.feed.read_after(self.cursor, PAGE)
+        for durable in page:
+            if sub.wants(durable.meta, self.feed.group_of):
+                self._queue.append(durable)
+            self.cursor = durable.seq
+        if len(page) < PAGE:
+            self.catching_up = False  # caught up; nothing can be published before we return
+
+    def _next(self) -> tuple[bytes | str, str, int] | None:
+        if self._control:
+            return self._control.popleft(), "control", 0
+        if not self._queue and self.catching_up:
+            self._catch_up()
+        if self._queue:
+            durable = self._queue.popleft()
+            return durable.frame(self.view, self.binary), str(durable.message["type"]), 0
+        if self._positions is not None:
+            (frame, rows), self._positions = self._positions, None
+            return frame, "positions", rows
+        return None
+
+    async def run_writer(self) -> None:
+        """Send whatever is ready, in order, until the connection closes."""
+        metrics = self.feed.metrics
+        try:
+            while not self.closing:
+                item = self._next()
+                if item is None:
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                frame, kind, rows = item
+                self.sending_since = time.monotonic()
+                await self.ws.send(frame)
+                self.sending_since = None
+                self.last_sent = time.monotonic()
+                metrics.messages_sent.labels(kind).inc()
+                if rows:
+                    metrics.position_updates.inc(rows)
+        except ConnectionClosed:
+            pass
+
+    # ---- health ---------------------------------------------------------------------------
+
+    def check(self, now: float, slow_after_s: float, timeout_s: float, heartbeat_s: float) -> None:
+        """Close the client when too slow or silent; send a heartbeat when idle."""
+        if self.closing:
+            return
+        if self.sending_since is not None and now - self.sending_since > slow_after_s:
+            self.close(CloseCode.TOO_SLOW, f"too slow; resume after seq {self._resume_seq()}")
+        elif now - self.last_heard > timeout_s:
+            self.close(CloseCode.NO_HEARTBEAT, "no heartbeat from the client")
+        elif now - self.last_sent > heartbeat_s and self.sending_since is None:
+            self.last_sent = now
+            self.send_control({"type": "heartbeat", "at": time.time()})
+
+    def _resume_seq(self) -> int:
+        if self._queue:
+            return self._queue[0].seq - 1
+        return self.cursor
+
+    def close(self, code: CloseCode, reason: str) -> None:
+        """Close the connection with a code and reason, whatever state its socket is in."""
+        if self.closing:
+            return
+        self.closing = True
+        self._wake.set()
+        self.feed.metrics.evictions.labels(str(int(code))).inc()
+        log.info("closing a %s client: %s (%d)", self.view.role, reason, int(code))
+        asyncio.get_running_loop().create_task(self._close(code, reason))
+
+    async def _close(self, code: CloseCode, reason: str) -> None:
+        if self.writer is not None:
+            self.writer.cancel()
+        try:
+            await asyncio.wait_for(self.ws.close(int(code), reason[:120]), timeout=2.0)
+        except (TimeoutError, ConnectionClosed):
+            pass
+        finally:
+            # A client that reads nothing never completes the closing handshake.
+            with contextlib.suppress(Exception):
+                self.ws.transport.abort()

@@ -1,0 +1,77 @@
+"""The server's Prometheus metrics, in their own registry (one per server, tests run several).
+
+Labels are bounded: gateways are tokens' names, readers the floorplan's (an unknown
+reader id is kept as sent, up to `MAX_UNKNOWN` distinct ones, then `(other)`),
+reasons and roles fixed lists. No label ever holds a student id.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+class Metrics:
+    """Every metric the server exports (names in docs/protocol.md, Observability)."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.readings_in = Counter(
+            "sts_readings_in", "Readings received, by gateway", ["gateway"], registry=r
+        )
+        self.readings_rejected = Counter(
+            "sts_readings_rejected",
+            "Readings rejected, by gateway, reader and reason",
+            ["gateway", "reader", "reason"],
+            registry=r,
+        )
+        self.engine_rejected = Counter(
+            "sts_engine_rejected", "Rows the engine rejected, by reason", ["reason"], registry=r
+        )
+        self.frames_rejected = Counter(
+            "sts_frames_rejected",
+            "Frames or messages rejected whole, by endpoint and error code",
+            ["endpoint", "code"],
+            registry=r,
+        )
+        self.fixes = Counter("sts_fixes", "Positions computed", registry=r)
+        self.events = Counter("sts_events", "Zone events, by kind", ["kind"], registry=r)
+        self.alerts = Counter(
+            "sts_alerts", "Alert changes, by severity and state", ["severity", "state"], registry=r
+        )
+        self.clients = Gauge("sts_clients", "Connected feed clients, by role", ["role"], registry=r)
+        self.queue_depth = Gauge(
+            "sts_queue_depth_max", "Largest per-client queue of durable messages", registry=r
+        )
+        self.catching_up = Gauge(
+            "sts_clients_catching_up", "Clients reading from the resume buffer", registry=r
+        )
+        self.evictions = Counter(
+            "sts_evictions",
+            "Feed clients closed by the server, by close code",
+            ["code"],
+            registry=r,
+        )
+        self.sign_ins = Counter(
+            "sts_sign_ins", "Sign-in attempts, by outcome", ["outcome"], registry=r
+        )
+        self.messages_sent = Counter(
+            "sts_messages_sent", "Feed messages sent, by type", ["type"], registry=r
+        )
+        self.position_updates = Counter(
+            "sts_position_updates_sent", "Position rows sent across clients", registry=r
+        )
+        self.tick_seconds = Histogram(
+            "sts_tick_seconds", "Duration of one tick", buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.latency = Histogram(
+            "sts_reading_to_send_seconds",
+            "From a frame's arrival to its tick's messages handed to the sockets",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)
