@@ -36,17 +36,7 @@ no new fields. What each kind means here:
   `"evidence": {x, y, level, uncertainty_m, age_s}` like the alert records;
   `transports.json_codec.decode_event` reads it back (and the older flat keys).
 
-Hysteresis. For a fix with uncertainty u the threshold is h = margin_m + k_uncertainty*u.
-The band of a zone is b = min(h, cap), cap = small_zone_fraction x the zone's inradius
-(so that a zone smaller than the fixes' uncertainty can still be entered, and left). A
-fix is clearly IN a zone when it is more than b inside the boundary, clearly OUT when
-more than b outside, in the BAND otherwise, and OFF_LEVEL when it is on another level.
-A pending transition (ENTERING, LEAVING) starts at the first clear fix and is
-confirmed by a clear fix at least `dwell_s` later; any fix that is not clear in the
-same direction cancels it. A level change exits at once
-(the locator already applies level hysteresis). The whole decision is the table
-`TRANSITIONS` below, compiled to lookup arrays applied to every (student, zone) pair
-of a round at once.
+Hysteresis and the transition table: `engine.zone_transitions`.
 
 Storage (see `nbytes`): per student the last fix (t, x, y, level, uncertainty), badge
 silence and a visit counter, plus `slots` membership slots (zone, state, since,
@@ -57,9 +47,8 @@ entered, visit) -- only zones the student is in or transitioning, the slot count
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Any, ClassVar
 
 import numpy as np
@@ -68,7 +57,18 @@ import shapely
 
 from engine.batches import PositionBatch
 from engine.events import EventKind, Evidence, ZoneEvent
-from geometry.errors import ConfigError, InputError
+from engine.position_checks import BatchRejectedError, check_positions, check_time_order
+from engine.zone_transitions import (
+    EMIT,
+    NEXT,
+    PENDING,
+    TRANSITIONS,
+    Emit,
+    Hysteresis,
+    Observation,
+    ZoneState,
+)
+from geometry.errors import InputError
 from geometry.model import Zone
 from geometry.zone_index import ZoneIndex
 
@@ -77,143 +77,22 @@ I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
-
-class ZoneState(IntEnum):
-    """Where a student stands with respect to one zone."""
-
-    OUTSIDE = 0
-    ENTERING = 1  # clearly inside, waiting for the dwell
-    INSIDE = 2
-    LEAVING = 3  # clearly outside, waiting for the dwell
-
-
-class Observation(IntEnum):
-    """What one fix says about one zone, after the margin and the uncertainty."""
-
-    OUT = 0  # outside by more than the threshold
-    BAND = 1  # within the threshold of the boundary: undecided
-    IN = 2  # inside by more than the threshold
-    OFF_LEVEL = 3  # the fix is on another level than the zone
-
-
-class Emit(IntEnum):
-    """What a transition emits."""
-
-    NONE = 0
-    ENTER = 1
-    EXIT = 2
+# re-exported: the engine and the tests import the machine's vocabulary from here
+__all__ = [
+    "TRANSITIONS",
+    "BatchRejectedError",
+    "Emit",
+    "Hysteresis",
+    "Observation",
+    "ZoneState",
+    "ZoneStateMachine",
+    "check_time_order",
+]
 
 
 _S, _O, _E = ZoneState, Observation, Emit
-
-#: (state, observation, dwell met) -> (next state, emitted). "Dwell met": for a pending
-#: state, the time since the pending transition began is at least dwell_s; for a settled
-#: state, dwell_s <= 0 (a transition would be confirmed by this very fix).
-TRANSITIONS: Mapping[tuple[ZoneState, Observation, bool], tuple[ZoneState, Emit]] = {
-    # OUTSIDE: a clear inside fix starts an entry (or is one, without dwell)
-    (_S.OUTSIDE, _O.OUT, False): (_S.OUTSIDE, _E.NONE),
-    (_S.OUTSIDE, _O.OUT, True): (_S.OUTSIDE, _E.NONE),
-    (_S.OUTSIDE, _O.BAND, False): (_S.OUTSIDE, _E.NONE),
-    (_S.OUTSIDE, _O.BAND, True): (_S.OUTSIDE, _E.NONE),
-    (_S.OUTSIDE, _O.IN, False): (_S.ENTERING, _E.NONE),
-    (_S.OUTSIDE, _O.IN, True): (_S.INSIDE, _E.ENTER),
-    (_S.OUTSIDE, _O.OFF_LEVEL, False): (_S.OUTSIDE, _E.NONE),
-    (_S.OUTSIDE, _O.OFF_LEVEL, True): (_S.OUTSIDE, _E.NONE),
-    # ENTERING: confirmed by a clear inside fix after the dwell; anything else cancels
-    (_S.ENTERING, _O.OUT, False): (_S.OUTSIDE, _E.NONE),
-    (_S.ENTERING, _O.OUT, True): (_S.OUTSIDE, _E.NONE),
-    (_S.ENTERING, _O.BAND, False): (_S.OUTSIDE, _E.NONE),
-    (_S.ENTERING, _O.BAND, True): (_S.OUTSIDE, _E.NONE),
-    (_S.ENTERING, _O.IN, False): (_S.ENTERING, _E.NONE),
-    (_S.ENTERING, _O.IN, True): (_S.INSIDE, _E.ENTER),
-    (_S.ENTERING, _O.OFF_LEVEL, False): (_S.OUTSIDE, _E.NONE),
-    (_S.ENTERING, _O.OFF_LEVEL, True): (_S.OUTSIDE, _E.NONE),
-    # INSIDE: a clear outside fix starts an exit (or is one); a level change exits at once
-    (_S.INSIDE, _O.OUT, False): (_S.LEAVING, _E.NONE),
-    (_S.INSIDE, _O.OUT, True): (_S.OUTSIDE, _E.EXIT),
-    (_S.INSIDE, _O.BAND, False): (_S.INSIDE, _E.NONE),
-    (_S.INSIDE, _O.BAND, True): (_S.INSIDE, _E.NONE),
-    (_S.INSIDE, _O.IN, False): (_S.INSIDE, _E.NONE),
-    (_S.INSIDE, _O.IN, True): (_S.INSIDE, _E.NONE),
-    (_S.INSIDE, _O.OFF_LEVEL, False): (_S.OUTSIDE, _E.EXIT),
-    (_S.INSIDE, _O.OFF_LEVEL, True): (_S.OUTSIDE, _E.EXIT),
-    # LEAVING: confirmed by a clear outside fix after the dwell; anything else cancels
-    (_S.LEAVING, _O.OUT, False): (_S.LEAVING, _E.NONE),
-    (_S.LEAVING, _O.OUT, True): (_S.OUTSIDE, _E.EXIT),
-    (_S.LEAVING, _O.BAND, False): (_S.INSIDE, _E.NONE),
-    (_S.LEAVING, _O.BAND, True): (_S.INSIDE, _E.NONE),
-    (_S.LEAVING, _O.IN, False): (_S.INSIDE, _E.NONE),
-    (_S.LEAVING, _O.IN, True): (_S.INSIDE, _E.NONE),
-    (_S.LEAVING, _O.OFF_LEVEL, False): (_S.OUTSIDE, _E.EXIT),
-    (_S.LEAVING, _O.OFF_LEVEL, True): (_S.OUTSIDE, _E.EXIT),
-}
-
-
-def _compile_table() -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8]]:
-    """TRANSITIONS as two lookup arrays [state, observation, dwell_met]."""
-    nxt = np.full((4, 4, 2), -1, np.int8)
-    emit = np.full((4, 4, 2), -1, np.int8)
-    for (state, obs, dwell), (to, what) in TRANSITIONS.items():
-        nxt[state, obs, int(dwell)] = to
-        emit[state, obs, int(dwell)] = what
-    if (nxt < 0).any():
-        raise AssertionError("TRANSITIONS must cover every (state, observation, dwell)")
-    return nxt, emit
-
-
-_NEXT, _EMIT = _compile_table()
-_PENDING = np.array([False, True, False, True])  # indexed by ZoneState
 _KINDS: tuple[EventKind, ...] = tuple(EventKind)
 _K = {k: i for i, k in enumerate(_KINDS)}
-
-
-class BatchRejectedError(InputError):
-    """A malformed batch: rejected whole, the engine state unchanged."""
-
-
-def check_time_order(what: str, t: npt.NDArray[np.float64], newest: float, tol: float) -> None:
-    """Raise BatchRejectedError naming the first row older than the newest time so far by
-    more than `tol` seconds (`newest`: the newest time accepted before this batch)."""
-    running = np.maximum.accumulate(np.concatenate(([newest], t)))[:-1]
-    late = t < running - tol
-    if late.any():
-        row = int(np.argmax(late))
-        raise BatchRejectedError(
-            f"{what}: row {row}: t={float(t[row]):.3f} is older than "
-            f"{float(running[row]):.3f} by more than the tolerance {tol} s "
-            "(out of order); rejected whole"
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Hysteresis:
-    """How sure a fix must be before a zone transition counts, and badge silence limits."""
-
-    margin_m: float = 0.5  # fixed distance past the boundary
-    k_uncertainty: float = 1.5  # plus this many times the fix's uncertainty
-    dwell_s: float = 3.0  # a pending transition must hold this long
-    small_zone_fraction: float = 0.5  # entry threshold <= this x the zone's inradius
-    stale_s: float = 30.0  # silent this long: `stale`
-    lost_s: float = 120.0  # silent this long: `lost`
-    tolerance_s: float = 0.5  # rows this much older than the newest are still accepted
-
-    def __post_init__(self) -> None:
-        checks = {
-            "margin_m": self.margin_m >= 0,
-            "k_uncertainty": self.k_uncertainty >= 0,
-            "dwell_s": self.dwell_s >= 0,
-            "small_zone_fraction": 0 < self.small_zone_fraction <= 1,
-            "stale_s": self.stale_s > 0,
-            "lost_s": self.lost_s >= self.stale_s,
-            "tolerance_s": self.tolerance_s >= 0,
-        }
-        for key, ok in checks.items():
-            value = getattr(self, key)
-            if not (ok and math.isfinite(value)):
-                raise ConfigError(
-                    f"hysteresis: {key} = {value!r} is invalid; use a finite number "
-                    "(>= 0; small_zone_fraction in (0, 1]; lost_s >= stale_s > 0)"
-                )
 
 
 class _Events:
@@ -428,48 +307,9 @@ class ZoneStateMachine:
 
         `students=False`: the tag column holds external codes not yet through the gate.
         """
-        n = len(batch.t)
-        cols: dict[str, npt.NDArray[np.generic]] = {
-            "tag": batch.tag,
-            "level": batch.level,
-            "x": batch.x,
-            "y": batch.y,
-            "uncertainty": batch.uncertainty,
-        }
-        for name, a in cols.items():
-            if a.ndim != 1 or len(a) != n:
-                raise BatchRejectedError(
-                    f"position batch: column {name!r} has {len(a)} rows, t has {n}; rejected whole"
-                )
-        if n == 0:
-            return
-        for name, a in (("t", batch.t), ("x", batch.x), ("y", batch.y)):
-            if not np.isfinite(a).all():
-                row = int(np.argmin(np.isfinite(a)))
-                raise BatchRejectedError(
-                    f"position batch: row {row}: {name} is not finite; rejected whole"
-                )
-        u = batch.uncertainty
-        if not (np.isfinite(u) & (u >= 0)).all():
-            row = int(np.argmin(np.isfinite(u) & (u >= 0)))
-            raise BatchRejectedError(
-                f"position batch: row {row}: uncertainty must be finite and >= 0; rejected whole"
-            )
-        n_levels = len(self.index.level_ids)
-        bad = (batch.level < 0) | (batch.level >= n_levels)
-        if bad.any():
-            row = int(np.argmax(bad))
-            raise BatchRejectedError(
-                f"position batch: row {row}: level code {int(batch.level[row])} is not one of "
-                f"the {n_levels} levels; rejected whole"
-            )
-        bad_tag = (batch.tag < 0) | (batch.tag >= len(self.tag_names))
-        if students and bad_tag.any():
-            raise BatchRejectedError(
-                f"position batch: row {int(np.argmax(bad_tag))}: the student index is not "
-                "one the consent gate gave out; rejected whole"
-            )
-        check_time_order("position batch", batch.t, self.now, self.h.tolerance_s)
+        n_students = len(self.tag_names) if students else None
+        limits = (len(self.index.level_ids), n_students, self.now, self.h.tolerance_s)
+        check_positions(batch, *limits)
 
     # ---- the stream --------------------------------------------------------------------
 
@@ -589,8 +429,8 @@ class ZoneStateMachine:
         clear = np.where(depth > band, _O.IN, np.where(depth < -band, _O.OUT, _O.BAND))
         seen = np.where(on_level, clear, _O.OFF_LEVEL).astype(np.int64)
         waited = fixes.t[row] - self.slot_since[student, column] >= self.h.dwell_s
-        dwell_met = np.where(_PENDING[state], waited, self.h.dwell_s <= 0).astype(np.int64)
-        next_state, emit = _NEXT[state, seen, dwell_met], _EMIT[state, seen, dwell_met]
+        dwell_met = np.where(PENDING[state], waited, self.h.dwell_s <= 0).astype(np.int64)
+        next_state, emit = NEXT[state, seen, dwell_met], EMIT[state, seen, dwell_met]
         return _Pairs(row, column, zone, student, state, next_state, emit)
 
     def _arrivals(self, fixes: _Fixes, slot_zones: I32) -> _Arrivals:
@@ -625,7 +465,7 @@ class ZoneStateMachine:
             visit=self.slot_visit[students, columns],
             dur=fixes.t[rows] - self.slot_entered[students, columns],
         )
-        started = _PENDING[pairs.next_state] & (pairs.next_state != pairs.state)
+        started = PENDING[pairs.next_state] & (pairs.next_state != pairs.state)
         self.slot_since[pairs.student[started], pairs.column[started]] = fixes.t[pairs.row[started]]
         self.slot_state[pairs.student, pairs.column] = pairs.next_state
         gone = pairs.next_state == _S.OUTSIDE
