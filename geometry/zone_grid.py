@@ -88,17 +88,17 @@ def compile_grid(
         [
             _level_geometry(name, bounds[zone_level == code], cell_size)
             for code, name in enumerate(levels)
-        ]
-    )
+        ],
+        np.float64,
+    ).reshape(-1, 5)
     size = geometry[:, 2].copy()
     nx, ny = geometry[:, 3].astype(np.int64), geometry[:, 4].astype(np.int64)
     first_cell = np.concatenate([[0], np.cumsum(nx * ny)[:-1]]).astype(np.int64)
-    no_cells, no_stream = np.zeros((0, 2), np.int64), np.zeros(0, np.int32)
+    cells, no_stream = np.zeros((int((nx * ny).sum()) + 1, 2), np.int64), np.zeros(0, np.int32)
     x0, y0 = geometry[:, 0].copy(), geometry[:, 1].copy()
-    grid = Grid(x0, y0, 1.0 / size, nx, ny, first_cell, no_cells, no_stream, edges, zone_start)
+    grid = Grid(x0, y0, 1.0 / size, nx, ny, first_cell, cells, no_stream, edges, zone_start)
     pairs = _candidate_pairs(grid, size, zone_level, bounds)
-    cells, stream = _grid_stream(grid, size, zone_level, pairs)
-    return grid._replace(cells=cells, stream=stream)
+    return grid._replace(stream=_grid_stream(grid, size, zone_level, pairs))
 
 
 def _level_geometry(
@@ -187,11 +187,10 @@ def _classify(seg: FloatArray, e0: int, e1: int, box: Box) -> tuple[int, float]:
 @njit(cache=True)
 def _grid_stream(
     g: Grid, size: FloatArray, zone_level: IntArray, pairs: tuple[IntArray, IntArray]
-) -> tuple[IntArray, Int32Array]:
-    """Every cell's (run start, entry count) and the stream of entries (`pip_kernel.Grid`)
-    from the candidate (cell, zone) pairs, in cell order."""
-    n_cells = g.first_cell[-1] + g.nx[-1] * g.ny[-1]
-    cells = np.zeros((n_cells + 1, 2), np.int64)
+) -> Int32Array:
+    """The stream of entries (`pip_kernel.Grid`) from the candidate (cell, zone) pairs,
+    in cell order; fills g.cells (zeros) with every cell's run start and entry count."""
+    cells = g.cells
     stream = np.empty(4096, np.int32)
     n = 0
     pair_cell, pair_zone = pairs
@@ -229,4 +228,4 @@ def _grid_stream(
         cells[c, 1] += 1
         n = m
     cells[:, 0] = np.cumsum(cells[:, 0])
-    return cells, stream[:n].copy()
+    return stream[:n].copy()

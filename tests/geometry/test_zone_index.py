@@ -287,12 +287,13 @@ def test_the_parallel_threshold_is_a_setting_and_answers_do_not_depend_on_it() -
 
 
 def test_empty_index_and_empty_batch() -> None:
-    """No zones: no hits; no points: an empty answer with one offset."""
+    """No zones (or no levels): no hits; no points: an empty answer with one offset."""
     index = ZoneIndex(LEVELS)
     assert index.query_level("L0", [1.0], [2.0]).counts().tolist() == [0]
     index.add(zone("a", box(0, 0, 1, 1)))
     empty = index.query(np.empty(0, np.int32), np.empty(0), np.empty(0))
     assert empty.offsets.tolist() == [0] and len(empty.zone) == 0
+    assert ZoneIndex([]).query([0, -1], [1.0, 2.0], [1.0, 2.0]).counts().tolist() == [0, 0]
 
 
 # ---- runtime changes --------------------------------------------------------------------
