@@ -186,8 +186,9 @@ def chunk_hits(
     """Pass 2: the hits of points start..end (span: start, end, k) written from k on;
     the new k."""
     start, end, k = span
+    offsets = out[2]
     for i in range(start, end):
-        out[2][i] = k
+        offsets[i] = k
         k += _point_hits(x[i], y[i], (run[i, 0], run[i, 1]), g, distances, out, k)
     return k
 
