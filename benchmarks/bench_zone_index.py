@@ -3,11 +3,14 @@
     .venv/bin/python -m pytest benchmarks/bench_zone_index.py --benchmark-only \
         --benchmark-columns=min,median,ops -q
 
-Every case queries 1,000,000 points (80% near a random zone, 20% anywhere: see
+Every bulk case queries 1,000,000 points (80% near a random zone, 20% anywhere: see
 `synthetic_campus.random_points`) and gets every zone containing each point with the
 distance to its boundary. `ops` x 1,000,000 is points per second. One core is the
-serial kernel with `numba.set_num_threads(1)`; "all cores" is the parallel kernel.
-The side-by-side comparison with shapely is `zone_lookup_side_by_side.py`.
+query on the calling thread (`parallel=False`); "all cores" the parallel kernel. The
+live case is one engine tick of 40 fixes on Northfield, by default on the calling
+thread (below `ZoneIndexSettings.parallel_from_points`). The side-by-side comparison
+with shapely, and the live batch sizes with a busy core, are
+`zone_lookup_side_by_side.py`.
 """
 
 from __future__ import annotations
@@ -44,16 +47,20 @@ def world(request: pytest.FixtureRequest) -> tuple[ZoneIndex, tuple]:
 
 
 def test_query_one_core(benchmark, world) -> None:
-    """Serial kernel on one numba thread."""
+    """Both passes on the calling thread."""
     index, pts = world
-    numba.set_num_threads(1)
-    try:
-        hits = benchmark.pedantic(
-            index.query, args=pts, kwargs={"parallel": False}, rounds=7, iterations=1
-        )
-    finally:
-        numba.set_num_threads(os.cpu_count() or 1)
+    hits = benchmark.pedantic(
+        index.query, args=pts, kwargs={"parallel": False}, rounds=7, iterations=1
+    )
     assert len(hits) == N_POINTS and len(hits.zone) > 0
+
+
+def test_live_tick_of_40_fixes(benchmark) -> None:
+    """One engine tick's query: 40 fixes on Northfield, the default (serial) path."""
+    index, pts = _world(None)
+    tick = tuple(a[:40] for a in pts)
+    hits = benchmark(index.query, *tick)
+    assert len(hits) == 40
 
 
 def test_query_all_cores(benchmark, world) -> None:
@@ -68,17 +75,14 @@ def test_query_all_cores(benchmark, world) -> None:
 
 @pytest.mark.parametrize("parallel", [False, True], ids=["one_core", "all_cores"])
 def test_membership_only(benchmark, world, parallel) -> None:
-    """`distances=False`: the membership-only kernel, serial on one thread or parallel."""
+    """`distances=False`: the same kernel without the distances, serial or parallel."""
     index, pts = world
-    numba.set_num_threads((os.cpu_count() or 1) if parallel else 1)
-    try:
-        hits = benchmark.pedantic(
-            index.query,
-            args=pts,
-            kwargs={"parallel": parallel, "distances": False},
-            rounds=7,
-            iterations=1,
-        )
-    finally:
-        numba.set_num_threads(os.cpu_count() or 1)
+    numba.set_num_threads(os.cpu_count() or 1)
+    hits = benchmark.pedantic(
+        index.query,
+        args=pts,
+        kwargs={"parallel": parallel, "distances": False},
+        rounds=7,
+        iterations=1,
+    )
     assert len(hits) == N_POINTS and len(hits.zone) > 0 and len(hits.distance) == 0

@@ -36,17 +36,7 @@ no new fields. What each kind means here:
   `"evidence": {x, y, level, uncertainty_m, age_s}` like the alert records;
   `transports.json_codec.decode_event` reads it back (and the older flat keys).
 
-Hysteresis. For a fix with uncertainty u the threshold is h = margin_m + k_uncertainty*u.
-The band of a zone is b = min(h, cap), cap = small_zone_fraction x the zone's inradius
-(so that a zone smaller than the fixes' uncertainty can still be entered, and left). A
-fix is clearly IN a zone when it is more than b inside the boundary, clearly OUT when
-more than b outside, in the BAND otherwise, and OFF_LEVEL when it is on another level.
-A pending transition (ENTERING, LEAVING) starts at the first clear fix and is
-confirmed by a clear fix at least `dwell_s` later; any fix that is not clear in the
-same direction cancels it. A level change exits at once
-(the locator already applies level hysteresis). The whole decision is the table
-`TRANSITIONS` below, compiled to lookup arrays applied to every (student, zone) pair
-of a round at once.
+Hysteresis and the transition table: `engine.zone_transitions`.
 
 Storage (see `nbytes`): per student the last fix (t, x, y, level, uncertainty), badge
 silence and a visit counter, plus `slots` membership slots (zone, state, since,
@@ -57,10 +47,9 @@ entered, visit) -- only zones the student is in or transitioning, the slot count
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import IntEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -68,151 +57,42 @@ import shapely
 
 from engine.batches import PositionBatch
 from engine.events import EventKind, Evidence, ZoneEvent
-from geometry.errors import ConfigError, InputError
+from engine.position_checks import BatchRejectedError, check_positions, check_time_order
+from engine.zone_transitions import (
+    EMIT,
+    NEXT,
+    PENDING,
+    TRANSITIONS,
+    Emit,
+    Hysteresis,
+    Observation,
+    ZoneState,
+)
+from geometry.errors import InputError
 from geometry.model import Zone
 from geometry.zone_index import ZoneIndex
 
 F64 = npt.NDArray[np.float64]
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
 
-
-class ZoneState(IntEnum):
-    """Where a student stands with respect to one zone."""
-
-    OUTSIDE = 0
-    ENTERING = 1  # clearly inside, waiting for the dwell
-    INSIDE = 2
-    LEAVING = 3  # clearly outside, waiting for the dwell
-
-
-class Observation(IntEnum):
-    """What one fix says about one zone, after the margin and the uncertainty."""
-
-    OUT = 0  # outside by more than the threshold
-    BAND = 1  # within the threshold of the boundary: undecided
-    IN = 2  # inside by more than the threshold
-    OFF_LEVEL = 3  # the fix is on another level than the zone
-
-
-class Emit(IntEnum):
-    """What a transition emits."""
-
-    NONE = 0
-    ENTER = 1
-    EXIT = 2
+# re-exported: the engine and the tests import the machine's vocabulary from here
+__all__ = [
+    "TRANSITIONS",
+    "BatchRejectedError",
+    "Emit",
+    "Hysteresis",
+    "Observation",
+    "ZoneState",
+    "ZoneStateMachine",
+    "check_time_order",
+]
 
 
 _S, _O, _E = ZoneState, Observation, Emit
-
-#: (state, observation, dwell met) -> (next state, emitted). "Dwell met": for a pending
-#: state, the time since the pending transition began is at least dwell_s; for a settled
-#: state, dwell_s <= 0 (a transition would be confirmed by this very fix).
-TRANSITIONS: Mapping[tuple[ZoneState, Observation, bool], tuple[ZoneState, Emit]] = {
-    # OUTSIDE: a clear inside fix starts an entry (or is one, without dwell)
-    (_S.OUTSIDE, _O.OUT, False): (_S.OUTSIDE, _E.NONE),
-    (_S.OUTSIDE, _O.OUT, True): (_S.OUTSIDE, _E.NONE),
-    (_S.OUTSIDE, _O.BAND, False): (_S.OUTSIDE, _E.NONE),
-    (_S.OUTSIDE, _O.BAND, True): (_S.OUTSIDE, _E.NONE),
-    (_S.OUTSIDE, _O.IN, False): (_S.ENTERING, _E.NONE),
-    (_S.OUTSIDE, _O.IN, True): (_S.INSIDE, _E.ENTER),
-    (_S.OUTSIDE, _O.OFF_LEVEL, False): (_S.OUTSIDE, _E.NONE),
-    (_S.OUTSIDE, _O.OFF_LEVEL, True): (_S.OUTSIDE, _E.NONE),
-    # ENTERING: confirmed by a clear inside fix after the dwell; anything else cancels
-    (_S.ENTERING, _O.OUT, False): (_S.OUTSIDE, _E.NONE),
-    (_S.ENTERING, _O.OUT, True): (_S.OUTSIDE, _E.NONE),
-    (_S.ENTERING, _O.BAND, False): (_S.OUTSIDE, _E.NONE),
-    (_S.ENTERING, _O.BAND, True): (_S.OUTSIDE, _E.NONE),
-    (_S.ENTERING, _O.IN, False): (_S.ENTERING, _E.NONE),
-    (_S.ENTERING, _O.IN, True): (_S.INSIDE, _E.ENTER),
-    (_S.ENTERING, _O.OFF_LEVEL, False): (_S.OUTSIDE, _E.NONE),
-    (_S.ENTERING, _O.OFF_LEVEL, True): (_S.OUTSIDE, _E.NONE),
-    # INSIDE: a clear outside fix starts an exit (or is one); a level change exits at once
-    (_S.INSIDE, _O.OUT, False): (_S.LEAVING, _E.NONE),
-    (_S.INSIDE, _O.OUT, True): (_S.OUTSIDE, _E.EXIT),
-    (_S.INSIDE, _O.BAND, False): (_S.INSIDE, _E.NONE),
-    (_S.INSIDE, _O.BAND, True): (_S.INSIDE, _E.NONE),
-    (_S.INSIDE, _O.IN, False): (_S.INSIDE, _E.NONE),
-    (_S.INSIDE, _O.IN, True): (_S.INSIDE, _E.NONE),
-    (_S.INSIDE, _O.OFF_LEVEL, False): (_S.OUTSIDE, _E.EXIT),
-    (_S.INSIDE, _O.OFF_LEVEL, True): (_S.OUTSIDE, _E.EXIT),
-    # LEAVING: confirmed by a clear outside fix after the dwell; anything else cancels
-    (_S.LEAVING, _O.OUT, False): (_S.LEAVING, _E.NONE),
-    (_S.LEAVING, _O.OUT, True): (_S.OUTSIDE, _E.EXIT),
-    (_S.LEAVING, _O.BAND, False): (_S.INSIDE, _E.NONE),
-    (_S.LEAVING, _O.BAND, True): (_S.INSIDE, _E.NONE),
-    (_S.LEAVING, _O.IN, False): (_S.INSIDE, _E.NONE),
-    (_S.LEAVING, _O.IN, True): (_S.INSIDE, _E.NONE),
-    (_S.LEAVING, _O.OFF_LEVEL, False): (_S.OUTSIDE, _E.EXIT),
-    (_S.LEAVING, _O.OFF_LEVEL, True): (_S.OUTSIDE, _E.EXIT),
-}
-
-
-def _compile_table() -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8]]:
-    """TRANSITIONS as two lookup arrays [state, observation, dwell_met]."""
-    nxt = np.full((4, 4, 2), -1, np.int8)
-    emit = np.full((4, 4, 2), -1, np.int8)
-    for (state, obs, dwell), (to, what) in TRANSITIONS.items():
-        nxt[state, obs, int(dwell)] = to
-        emit[state, obs, int(dwell)] = what
-    if (nxt < 0).any():
-        raise AssertionError("TRANSITIONS must cover every (state, observation, dwell)")
-    return nxt, emit
-
-
-_NEXT, _EMIT = _compile_table()
-_PENDING = np.array([False, True, False, True])  # indexed by ZoneState
 _KINDS: tuple[EventKind, ...] = tuple(EventKind)
 _K = {k: i for i, k in enumerate(_KINDS)}
-
-
-class BatchRejectedError(InputError):
-    """A malformed batch: rejected whole, the engine state unchanged."""
-
-
-def check_time_order(what: str, t: npt.NDArray[np.float64], newest: float, tol: float) -> None:
-    """Raise BatchRejectedError naming the first row older than the newest time so far by
-    more than `tol` seconds (`newest`: the newest time accepted before this batch)."""
-    running = np.maximum.accumulate(np.concatenate(([newest], t)))[:-1]
-    late = t < running - tol
-    if late.any():
-        row = int(np.argmax(late))
-        raise BatchRejectedError(
-            f"{what}: row {row}: t={float(t[row]):.3f} is older than "
-            f"{float(running[row]):.3f} by more than the tolerance {tol} s "
-            "(out of order); rejected whole"
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Hysteresis:
-    """How sure a fix must be before a zone transition counts, and badge silence limits."""
-
-    margin_m: float = 0.5  # fixed distance past the boundary
-    k_uncertainty: float = 1.5  # plus this many times the fix's uncertainty
-    dwell_s: float = 3.0  # a pending transition must hold this long
-    small_zone_fraction: float = 0.5  # entry threshold <= this x the zone's inradius
-    stale_s: float = 30.0  # silent this long: `stale`
-    lost_s: float = 120.0  # silent this long: `lost`
-    tolerance_s: float = 0.5  # rows this much older than the newest are still accepted
-
-    def __post_init__(self) -> None:
-        checks = {
-            "margin_m": self.margin_m >= 0,
-            "k_uncertainty": self.k_uncertainty >= 0,
-            "dwell_s": self.dwell_s >= 0,
-            "small_zone_fraction": 0 < self.small_zone_fraction <= 1,
-            "stale_s": self.stale_s > 0,
-            "lost_s": self.lost_s >= self.stale_s,
-            "tolerance_s": self.tolerance_s >= 0,
-        }
-        for key, ok in checks.items():
-            value = getattr(self, key)
-            if not (ok and math.isfinite(value)):
-                raise ConfigError(
-                    f"hysteresis: {key} = {value!r} is invalid; use a finite number "
-                    "(>= 0; small_zone_fraction in (0, 1]; lost_s >= stale_s > 0)"
-                )
 
 
 class _Events:
@@ -239,6 +119,64 @@ class _Events:
         return sum(len(c[0]) for c in self.cols)
 
 
+@dataclass(frozen=True, slots=True)
+class _Fixes:
+    """One round: one fix per student, with what the machine knew of the student before."""
+
+    student: I64
+    t: F64
+    level: I32
+    x: F64
+    y: F64
+    uncertainty: F64
+    threshold: F64  # margin_m + k_uncertainty * uncertainty
+    first: Bools  # the student's first fix
+    returning: Bools  # the first fix after the badge went stale or lost
+
+    def evidence(self, rows: I64) -> dict[str, npt.ArrayLike]:
+        """The columns every fix-driven event of these rows carries (age 0)."""
+        return {
+            "t": self.t[rows],
+            "student": self.student[rows],
+            "level": self.level[rows],
+            "x": self.x[rows],
+            "y": self.y[rows],
+            "u": self.uncertainty[rows],
+            "age": 0.0,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Pairs:
+    """The slots of a round's students that hold a zone, and what the fix does to them."""
+
+    row: I64  # the fix's row in the round
+    column: I64  # the slot column
+    zone: I32
+    student: I64
+    state: I64  # ZoneState before the fix
+    next_state: npt.NDArray[np.int8]  # ZoneState after it (TRANSITIONS)
+    emit: npt.NDArray[np.int8]  # Emit
+
+
+@dataclass(frozen=True, slots=True)
+class _Arrivals:
+    """Zones a fix is clearly inside that its student has no slot for: new pairs."""
+
+    row: I64
+    zone: I32
+    state: npt.NDArray[np.int8]  # INSIDE (no dwell to wait for) or ENTERING
+    kind: I64  # the event an INSIDE arrival emits: `inside` on a first fix, else `enter`
+
+
+def _runs(sorted_keys: npt.NDArray[np.integer[Any]]) -> tuple[Bools, I64, I64]:
+    """For keys in sorted order: where each run of equal keys starts, the run number of
+    every key, and its rank within its run (0, 1, ...)."""
+    starts = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
+    run = np.cumsum(starts) - 1
+    return starts, run, np.arange(len(sorted_keys)) - np.flatnonzero(starts)[run]
+
+
 class ZoneStateMachine:
     """Per (student, zone) state over arrays; see the module docstring for the semantics."""
 
@@ -255,21 +193,20 @@ class ZoneStateMachine:
         self.h = hysteresis or Hysteresis()
         self.now = -math.inf
         self.dropped_old = 0  # fixes older than the student's last fix (within tolerance)
-        self._n = 0
-        self._m = max(1, int(slots))
+        self._students = 0
+        self._slots = max(1, int(slots))
         self._alloc_students(0)
         self._zone_level = np.zeros(0, np.int32)
         self._cap = np.zeros(0, np.float64)
         self._zone_ids: list[str] = []
         self._eroded: dict[tuple[int, int], shapely.Geometry] = {}
-        self._tree: tuple[shapely.STRtree, I64] | None = None
         for zone in index.zones:
             self._register(zone)
 
     # ---- storage ---------------------------------------------------------------------
 
     def _alloc_students(self, n: int) -> None:
-        m = self._m
+        m = self._slots
         self.last_t = np.full(n, np.nan)
         self.last_x = np.zeros(n)
         self.last_y = np.zeros(n)
@@ -282,7 +219,7 @@ class ZoneStateMachine:
         self.slot_since = np.zeros((n, m))
         self.slot_entered = np.zeros((n, m))
         self.slot_visit = np.zeros((n, m), np.int32)
-        self._n = n
+        self._students = n
 
     _STUDENT_ARRAYS = ("last_t", "last_x", "last_y", "last_u", "last_level", "silence", "visits")
     _SLOT_ARRAYS = ("slot_zone", "slot_state", "slot_since", "slot_entered", "slot_visit")
@@ -290,21 +227,21 @@ class ZoneStateMachine:
 
     def ensure(self, n_students: int) -> None:
         """Room for student indexes 0 .. n_students - 1."""
-        if n_students <= self._n:
+        if n_students <= self._students:
             return
-        extra = max(n_students - self._n, self._n // 2)  # amortised growth
+        extra = max(n_students - self._students, self._students // 2)  # amortised growth
         for name in self._STUDENT_ARRAYS + self._SLOT_ARRAYS:
             a = getattr(self, name)
             pad = np.full((extra, *a.shape[1:]), self._FILL.get(name, 0), a.dtype)
             setattr(self, name, np.concatenate([a, pad]))
-        self._n += extra
+        self._students += extra
 
     def _grow_slots(self, m: int) -> None:
         for name in self._SLOT_ARRAYS:
             a = getattr(self, name)
-            pad = np.full((a.shape[0], m - self._m), self._FILL.get(name, 0), a.dtype)
+            pad = np.full((a.shape[0], m - self._slots), self._FILL.get(name, 0), a.dtype)
             setattr(self, name, np.concatenate([a, pad], axis=1))
-        self._m = m
+        self._slots = m
 
     def nbytes(self) -> int:
         """Bytes of per-student state arrays (the engine state that grows with students)."""
@@ -313,12 +250,13 @@ class ZoneStateMachine:
     @property
     def capacity(self) -> int:
         """How many student indexes the arrays hold."""
-        return self._n
+        return self._students
 
     def snapshot(self) -> dict[str, npt.NDArray[np.generic] | float | int]:
         """Copies of the whole state (tests compare snapshots)."""
         out: dict[str, npt.NDArray[np.generic] | float | int] = {
-            n: getattr(self, n)[: self._n].copy() for n in self._STUDENT_ARRAYS + self._SLOT_ARRAYS
+            n: getattr(self, n)[: self._students].copy()
+            for n in self._STUDENT_ARRAYS + self._SLOT_ARRAYS
         }
         out["now"] = self.now
         out["dropped_old"] = self.dropped_old
@@ -326,12 +264,12 @@ class ZoneStateMachine:
 
     def memberships(self, student: int) -> dict[str, ZoneState]:
         """Zone id -> state for the zones one student is in or transitioning (for tests/views)."""
-        if student >= self._n:
+        if student >= self._students:
             return {}
         out = {}
-        for z, s in zip(self.slot_zone[student], self.slot_state[student], strict=True):
-            if z >= 0:
-                out[self._zone_ids[z]] = ZoneState(int(s))
+        for zone, state in zip(self.slot_zone[student], self.slot_state[student], strict=True):
+            if zone >= 0:
+                out[self._zone_ids[zone]] = ZoneState(int(state))
         return out
 
     def inside(self, student: int) -> list[str]:
@@ -345,9 +283,8 @@ class ZoneStateMachine:
     def _register(self, zone: Zone) -> int:
         """Per-zone arrays (level, entry cap, id) for a zone already in the index."""
         number = self.index.zone_number(zone.id)
-        cap_n = self.index.capacity
-        if len(self._zone_level) < cap_n:
-            extra = cap_n - len(self._zone_level)
+        if len(self._zone_level) < self.index.capacity:
+            extra = self.index.capacity - len(self._zone_level)
             self._zone_level = np.concatenate([self._zone_level, np.full(extra, -1, np.int32)])
             self._cap = np.concatenate([self._cap, np.zeros(extra)])
             self._zone_ids += [""] * extra
@@ -356,12 +293,12 @@ class ZoneStateMachine:
         self._cap[number] = self.h.small_zone_fraction * radius
         self._zone_ids[number] = zone.id
         self._eroded = {k: v for k, v in self._eroded.items() if k[0] != number}
-        self._tree = None
         return number
 
     def _min_cap(self, level: int) -> float:
-        sel = self._zone_level == level
-        return float(self._cap[sel].min()) if sel.any() else math.inf
+        """The smallest entry cap of the zones of a level (inf when it has none)."""
+        on = self._zone_level == level
+        return float(self._cap[on].min()) if on.any() else math.inf
 
     # ---- validation --------------------------------------------------------------------
 
@@ -370,48 +307,9 @@ class ZoneStateMachine:
 
         `students=False`: the tag column holds external codes not yet through the gate.
         """
-        n = len(batch.t)
-        cols: dict[str, npt.NDArray[np.generic]] = {
-            "tag": batch.tag,
-            "level": batch.level,
-            "x": batch.x,
-            "y": batch.y,
-            "uncertainty": batch.uncertainty,
-        }
-        for name, a in cols.items():
-            if a.ndim != 1 or len(a) != n:
-                raise BatchRejectedError(
-                    f"position batch: column {name!r} has {len(a)} rows, t has {n}; rejected whole"
-                )
-        if n == 0:
-            return
-        for name, a in (("t", batch.t), ("x", batch.x), ("y", batch.y)):
-            if not np.isfinite(a).all():
-                row = int(np.argmin(np.isfinite(a)))
-                raise BatchRejectedError(
-                    f"position batch: row {row}: {name} is not finite; rejected whole"
-                )
-        u = batch.uncertainty
-        if not (np.isfinite(u) & (u >= 0)).all():
-            row = int(np.argmin(np.isfinite(u) & (u >= 0)))
-            raise BatchRejectedError(
-                f"position batch: row {row}: uncertainty must be finite and >= 0; rejected whole"
-            )
-        n_levels = len(self.index.level_ids)
-        bad = (batch.level < 0) | (batch.level >= n_levels)
-        if bad.any():
-            row = int(np.argmax(bad))
-            raise BatchRejectedError(
-                f"position batch: row {row}: level code {int(batch.level[row])} is not one of "
-                f"the {n_levels} levels; rejected whole"
-            )
-        bad_tag = (batch.tag < 0) | (batch.tag >= len(self.tag_names))
-        if students and bad_tag.any():
-            raise BatchRejectedError(
-                f"position batch: row {int(np.argmax(bad_tag))}: the student index is not "
-                "one the consent gate gave out; rejected whole"
-            )
-        check_time_order("position batch", batch.t, self.now, self.h.tolerance_s)
+        n_students = len(self.tag_names) if students else None
+        limits = (len(self.index.level_ids), n_students, self.now, self.h.tolerance_s)
+        check_positions(batch, *limits)
 
     # ---- the stream --------------------------------------------------------------------
 
@@ -431,12 +329,8 @@ class ZoneStateMachine:
         if len(b):
             # the r-th fix of every student forms round r: one fix per student per round
             by_student = np.lexsort((np.arange(len(b)), b.tag))
-            st = b.tag[by_student]
-            start = np.r_[True, st[1:] != st[:-1]]
-            group = np.cumsum(start) - 1
-            first_pos = np.flatnonzero(start)
             rank = np.empty(len(b), np.int64)
-            rank[by_student] = np.arange(len(b)) - first_pos[group]
+            rank[by_student] = _runs(b.tag[by_student])[2]
             for r in range(int(rank.max()) + 1):
                 self._round(b.take(np.flatnonzero(rank == r)), out)
             self.now = max(self.now, float(b.t.max()))
@@ -452,7 +346,7 @@ class ZoneStateMachine:
 
     def _silence(self, now: float, out: _Events) -> _Events:
         """stale/lost for students silent past the thresholds at `now`."""
-        n = self._n
+        n = self._students
         if n == 0:
             return out
         has = ~np.isnan(self.last_t)
@@ -460,200 +354,186 @@ class ZoneStateMachine:
         self._silence_rows(students[has], np.full(int(has.sum()), now), out)
         return out
 
-    def _silence_rows(self, s: I64, now: F64, out: _Events) -> None:
+    def _silence_rows(self, students: I64, now: F64, out: _Events) -> None:
         """stale then lost events for the given students at the given times (strictly past)."""
         h = self.h
         for grade, limit, kind in ((1, h.stale_s, EventKind.STALE), (2, h.lost_s, EventKind.LOST)):
-            due = (self.silence[s] < grade) & (now > self.last_t[s] + limit)
-            if not due.any():
+            due = students[(self.silence[students] < grade) & (now > self.last_t[students] + limit)]
+            if len(due) == 0:
                 continue
-            d = s[due]
-            self.silence[d] = grade
+            self.silence[due] = grade
             out.add(
-                len(d),
-                t=self.last_t[d] + limit,
-                student=d,
-                level=self.last_level[d],
+                len(due),
+                t=self.last_t[due] + limit,
+                student=due,
+                level=self.last_level[due],
                 kind=_K[kind],
-                x=self.last_x[d],
-                y=self.last_y[d],
-                u=self.last_u[d],
+                x=self.last_x[due],
+                y=self.last_y[due],
+                u=self.last_u[due],
                 age=limit,
             )
 
-    def _thresholds(self, u: F64) -> F64:
-        return self.h.margin_m + self.h.k_uncertainty * u
+    def _thresholds(self, uncertainty: F64) -> F64:
+        """The hysteresis threshold of fixes of this uncertainty (before the zone's cap)."""
+        return self.h.margin_m + self.h.k_uncertainty * uncertainty
 
     def _round(self, b: PositionBatch, out: _Events) -> None:
         """One fix per student (unique tags): silence, transitions, cross, reports."""
-        h = self.h
-        s = b.tag.astype(np.int64)
-        t, lv, x, y, u = b.t, b.level, b.x, b.y, b.uncertainty
-        # 1. silence that ended with this fix
-        self._silence_rows(s, t, out)
-        first = np.isnan(self.last_t[s])
-        returning = ~first & (self.silence[s] > 0)
-        thr = self._thresholds(u)
-        if returning.any():
-            # a dwell cannot span a silence: pending transitions fall back to their base
-            r = s[returning]
-            st = self.slot_state[r]
-            self.slot_zone[r] = np.where(st == _S.ENTERING, -1, self.slot_zone[r])
-            self.slot_state[r] = np.where(st == _S.LEAVING, _S.INSIDE, st)
-        # 2. the pairs this student is in or transitioning
-        sub = self.slot_zone[s]
-        mr, mc = np.nonzero(sub >= 0)
-        mz = sub[mr, mc]
-        ms = s[mr]
-        state = self.slot_state[ms, mc].astype(np.int64)
-        same = self._zone_level[mz] == lv[mr]
-        dist = np.full(len(mr), -np.inf)
-        if same.any():
-            k = np.flatnonzero(same)
-            dist[k] = self.index.signed_distance(mz[k], x[mr[k]], y[mr[k]])
-        band = np.minimum(thr[mr], self._cap[mz])
-        obs = np.where(
-            ~same,
-            _O.OFF_LEVEL,
-            np.where(dist > band, _O.IN, np.where(dist < -band, _O.OUT, _O.BAND)),
-        ).astype(np.int64)
-        since = self.slot_since[ms, mc]
-        pending = _PENDING[state]
-        met = np.where(pending, t[mr] - since >= h.dwell_s, h.dwell_s <= 0)
-        nxt = _NEXT[state, obs, met.astype(np.int64)]
-        emit = _EMIT[state, obs, met.astype(np.int64)]
-        # 3. zones the fix is in that the student has no pair for
-        hits = self.index.query(lv, x, y)
-        hp = hits.point()
-        hz = hits.zone
+        student = b.tag.astype(np.int64)
+        self._silence_rows(student, b.t, out)  # silences this fix ends
+        first = np.isnan(self.last_t[student])
+        fixes = _Fixes(
+            student,
+            b.t,
+            b.level,
+            b.x,
+            b.y,
+            b.uncertainty,
+            self._thresholds(b.uncertainty),
+            first,
+            ~first & (self.silence[student] > 0),
+        )
+        self._resume(student[fixes.returning])
+        slot_zones = self.slot_zone[student]
+        pairs = self._transitions(fixes, slot_zones)
+        arrivals = self._arrivals(fixes, slot_zones)
+        self._apply(fixes, pairs, out)
+        self._cross(fixes, pairs, arrivals, out)
+        columns = self._open(fixes, arrivals)
+        entered = self._enter(fixes, pairs, (arrivals, columns), out)
+        self._report(fixes, entered, out)
+        self.last_t[student], self.last_x[student], self.last_y[student] = b.t, b.x, b.y
+        self.last_u[student], self.last_level[student] = b.uncertainty, b.level
+        self.silence[student] = 0
+
+    def _resume(self, students: I64) -> None:
+        """After a silence: a dwell cannot span it, so pending transitions fall back to
+        their base state (ENTERING to no pair, LEAVING to INSIDE)."""
+        state = self.slot_state[students]
+        self.slot_zone[students] = np.where(state == _S.ENTERING, -1, self.slot_zone[students])
+        self.slot_state[students] = np.where(state == _S.LEAVING, _S.INSIDE, state)
+
+    def _transitions(self, fixes: _Fixes, slot_zones: I32) -> _Pairs:
+        """What each fix says about the zones its student has a slot for (`TRANSITIONS`)."""
+        row, column = np.nonzero(slot_zones >= 0)
+        zone = slot_zones[row, column]
+        student = fixes.student[row]
+        state = self.slot_state[student, column].astype(np.int64)
+        on_level = self._zone_level[zone] == fixes.level[row]
+        depth = np.full(len(row), -np.inf)  # signed distance: > 0 inside
+        if on_level.any():
+            k = np.flatnonzero(on_level)
+            depth[k] = self.index.signed_distance(zone[k], fixes.x[row[k]], fixes.y[row[k]])
+        band = np.minimum(fixes.threshold[row], self._cap[zone])
+        clear = np.where(depth > band, _O.IN, np.where(depth < -band, _O.OUT, _O.BAND))
+        seen = np.where(on_level, clear, _O.OFF_LEVEL).astype(np.int64)
+        waited = fixes.t[row] - self.slot_since[student, column] >= self.h.dwell_s
+        dwell_met = np.where(PENDING[state], waited, self.h.dwell_s <= 0).astype(np.int64)
+        next_state, emit = NEXT[state, seen, dwell_met], EMIT[state, seen, dwell_met]
+        return _Pairs(row, column, zone, student, state, next_state, emit)
+
+    def _arrivals(self, fixes: _Fixes, slot_zones: I32) -> _Arrivals:
+        """Zones each fix is clearly inside that its student has no slot for."""
+        hits = self.index.query(fixes.level, fixes.x, fixes.y)
+        row, zone = hits.point(), hits.zone
         # a hit is known when the student already has a slot for its zone (slots hold
         # zone numbers >= 0, free ones -1): a look at a few columns, not a set membership
-        known = (sub[hp] == hz[:, None]).any(axis=1)
-        np_, nz = hp[~known], hz[~known]
-        nd = hits.distance[~known]
-        is_in = nd > np.minimum(thr[np_], self._cap[nz])
-        np_, nz = np_[is_in], nz[is_in]
-        new_first = first[np_]
-        if h.dwell_s <= 0:
-            new_state = np.full(len(np_), _S.INSIDE, np.int8)
+        known = (slot_zones[row] == zone[:, None]).any(axis=1)
+        clear = hits.distance > np.minimum(fixes.threshold[row], self._cap[zone])
+        row, zone = row[~known & clear], zone[~known & clear]
+        first = fixes.first[row]
+        if self.h.dwell_s <= 0:
+            state = np.full(len(row), _S.INSIDE, np.int8)
         else:
-            new_state = np.where(new_first, _S.INSIDE, _S.ENTERING).astype(np.int8)
-        new_kind = np.where(new_first, _K[EventKind.INSIDE], _K[EventKind.ENTER])
-        # 4. write back existing pairs; exits close visits
-        ex = np.flatnonzero(emit == _E.EXIT)
+            state = np.where(first, _S.INSIDE, _S.ENTERING).astype(np.int8)
+        kind = np.where(first, _K[EventKind.INSIDE], _K[EventKind.ENTER]).astype(np.int64)
+        return _Arrivals(row, zone, state, kind)
+
+    def _apply(self, fixes: _Fixes, pairs: _Pairs, out: _Events) -> None:
+        """Write the pairs' new states back; exits close their visits.
+
+        An off-level exit's evidence level is the fix's (where the student now is).
+        """
+        ex = np.flatnonzero(pairs.emit == _E.EXIT)
+        rows, students, columns = pairs.row[ex], pairs.student[ex], pairs.column[ex]
         out.add(
             len(ex),
-            t=t[mr[ex]],
-            student=ms[ex],
-            zone=mz[ex],
-            level=lv[mr[ex]],
+            **fixes.evidence(rows),
+            zone=pairs.zone[ex],
             kind=_K[EventKind.EXIT],
-            visit=self.slot_visit[ms[ex], mc[ex]],
-            dur=t[mr[ex]] - self.slot_entered[ms[ex], mc[ex]],
-            x=x[mr[ex]],
-            y=y[mr[ex]],
-            u=u[mr[ex]],
-            age=0.0,
+            visit=self.slot_visit[students, columns],
+            dur=fixes.t[rows] - self.slot_entered[students, columns],
         )
-        # the evidence level of an off-level exit is the fix's level (where the student is)
-        started = _PENDING[nxt] & (nxt != state)
-        self.slot_since[ms[started], mc[started]] = t[mr[started]]
-        self.slot_state[ms, mc] = nxt
-        gone = nxt == _S.OUTSIDE
-        self.slot_zone[ms[gone], mc[gone]] = -1
-        # 5. cross: segments through zones the student is not in, before or after
-        self._cross(s, t, lv, x, y, u, thr, first, mr, mz, state, nxt, np_, nz, out)
-        # 6. new pairs
-        if len(np_):
-            cols = self._allocate(s[np_])
-            ns = s[np_]
-            self.slot_zone[ns, cols] = nz
-            self.slot_state[ns, cols] = new_state
-            self.slot_since[ns, cols] = t[np_]
-        else:
-            cols = np.zeros(0, np.int64)
-            ns = np.zeros(0, np.int64)
-        # 7. enters (confirmed pairs and new pairs without dwell) and initial insides
-        en = np.flatnonzero(emit == _E.ENTER)
-        nn = np.flatnonzero(new_state == _S.INSIDE)
-        e_s = np.concatenate([ms[en], ns[nn]])
-        e_c = np.concatenate([mc[en], cols[nn]])
-        e_row = np.concatenate([mr[en], np_[nn]])
-        e_z = np.concatenate([mz[en], nz[nn]])
-        e_kind = np.concatenate(
-            [np.full(len(en), _K[EventKind.ENTER], np.int64), new_kind[nn].astype(np.int64)]
+        started = PENDING[pairs.next_state] & (pairs.next_state != pairs.state)
+        self.slot_since[pairs.student[started], pairs.column[started]] = fixes.t[pairs.row[started]]
+        self.slot_state[pairs.student, pairs.column] = pairs.next_state
+        gone = pairs.next_state == _S.OUTSIDE
+        self.slot_zone[pairs.student[gone], pairs.column[gone]] = -1
+
+    def _open(self, fixes: _Fixes, arrivals: _Arrivals) -> I64:
+        """Slots for the arrivals; their slot columns."""
+        if len(arrivals.row) == 0:
+            return np.zeros(0, np.int64)
+        students = fixes.student[arrivals.row]
+        columns = self._allocate(students)
+        self.slot_zone[students, columns] = arrivals.zone
+        self.slot_state[students, columns] = arrivals.state
+        self.slot_since[students, columns] = fixes.t[arrivals.row]
+        return columns
+
+    def _enter(
+        self, fixes: _Fixes, pairs: _Pairs, opened: tuple[_Arrivals, I64], out: _Events
+    ) -> tuple[I64, I64]:
+        """`enter` for confirmed entries and arrivals without dwell, `inside` for those of
+        a first fix; each starts a visit. Returns their (fix row, slot column)."""
+        arrivals, columns = opened
+        confirmed = np.flatnonzero(pairs.emit == _E.ENTER)
+        settled = np.flatnonzero(arrivals.state == _S.INSIDE)
+        rows = np.concatenate([pairs.row[confirmed], arrivals.row[settled]])
+        cols = np.concatenate([pairs.column[confirmed], columns[settled]])
+        zones = np.concatenate([pairs.zone[confirmed], arrivals.zone[settled]])
+        enter = np.full(len(confirmed), _K[EventKind.ENTER], np.int64)
+        kinds = np.concatenate([enter, arrivals.kind[settled]])
+        if len(rows):
+            order = np.lexsort((zones, fixes.student[rows]))
+            rows, cols, zones, kinds = rows[order], cols[order], zones[order], kinds[order]
+            students = fixes.student[rows]
+            visit = self._next_visits(students)
+            self.slot_visit[students, cols] = visit
+            self.slot_entered[students, cols] = fixes.t[rows]
+            out.add(len(rows), **fixes.evidence(rows), zone=zones, kind=kinds, visit=visit)
+        return rows, cols
+
+    def _report(self, fixes: _Fixes, entered: tuple[I64, I64], out: _Events) -> None:
+        """When tracking (re)starts: `inside` for each visit kept over a silence, else
+        `outside` when the fix is in no zone."""
+        rows = np.flatnonzero(fixes.first | fixes.returning)
+        if len(rows) == 0:
+            return
+        zones = self.slot_zone[fixes.student[rows]]
+        states = self.slot_state[fixes.student[rows]]
+        inside = (zones >= 0) & ((states == _S.INSIDE) | (states == _S.LEAVING))
+        # visits this fix opened have said `inside` or `enter` already
+        just_opened = np.zeros_like(inside)
+        entered_rows, entered_cols = entered
+        mine = np.isin(entered_rows, rows)
+        just_opened[np.searchsorted(rows, entered_rows[mine]), entered_cols[mine]] = True
+        which, column = np.nonzero(inside & ~just_opened & fixes.returning[rows][:, None])
+        kept = rows[which]
+        out.add(
+            len(kept),
+            **fixes.evidence(kept),
+            zone=zones[which, column],
+            kind=_K[EventKind.INSIDE],
+            visit=self.slot_visit[fixes.student[kept], column],
         )
-        if len(e_s):
-            o = np.lexsort((e_z, e_s))
-            e_s, e_c, e_row, e_z, e_kind = e_s[o], e_c[o], e_row[o], e_z[o], e_kind[o]
-            visit = self._next_visits(e_s)
-            self.slot_visit[e_s, e_c] = visit
-            self.slot_entered[e_s, e_c] = t[e_row]
-            out.add(
-                len(e_s),
-                t=t[e_row],
-                student=e_s,
-                zone=e_z,
-                level=lv[e_row],
-                kind=e_kind,
-                visit=visit,
-                x=x[e_row],
-                y=y[e_row],
-                u=u[e_row],
-                age=0.0,
-            )
-        # 8. reports when tracking (re)starts: inside for kept visits, else outside
-        report = first | returning
-        if report.any():
-            rows = np.flatnonzero(report)
-            sub2 = self.slot_zone[s[rows]]
-            st2 = self.slot_state[s[rows]]
-            inside = (sub2 >= 0) & ((st2 == _S.INSIDE) | (st2 == _S.LEAVING))
-            # kept visits of returning students (new ones already said `inside`/`enter`)
-            just = np.zeros_like(inside)
-            if len(e_s):
-                pos = {int(r): i for i, r in enumerate(rows)}
-                for row, col in zip(e_row.tolist(), e_c.tolist(), strict=True):
-                    if row in pos:
-                        just[pos[row], col] = True
-            rr, cc = np.nonzero(inside & ~just & returning[rows][:, None])
-            if len(rr):
-                ss = s[rows[rr]]
-                out.add(
-                    len(rr),
-                    t=t[rows[rr]],
-                    student=ss,
-                    zone=sub2[rr, cc],
-                    level=lv[rows[rr]],
-                    kind=_K[EventKind.INSIDE],
-                    visit=self.slot_visit[ss, cc],
-                    x=x[rows[rr]],
-                    y=y[rows[rr]],
-                    u=u[rows[rr]],
-                    age=0.0,
-                )
-            none = rows[~inside.any(axis=1)]
-            out.add(
-                len(none),
-                t=t[none],
-                student=s[none],
-                level=lv[none],
-                kind=_K[EventKind.OUTSIDE],
-                x=x[none],
-                y=y[none],
-                u=u[none],
-                age=0.0,
-            )
-        # 9. the new last fix
-        self.last_t[s], self.last_x[s], self.last_y[s] = t, x, y
-        self.last_u[s], self.last_level[s] = u, lv
-        self.silence[s] = 0
+        nowhere = rows[~inside.any(axis=1)]
+        out.add(len(nowhere), **fixes.evidence(nowhere), kind=_K[EventKind.OUTSIDE])
 
     def _next_visits(self, students: I64) -> I32:
         """Consecutive visit numbers for students sorted by student (repeats allowed)."""
-        start = np.r_[True, students[1:] != students[:-1]]
-        grp = np.cumsum(start) - 1
-        rank = np.arange(len(students)) - np.flatnonzero(start)[grp]
+        rank = _runs(students)[2]
         visit = (self.visits[students] + rank + 1).astype(np.int32)
         np.maximum.at(self.visits, students, visit)
         return visit
@@ -661,117 +541,85 @@ class ZoneStateMachine:
     def _allocate(self, students: I64) -> I64:
         """A free slot column for each (student may repeat); grows the slot count if needed."""
         order = np.argsort(students, kind="stable")
-        st = students[order]
-        start = np.r_[True, st[1:] != st[:-1]]
-        grp = np.cumsum(start) - 1
-        firsts = np.flatnonzero(start)
-        rank = np.arange(len(st)) - firsts[grp]
-        uniq = st[start]
-        need = np.diff(np.r_[firsts, len(st)])
-        free = self.slot_zone[uniq] < 0
+        starts, run, rank = _runs(students[order])
+        unique = students[order][starts]
+        need = np.bincount(run)
+        free = self.slot_zone[unique] < 0
         short = need - free.sum(axis=1)
         if (short > 0).any():
-            self._grow_slots(max(2 * self._m, self._m + int(short.max())))
-            free = self.slot_zone[uniq] < 0
-        fr, fc = np.nonzero(free)
-        row_first = np.searchsorted(fr, np.arange(len(uniq)))
-        cols = np.empty(len(st), np.int64)
-        cols[order] = fc[row_first[grp] + rank]
-        return cols
+            self._grow_slots(max(2 * self._slots, self._slots + int(short.max())))
+            free = self.slot_zone[unique] < 0
+        free_row, free_column = np.nonzero(free)
+        first_free = np.searchsorted(free_row, np.arange(len(unique)))
+        columns = np.empty(len(students), np.int64)
+        columns[order] = free_column[first_free[run] + rank]
+        return columns
 
-    def _cross(
-        self,
-        s: I64,
-        t: F64,
-        lv: I32,
-        x: F64,
-        y: F64,
-        u: F64,
-        thr: F64,
-        first: npt.NDArray[np.bool_],
-        mr: I64,
-        mz: I32,
-        state: I64,
-        nxt: npt.NDArray[np.int8],
-        np_: I64,
-        nz: I32,
-        out: _Events,
-    ) -> None:
+    def _cross(self, fixes: _Fixes, pairs: _Pairs, arrivals: _Arrivals, out: _Events) -> None:
         """`cross` for segments through a zone the student is in neither before nor after."""
-        px, py = self.last_x[s], self.last_y[s]
-        plv, pt, pu = self.last_level[s], self.last_t[s], self.last_u[s]
-        length = np.hypot(x - px, y - py)
-        ok = ~first & (plv == lv) & (t - pt <= self.h.stale_s) & (length > 0)
+        student = fixes.student
+        before_x, before_y = self.last_x[student], self.last_y[student]
+        length = np.hypot(fixes.x - before_x, fixes.y - before_y)
+        same_level = self.last_level[student] == fixes.level
+        recent = fixes.t - self.last_t[student] <= self.h.stale_s
+        ok = ~fixes.first & same_level & recent & (length > 0)
         if not ok.any():
             return
-        seg_thr = self._thresholds(np.maximum(u, pu))
-        mins = np.array([self._min_cap(int(level)) for level in np.unique(lv[ok])])
-        floor = float(mins.min()) if len(mins) else math.inf
+        depth = self._thresholds(np.maximum(fixes.uncertainty, self.last_u[student]))
+        caps = [self._min_cap(int(level)) for level in np.unique(fixes.level[ok])]
         # a segment that enters a zone deeper than h and leaves it again is longer than 2h
-        cand = np.flatnonzero(ok & (length > 2 * np.minimum(seg_thr, floor)))
-        if len(cand) == 0:
+        rows = np.flatnonzero(ok & (length > 2 * np.minimum(depth, min(caps))))
+        if len(rows) == 0:
             return
-        zc = np.int64(max(self.index.capacity, 1))
-        kept = ((state == _S.INSIDE) | (state == _S.LEAVING)) | (nxt != _S.OUTSIDE)
-        # only the candidates' pairs can block one of their segments: a small set
-        is_cand = np.zeros(len(s), bool)
-        is_cand[cand] = True
-        kept &= is_cand[mr]
-        new = is_cand[np_]
-        blocked = np.concatenate(
-            [mr[kept].astype(np.int64) * zc + mz[kept], np_[new].astype(np.int64) * zc + nz[new]]
-        )
-        tree, numbers = self._strtree()
-        coords = np.stack(
-            [np.column_stack([px[cand], py[cand]]), np.column_stack([x[cand], y[cand]])], axis=1
-        )
-        lines = shapely.linestrings(coords)
-        qi, ti = tree.query(lines)
-        row = cand[qi]
-        z = numbers[ti]
-        ok = (self._zone_level[z] == lv[row]) & ~np.isin(row * zc + z, blocked)
-        qi, row, z = qi[ok], row[ok], z[ok]
+        start = np.column_stack([before_x[rows], before_y[rows]])
+        end = np.column_stack([fixes.x[rows], fixes.y[rows]])
+        segment, zone = self.index.segment_candidates(fixes.level[rows], start, end)
+        row = rows[segment]
+        candidate = np.zeros(len(student), bool)
+        candidate[rows] = True
+        blocked = self._blocked(pairs, arrivals, candidate)
+        free = ~np.isin(row * max(self.index.capacity, 1) + zone, blocked)
+        segment, row, zone = segment[free], row[free], zone[free]
         if len(row) == 0:
             return
-        depth = np.minimum(seg_thr[row], self._cap[z])
-        q = np.floor(depth * 10.0).astype(np.int64)
-        # one cache look-up per distinct (zone, depth), not per segment
-        span = int(q.max()) + 1
-        keys, inverse = np.unique(z.astype(np.int64) * span + q, return_inverse=True)
-        shapes = np.empty(len(keys), dtype=object)
-        shapes[:] = [self._eroded_zone(k // span, k % span) for k in keys.tolist()]
-        eroded = shapes[inverse.ravel()]
-        hit = shapely.intersects(lines[qi], eroded)
-        r, zs = row[hit], z[hit].astype(np.int32)
-        if len(r) == 0:
+        lines = shapely.linestrings(np.stack([start, end], axis=1))
+        hit = shapely.intersects(lines[segment], self._eroded_zones(zone, depth[row]))
+        row, zone = row[hit], zone[hit].astype(np.int32)
+        if len(row) == 0:
             return
-        o = np.lexsort((zs, s[r]))
-        r, zs = r[o], zs[o]
-        visit = self._next_visits(s[r])
-        out.add(
-            len(r),
-            t=t[r],
-            student=s[r],
-            zone=zs,
-            level=lv[r],
-            kind=_K[EventKind.CROSS],
-            visit=visit,
-            x=x[r],
-            y=y[r],
-            u=u[r],
-            age=0.0,
+        order = np.lexsort((zone, student[row]))
+        row, zone = row[order], zone[order]
+        visit = self._next_visits(student[row])
+        out.add(len(row), **fixes.evidence(row), zone=zone, kind=_K[EventKind.CROSS], visit=visit)
+
+    def _blocked(self, pairs: _Pairs, arrivals: _Arrivals, candidate: Bools) -> I64:
+        """Keys (fix row * capacity + zone) of the candidate fixes' zones that cannot be
+        crossed: the student is in the zone, or entering it, before or after the fix."""
+        kept = (pairs.state == _S.INSIDE) | (pairs.state == _S.LEAVING)
+        kept |= pairs.next_state != _S.OUTSIDE
+        kept &= candidate[pairs.row]
+        new = candidate[arrivals.row]
+        capacity = max(self.index.capacity, 1)
+        return np.concatenate(
+            [
+                pairs.row[kept].astype(np.int64) * capacity + pairs.zone[kept],
+                arrivals.row[new].astype(np.int64) * capacity + arrivals.zone[new],
+            ]
         )
 
-    def _strtree(self) -> tuple[shapely.STRtree, I64]:
-        """An STRtree over every zone (rebuilt after a zone change) and its zone numbers."""
-        if self._tree is None:
-            zones = self.index.zones
-            numbers = np.array([self.index.zone_number(z.id) for z in zones], np.int64)
-            self._tree = (shapely.STRtree([z.polygon for z in zones]), numbers)
-        return self._tree
+    def _eroded_zones(self, zone: I64, depth: F64) -> npt.NDArray[np.object_]:
+        """Each zone shrunk by its depth (quantised to 0.1 m: one cached shape per zone and
+        depth, looked up once per distinct pair, not per segment)."""
+        depth = np.minimum(depth, self._cap[zone])
+        tenths = np.floor(depth * 10.0).astype(np.int64)
+        span = int(tenths.max()) + 1
+        keys, inverse = np.unique(zone.astype(np.int64) * span + tenths, return_inverse=True)
+        shapes = np.empty(len(keys), dtype=object)
+        shapes[:] = [self._eroded_zone(k // span, k % span) for k in keys.tolist()]
+        return shapes[inverse.ravel()]
 
     def _eroded_zone(self, z: int, q: int) -> shapely.Geometry:
-        """The zone shrunk by q / 10 m (depths are quantised to 0.1 m), cached per zone."""
+        """The zone shrunk by q / 10 m, cached per zone."""
         key = (z, q)
         geom = self._eroded.get(key)
         if geom is None:
@@ -783,13 +631,13 @@ class ZoneStateMachine:
 
     def _live(self, level: int) -> I64:
         """Students with a fix on this level who are not silent."""
-        n = self._n
+        n = self._students
         sel = ~np.isnan(self.last_t[:n]) & (self.silence[:n] == 0) & (self.last_level[:n] == level)
         return np.flatnonzero(sel).astype(np.int64)
 
     def _pair_slots(self, z: int) -> tuple[I64, I64]:
         """(student, slot) of every pair of one zone."""
-        r, c = np.nonzero(self.slot_zone[: self._n] == z)
+        r, c = np.nonzero(self.slot_zone[: self._students] == z)
         return r.astype(np.int64), c.astype(np.int64)
 
     def _checked_time(self, t: float, what: str) -> float:
@@ -827,99 +675,90 @@ class ZoneStateMachine:
         t = self._checked_time(t, f"remove zone {zone_id!r}")
         out = self._silence(t, _Events())
         z = self.index.zone_number(zone_id)
-        ps, pc = self._pair_slots(z)
-        inside = (self.slot_state[ps, pc] == _S.INSIDE) | (self.slot_state[ps, pc] == _S.LEAVING)
-        self._exits(ps[inside], pc[inside], z, t, out)
-        self.slot_zone[ps, pc] = -1
+        students, columns = self._pair_slots(z)
+        state = self.slot_state[students, columns]
+        inside = (state == _S.INSIDE) | (state == _S.LEAVING)
+        self._exits(students[inside], columns[inside], z, t, out)
+        self.slot_zone[students, columns] = -1
         self.now = t
         events = self._materialise(out)  # zone ids resolve before the number is freed
         self.index.remove(zone_id)
         self._zone_level[z] = -1
         self._cap[z] = 0.0
         self._eroded = {k: v for k, v in self._eroded.items() if k[0] != z}
-        self._tree = None
         return events
 
-    def _exits(self, ps: I64, pc: I64, z: int, t: float, out: _Events) -> None:
+    def _last_fix(self, students: I64, t: float) -> dict[str, npt.ArrayLike]:
+        """The columns of an event at t decided on each student's last fix."""
+        return {
+            "t": t,
+            "student": students,
+            "level": self.last_level[students],
+            "x": self.last_x[students],
+            "y": self.last_y[students],
+            "u": self.last_u[students],
+            "age": t - self.last_t[students],
+        }
+
+    def _exits(self, students: I64, columns: I64, z: int, t: float, out: _Events) -> None:
+        """`exit` of zone z at t for these (student, slot column) pairs."""
         out.add(
-            len(ps),
-            t=t,
-            student=ps,
+            len(students),
+            **self._last_fix(students, t),
             zone=z,
-            level=self.last_level[ps],
             kind=_K[EventKind.EXIT],
-            visit=self.slot_visit[ps, pc],
-            dur=t - self.slot_entered[ps, pc],
-            x=self.last_x[ps],
-            y=self.last_y[ps],
-            u=self.last_u[ps],
-            age=t - self.last_t[ps],
+            visit=self.slot_visit[students, columns],
+            dur=t - self.slot_entered[students, columns],
         )
+
+    def _last_depth(self, z: int, students: I64) -> F64:
+        """Signed distance of each student's last fix into zone z (-inf on another level)."""
+        depth = np.full(len(students), -np.inf)
+        on = np.flatnonzero(self.last_level[students] == self._zone_level[z])
+        if len(on):
+            x, y = self.last_x[students[on]], self.last_y[students[on]]
+            depth[on] = self.index.signed_distance(np.full(len(on), z, np.int32), x, y)
+        return depth
 
     def _at_once(self, z: int, t: float, kind: EventKind, out: _Events) -> None:
         """Re-evaluate one zone for every live student with no dwell (add/update)."""
-        level = int(self._zone_level[z])
         # pairs that exist: decide IN/OUT at once, BAND resolves a pending state to its base
-        ps, pc = self._pair_slots(z)
-        live = self.silence[ps] == 0
-        ps, pc = ps[live], pc[live]
-        st = self.slot_state[ps, pc].astype(np.int64)
-        on = self.last_level[ps] == level
-        d = np.full(len(ps), -np.inf)
-        if on.any():
-            k = np.flatnonzero(on)
-            d[k] = self.index.signed_distance(
-                np.full(len(k), z, np.int32), self.last_x[ps[k]], self.last_y[ps[k]]
-            )
-        band = np.minimum(self._thresholds(self.last_u[ps]), self._cap[z])
-        was_in = (st == _S.INSIDE) | (st == _S.LEAVING)
-        now_in = np.where(d > band, True, np.where(d < -band, False, was_in))
+        students, columns = self._pair_slots(z)
+        live = self.silence[students] == 0
+        students, columns = students[live], columns[live]
+        state = self.slot_state[students, columns]
+        was_in = (state == _S.INSIDE) | (state == _S.LEAVING)
+        depth = self._last_depth(z, students)
+        band = np.minimum(self._thresholds(self.last_u[students]), self._cap[z])
+        now_in = np.where(depth > band, True, np.where(depth < -band, False, was_in))
         leave = was_in & ~now_in
-        self._exits(ps[leave], pc[leave], z, t, out)
-        self.slot_zone[ps[leave | ~now_in], pc[leave | ~now_in]] = -1
-        keep = now_in
-        self.slot_state[ps[keep], pc[keep]] = _S.INSIDE
-        come = ~was_in & now_in  # pending entries confirmed at once
-        # students with no pair: clearly inside -> a new visit
-        cand = self._live(level)
-        cand = cand[~np.isin(cand, self._pair_slots(z)[0])]
-        if len(cand):
-            d2 = self.index.signed_distance(
-                np.full(len(cand), z, np.int32), self.last_x[cand], self.last_y[cand]
-            )
-            thr2 = self._thresholds(self.last_u[cand])
-            cand = cand[d2 > np.minimum(thr2, self._cap[z])]
-        new_s = np.concatenate([ps[come], cand])
-        if len(new_s) == 0:
+        self._exits(students[leave], columns[leave], z, t, out)
+        self.slot_zone[students[~now_in], columns[~now_in]] = -1
+        self.slot_state[students[now_in], columns[now_in]] = _S.INSIDE
+        confirmed = ~was_in & now_in  # pending entries confirmed at once
+        # students with no pair whose last fix is clearly inside: a new visit
+        newcomers = self._live(int(self._zone_level[z]))
+        newcomers = newcomers[~np.isin(newcomers, self._pair_slots(z)[0])]
+        band = np.minimum(self._thresholds(self.last_u[newcomers]), self._cap[z])
+        newcomers = newcomers[self._last_depth(z, newcomers) > band]
+        entering = np.concatenate([students[confirmed], newcomers])
+        if len(entering) == 0:
             return
-        cols = np.concatenate([pc[come], self._allocate(cand) if len(cand) else []]).astype(
-            np.int64
-        )
-        o = np.argsort(new_s, kind="stable")
-        new_s, cols = new_s[o], cols[o]
-        self.slot_zone[new_s, cols] = z
-        self.slot_state[new_s, cols] = _S.INSIDE
-        visit = self._next_visits(new_s)
-        self.slot_visit[new_s, cols] = visit
-        self.slot_entered[new_s, cols] = t
-        out.add(
-            len(new_s),
-            t=t,
-            student=new_s,
-            zone=z,
-            level=self.last_level[new_s],
-            kind=_K[kind],
-            visit=visit,
-            x=self.last_x[new_s],
-            y=self.last_y[new_s],
-            u=self.last_u[new_s],
-            age=t - self.last_t[new_s],
-        )
+        opened = self._allocate(newcomers) if len(newcomers) else np.zeros(0, np.int64)
+        cols = np.concatenate([columns[confirmed], opened]).astype(np.int64)
+        order = np.argsort(entering, kind="stable")
+        entering, cols = entering[order], cols[order]
+        self.slot_zone[entering, cols] = z
+        self.slot_state[entering, cols] = _S.INSIDE
+        visit = self._next_visits(entering)
+        self.slot_visit[entering, cols] = visit
+        self.slot_entered[entering, cols] = t
+        out.add(len(entering), **self._last_fix(entering, t), zone=z, kind=_K[kind], visit=visit)
 
     def forget(self, students: npt.ArrayLike) -> None:
         """Drop every trace of these students (consent withdrawn): no events are emitted."""
         s = np.asarray(students, np.int64)
-        s = s[(s >= 0) & (s < self._n)]
+        s = s[(s >= 0) & (s < self._students)]
         for name in self._STUDENT_ARRAYS + self._SLOT_ARRAYS:
             getattr(self, name)[s] = self._FILL.get(name, 0)
 

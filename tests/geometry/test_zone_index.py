@@ -11,11 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, Polygon, box
 
-from geometry.errors import InputError, StsError
+from geometry.errors import ConfigError, InputError, StsError
 from geometry.model import Floorplan, Level, Site, Zone, ZoneKind
-from geometry.zone_index import UnknownIdError, ZoneHits, ZoneIndex
+from geometry.zone_index import UnknownIdError, ZoneHits, ZoneIndex, ZoneIndexSettings
 
 LEVELS = ("L0", "L1")
+
+
+def indexed(zones: list[Zone], cell: float | None = None) -> ZoneIndex:
+    """An index of the zones on LEVELS, with cells of `cell` metres (None: automatic)."""
+    return ZoneIndex(LEVELS, zones, settings=ZoneIndexSettings(cell_size_m=cell))
 
 
 def zone(zid: str, poly: Polygon | MultiPolygon, level: str = "L0") -> Zone:
@@ -159,7 +164,7 @@ cell_sizes = st.sampled_from([None, 0.3, 0.5, 1.0, 2.7, 40.0])
 def test_rectilinear_zones_with_holes_agree_with_shapely(geoms, cell, data) -> None:
     """Unions of boxes (holes, MultiPolygons, shared edges, nesting), points on edges too."""
     zones = [zone(f"z{i}", g, LEVELS[i % 2]) for i, g in enumerate(geoms)]
-    index = ZoneIndex(LEVELS, zones, cell_size=cell)
+    index = indexed(zones, cell)
     lv, x, y = probe_points(data.draw, zones, 60)
     assert_agrees(index, zones, lv, x, y)
 
@@ -169,7 +174,7 @@ def test_rectilinear_zones_with_holes_agree_with_shapely(geoms, cell, data) -> N
 def test_slanted_polygons_with_holes_agree_with_shapely(geoms, cell, data) -> None:
     """Star polygons (slanted edges, vertices on a grid, a hole) overlapping each other."""
     zones = [zone(f"s{i}", g, LEVELS[i % 2]) for i, g in enumerate(geoms)]
-    index = ZoneIndex(LEVELS, zones, cell_size=cell)
+    index = indexed(zones, cell)
     lv, x, y = probe_points(data.draw, zones, 60)
     assert_agrees(index, zones, lv, x, y)
 
@@ -250,26 +255,45 @@ def test_levels_are_separate_and_unknown_codes_and_nan_have_no_hits() -> None:
 
 
 def test_parallel_and_serial_kernels_agree() -> None:
-    """The threaded kernel gives the same arrays as the one-thread kernel."""
+    """The threaded kernel (many chunks, joined) gives the serial kernel's arrays, also
+    for points off the grid or on unknown levels, with and without distances."""
     zones = [zone(f"r{i}", box(i * 3, 0, i * 3 + 3, 5)) for i in range(10)]
     zones.append(zone("all", Polygon([(-1, -1), (40, -2), (20, 9)])))
-    index = ZoneIndex(LEVELS, zones)
+    index = indexed(zones)
     rng = np.random.default_rng(3)
-    x, y = rng.uniform(-5, 45, 5000), rng.uniform(-5, 12, 5000)
-    lv = np.zeros(5000, np.int32)
-    a = index.query(lv, x, y, parallel=False)
-    b = index.query(lv, x, y, parallel=True)
-    for field in ("offsets", "zone", "distance"):
-        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    n = 30_000
+    x, y = rng.uniform(-5, 45, n), rng.uniform(-5, 12, n)
+    lv = rng.integers(-1, 3, n).astype(np.int32)
+    for distances in (True, False):
+        a = index.query(lv, x, y, parallel=False, distances=distances)
+        b = index.query(lv, x, y, parallel=True, distances=distances)
+        for field in ("offsets", "zone", "distance"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    assert_agrees(index, zones, lv[:3000], x[:3000], y[:3000])
+
+
+def test_the_parallel_threshold_is_a_setting_and_answers_do_not_depend_on_it() -> None:
+    """`parallel_from_points` picks the kernel per batch size; the answer is the same."""
+    zones = [zone("a", box(0, 0, 4, 3)), zone("b", box(2, 1, 9, 6))]
+    x = np.linspace(-1, 10, 500)
+    y = np.linspace(-1, 7, 500)
+    lv = np.zeros(500, np.int32)
+    always = ZoneIndex(LEVELS, zones, settings=ZoneIndexSettings(parallel_from_points=1))
+    never = ZoneIndex(LEVELS, zones, settings=ZoneIndexSettings(parallel_from_points=10**9))
+    assert ours(always, always.query(lv, x, y)) == ours(never, never.query(lv, x, y))
+    for bad in ({"parallel_from_points": 0}, {"cell_size_m": -1.0}, {"cell_size_m": math.inf}):
+        with pytest.raises(ConfigError):
+            ZoneIndexSettings(**bad)  # type: ignore[arg-type]
 
 
 def test_empty_index_and_empty_batch() -> None:
-    """No zones: no hits; no points: an empty answer with one offset."""
+    """No zones (or no levels): no hits; no points: an empty answer with one offset."""
     index = ZoneIndex(LEVELS)
     assert index.query_level("L0", [1.0], [2.0]).counts().tolist() == [0]
     index.add(zone("a", box(0, 0, 1, 1)))
     empty = index.query(np.empty(0, np.int32), np.empty(0), np.empty(0))
     assert empty.offsets.tolist() == [0] and len(empty.zone) == 0
+    assert ZoneIndex([]).query([0, -1], [1.0, 2.0], [1.0, 2.0]).counts().tolist() == [0, 0]
 
 
 # ---- runtime changes --------------------------------------------------------------------
@@ -363,9 +387,7 @@ def test_bad_input_is_rejected_with_the_zone_named() -> None:
     with pytest.raises(InputError, match="twice"):
         ZoneIndex(["L0", "L0"])
     with pytest.raises(InputError, match="cell_size"):
-        ZoneIndex(LEVELS, [zone("big", box(0, 0, 1000, 1000))], cell_size=0.01).query_level(
-            "L0", [1.0], [1.0]
-        )
+        indexed([zone("big", box(0, 0, 1000, 1000))], 0.01).query_level("L0", [1.0], [1.0])
     assert len(index) == 1
 
 
@@ -381,7 +403,8 @@ def test_from_floorplan_codes_levels_and_numbers_zones_in_file_order() -> None:
     assert index.zone_number("hall") == 0 and index.zone_number("lab") == 1
     hits = index.query([1, 0, 1], [2.0, 2.0, 7.0], [2.0, 2.0, 7.0])
     assert [hits.ids_of(i, index) for i in range(3)] == [["hall"], ["lab"], ["hall"]]
-    assert index.candidates("gf", (9.5, 9.5, 20, 20)) == ["hall"]
+    row, number = index.segment_candidates([1, 1], [(9.5, 9.5), (-2, -2)], [(20, 20), (-1, -1)])
+    assert row.tolist() == [0] and index.zone_id(int(number[0])) == "hall"
 
 
 @pytest.mark.parametrize("cell", [None, 0.4, 3.0])
@@ -391,8 +414,7 @@ def test_many_sided_zone_with_per_cell_edge_lists_agrees_with_shapely(cell) -> N
     inner = shapely.Point(3, -2).buffer(6.0, quad_segs=16)
     ring = Polygon(outer.exterior.coords, [inner.exterior.coords])
     zones = [zone("round", ring), zone("box", box(-5, 5, 5, 12)), zone("up", ring, "L1")]
-    index = ZoneIndex(LEVELS, zones, cell_size=cell)
-    assert index.stats()["edge_rows"] > sum(len(shapely.get_coordinates(z.polygon)) for z in zones)
+    index = indexed(zones, cell)
     rng = np.random.default_rng(7)
     x = rng.uniform(-25, 25, 3000)
     y = rng.uniform(-25, 25, 3000)
@@ -435,135 +457,53 @@ def test_membership_path_agrees_with_intersects_xy_on_big_parallel_batches(geoms
     np.testing.assert_array_equal(members.zone, index.query(lv, x, y).zone)
 
 
-# ---- membership words (pure cells answered from the word) -------------------------------
+# ---- deep nesting and segments ----------------------------------------------------------
 
 
-def test_deep_nesting_past_the_inline_limit_still_finds_every_zone() -> None:
-    """Cells inside 1..5 nested zones: up to 3 are inline words, more fall back to entries."""
+def test_deep_nesting_finds_every_zone() -> None:
+    """Cells inside 1..5 nested zones list them all, in ascending zone number."""
     zones = [zone(f"n{k}", box(k, k, 30 - k, 30 - k)) for k in range(5)]
-    index = ZoneIndex(LEVELS, zones, cell_size=0.7)
-    assert index.stats()["inline_fine_cells"] > 0
-    assert index.stats()["member_rows"] > 0
+    index = indexed(zones, 0.7)
     rng = np.random.default_rng(5)
     x, y = rng.uniform(-1, 31, 4000), rng.uniform(-1, 31, 4000)
     lv = np.zeros(4000, np.int32)
     assert_agrees(index, zones, lv, x, y)
-    # the centre is in all five: more than an inline word holds
-    assert index.query_level("L0", [15.0], [15.0], distances=False).ids_of(0, index) == [
-        "n0",
-        "n1",
-        "n2",
-        "n3",
-        "n4",
-    ]
-
-
-def test_inline_words_pack_only_pure_cells_of_small_zone_numbers() -> None:
-    """inline_words: a pure cell's zones go into its word; boundary, >3 or big numbers do not."""
-    from geometry import pip_kernel as pk
-
-    # entries: (zone number, flag, edge count, first edge)
-    ent = np.array(
-        [
-            [4, pk.FULL, 0, 0],  # cell 0: one FULL entry -> inline
-            [1, pk.FULL, 0, 0],  # cell 1: FULL + BOUNDARY -> kept
-            [2, pk.BOUNDARY, 4, 0],
-            [pk.ZONE_MASK + 1, pk.LINEAR, 1, 0],  # cell 2: number too big -> kept
-            [0, pk.FULL, 0, 0],  # cell 3: four entries -> kept
-            [1, pk.FULL, 0, 0],
-            [2, pk.FULL, 0, 0],
-            [3, pk.FULL, 0, 0],
-        ],
-        np.int32,
-    )
-    first = np.array([0, 1, 3, 4, 8])
-    count = np.array([1, 2, 1, 4, 0])
-    cells = (first << pk.COUNT_BITS) | count
-    words = pk.inline_words(cells, ent)
-    assert words[0] == pk.INLINE_BIT | (1 << 60) | 4
-    np.testing.assert_array_equal(words[1:4], cells[1:4])
-    assert words[4] == pk.INLINE_BIT  # an empty cell: inline, no zones
-
-
-def test_far_grid_prefetching_kernels_give_the_same_answers(monkeypatch) -> None:
-    """With every array counted as far (prefetching on), serial and parallel answers agree."""
-    from geometry import pip_kernel as pk
-
-    zones = [zone(f"r{i}", box(i * 3, 0, i * 3 + 3, 5)) for i in range(10)]
-    zones.append(zone("all", Polygon([(-1, -1), (40, -2), (20, 9)])))
-    index = ZoneIndex(LEVELS, zones)
-    rng = np.random.default_rng(4)
-    n = 30_000
-    x, y = rng.uniform(-5, 45, n), rng.uniform(-5, 12, n)
-    lv = rng.integers(-1, 3, n).astype(np.int32)
-    want = index.query(lv, x, y, parallel=False, distances=False)
-    monkeypatch.setattr(pk, "FAR_CELL_BYTES", 0)
-    for parallel in (False, True):
-        got = index.query(lv, x, y, parallel=parallel, distances=False)
-        np.testing.assert_array_equal(got.offsets, want.offsets)
-        np.testing.assert_array_equal(got.zone, want.zone)
-    assert_agrees(index, zones, lv[:3000], x[:3000], y[:3000])
+    centre = index.query_level("L0", [15.0], [15.0], distances=False)
+    assert centre.ids_of(0, index) == ["n0", "n1", "n2", "n3", "n4"]
 
 
 @settings(max_examples=25, deadline=None)
-@given(geoms=st.lists(rectilinear(), min_size=1, max_size=4), cell=cell_sizes, data=st.data())
-def test_every_fine_scale_and_word_width_gives_the_same_zones(geoms, cell, data) -> None:
-    """Fine cells of 1/8 .. 1/1 of a cell (1: budget 0) and 16- or 32-bit fine grids agree."""
-    from geometry import pip_kernel as pk
-    from geometry import zone_index as zi
-
-    zones = [zone(f"z{i}", g) for i, g in enumerate(geoms)]
-    lv, x, y = probe_points(data.draw, zones, 300)
-    hits = ZoneIndex(LEVELS, zones, cell_size=cell).query(lv, x, y)
-    saved = (zi.FINE_SCALE, pk.FINE_BUDGET, pk.FINE16_WORDS)
-    try:
-        for scale, budget, words16 in ((8, saved[1], 0), (2, saved[1], saved[2]), (8, 0, 0)):
-            zi.FINE_SCALE, pk.FINE_BUDGET, pk.FINE16_WORDS = scale, budget, words16
-            index = ZoneIndex(LEVELS, zones, cell_size=cell)
-            assert index.stats()["fine_scale"] == (scale if budget else 1)
-            assert index._compiled().fine.dtype == (np.uint32 if words16 == 0 else np.uint16)
-            assert_membership_agrees(index, hits, lv, x, y)
-    finally:
-        zi.FINE_SCALE, pk.FINE_BUDGET, pk.FINE16_WORDS = saved
-
-
-def test_levels_of_many_zones_take_shared_edges_and_eighth_cells(monkeypatch) -> None:
-    """Past SHARED_EDGES_ABOVE zones a level shares small zones' edge sets, has coarser
-    cells and fine cells of an eighth of them; its answers still agree with shapely."""
-    from geometry import zone_index as zi
-
-    monkeypatch.setattr(zi, "SHARED_EDGES_ABOVE", 5)
-    cells = [(i * 4, j * 5) for i in range(4) for j in range(3)]
-    rooms = [zone(f"r{x}-{y}", box(x, y, x + 4, y + 5)) for x, y in cells]
-    rooms.append(zone("lab", Polygon([(1, 1), (7, 1), (7, 4), (3, 4), (3, 9), (1, 9)])))
-    rooms.append(zone("yard", box(-2, -2, 18, 17).difference(box(5, 5, 9, 9))))
-    rooms.append(zone("up", box(0, 0, 3, 3), level="L1"))
-    index = ZoneIndex(LEVELS, rooms)
-    assert index.stats()["fine_scale"] == zi.FINE_SCALE_LARGE
-    rng = np.random.default_rng(8)
-    coords = np.concatenate([shapely.get_coordinates(z.polygon.boundary) for z in rooms])
-    pts = np.concatenate([coords, rng.uniform(-3, 19, (3000, 2))])
-    lv = rng.integers(0, 2, len(pts)).astype(np.int32)
-    assert_agrees(index, rooms, lv, pts[:, 0].copy(), pts[:, 1].copy())
+@given(geoms=st.lists(star(), min_size=1, max_size=4), data=st.data())
+def test_segment_candidates_are_the_zones_whose_bounds_meet_the_segment(geoms, data) -> None:
+    """segment_candidates gives exactly the (segment, zone) pairs whose boxes meet, per level."""
+    zones = [zone(f"s{i}", g, LEVELS[i % 2]) for i, g in enumerate(geoms)]
+    index = indexed(zones)
+    n = 200
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    start, end = rng.uniform(-2, 26, (n, 2)), rng.uniform(-2, 26, (n, 2))
+    end[:20] = start[:20]  # a segment of length 0 is a point
+    lv = rng.integers(-1, 3, n)
+    row, number = index.segment_candidates(lv, start, end)
+    got = {(int(r), index.zone_id(int(z))) for r, z in zip(row, number, strict=True)}
+    want = set()
+    for z in zones:
+        x0, y0, x1, y1 = z.polygon.bounds
+        meets = (
+            (np.minimum(start[:, 0], end[:, 0]) <= x1)
+            & (np.maximum(start[:, 0], end[:, 0]) >= x0)
+            & (np.minimum(start[:, 1], end[:, 1]) <= y1)
+            & (np.maximum(start[:, 1], end[:, 1]) >= y0)
+            & (lv == LEVELS.index(z.level))
+        )
+        want |= {(int(i), z.id) for i in np.flatnonzero(meets)}
+    assert got == want
+    assert len(got) == len(row)
 
 
-def test_stored_runs_are_shared_only_when_equal() -> None:
-    """_stored reuses an equal run and copies a different one, even under the same hash."""
-    from numba import types
-    from numba.typed import Dict
+def test_the_docstring_example_runs() -> None:
+    """ZoneIndex's docstring example is runnable and says what the index answers."""
+    import doctest
 
-    from geometry import pip_kernel as pk
+    from geometry import zone_index
 
-    seen = Dict.empty(key_type=types.int64, value_type=types.int64)
-    table = np.zeros(2, np.int64)
-    a, table, n = pk._stored(np.array([5, 6, 7]), 3, table, 0, seen)
-    b, table, n = pk._stored(np.array([5, 6, 7]), 3, table, n, seen)
-    c, table, n = pk._stored(np.array([5, 6, 8]), 3, table, n, seen)
-    assert (a, b, c, n) == (0, 0, 3, 6)
-    # a collision: the hash of [1, 2, 3] made to point at the run [5, 6, 7]
-    h = 3
-    for v in (1, 2, 3):
-        h = ((h * 1000003) & (2**64 - 1)) ^ v
-    seen[h - 2**64 if h >= 2**63 else h] = 0
-    d, table, n = pk._stored(np.array([1, 2, 3]), 3, table, n, seen)
-    assert d == 6 and table[6:9].tolist() == [1, 2, 3]
+    assert doctest.testmod(zone_index, raise_on_error=True).attempted > 0
