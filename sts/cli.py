@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from geometry.errors import StsError
+from sts.compile_notice import compile_notice
 
 #: Modules that each define `register(subparsers)`; the order is the order in `sts --help`.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -38,7 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        code: int = args.run(args)
+        with compile_notice(sys.stderr, args.command):
+            code: int = args.run(args)
     except StsError as exc:
         print(f"sts: {exc}", file=sys.stderr)
         return exc.exit_code
