@@ -64,6 +64,8 @@ class Rejected:
 
     def counts(self) -> dict[Reject, int]:
         """How many rows each reason rejected (reasons with none left out)."""
+        if len(self.index) == 0:
+            return {}
         values, n = np.unique(self.reason, return_counts=True)
         return {Reject(int(v)): int(c) for v, c in zip(values, n, strict=True)}
 
@@ -87,6 +89,10 @@ class LocatorConfig:
     # Reported uncertainty = scale x the filter's 1-sigma radius; `sts calibrate` fits it
     # on the survey so that about 68% of fixes lie within the reported radius.
     uncertainty_scale: float = 1.0
+    # Solve on every numba thread from this many fixes in one call. Below it the start-up
+    # of the threads costs more than it saves, and milliseconds when another process has
+    # the other core (benchmarks/kernel_crossover.py); a live tick is far below it.
+    parallel_min_fixes: int = 50_000
 
     def __post_init__(self) -> None:
         if self.min_readers < 1:
@@ -95,6 +101,10 @@ class LocatorConfig:
             raise ConfigError(f"late_tolerance must be >= 0 s, got {self.late_tolerance}")
         if not (self.uncertainty_scale > 0 and np.isfinite(self.uncertainty_scale)):
             raise ConfigError(f"uncertainty_scale must be > 0, got {self.uncertainty_scale}")
+        if self.parallel_min_fixes < 1:
+            raise ConfigError(
+                f"parallel_min_fixes must be at least 1, got {self.parallel_min_fixes}"
+            )
         if not (0 < self.walkable_cell <= 5):
             raise ConfigError(f"walkable_cell must be in (0, 5] m, got {self.walkable_cell}")
 
@@ -143,14 +153,58 @@ class ReaderTable:
 
 def validate(batch: ReadingBatch, n_readers: int) -> npt.NDArray[np.int8]:
     """Per row, 0 when usable, else the `Reject` reason (first that applies)."""
-    reason = np.zeros(len(batch), np.int8)
-    late_free = ~np.isfinite(batch.t)
-    reason[late_free] = Reject.BAD_TIME
-    bad_rssi = ~((batch.rssi >= RSSI_MIN) & (batch.rssi <= RSSI_MAX))
-    reason[(reason == 0) & bad_rssi] = Reject.RSSI_RANGE
-    bad_reader = (batch.reader < 0) | (batch.reader >= n_readers)
-    reason[(reason == 0) & bad_reader] = Reject.UNKNOWN_READER
+    reason, _, _, _ = _screen(
+        batch.t, batch.reader, batch.rssi, n_readers, -np.inf, np.inf, -np.inf, -np.inf
+    )
     return reason
+
+
+@njit(cache=True)
+def _screen(
+    t: np.ndarray,
+    reader: np.ndarray,
+    rssi: np.ndarray,
+    n_readers: int,
+    watermark: float,
+    tolerance: float,
+    emitted_until: float,
+    last_t: float,
+) -> tuple[np.ndarray, float, int, bool]:
+    """Each row's `Reject` reason (0: usable), the new watermark, the number of rows
+    rejected, and whether the usable rows are in time order and none is older than
+    `last_t` (the newest time buffered), so the buffer stays time-ordered.
+
+    The watermark before a row is the largest time of every earlier row that passed
+    validation (late or not) and of the batch's past; a valid row older than it by more
+    than `tolerance`, or at or before `emitted_until` (a window already emitted), is late.
+    """
+    reason = np.zeros(len(t), np.int8)
+    bad = 0
+    ordered = True
+    for i in range(len(t)):
+        ti = t[i]
+        level = rssi[i]
+        r = reader[i]
+        if not np.isfinite(ti):
+            reason[i] = Reject.BAD_TIME
+        elif not (level >= RSSI_MIN and level <= RSSI_MAX):
+            reason[i] = Reject.RSSI_RANGE
+        elif r < 0 or r >= n_readers:
+            reason[i] = Reject.UNKNOWN_READER
+        else:
+            if ti < watermark - tolerance or ti <= emitted_until:
+                reason[i] = Reject.LATE
+            if ti > watermark:
+                watermark = ti
+        if reason[i] != 0:
+            bad += 1
+        else:
+            ordered = ordered and ti >= last_t
+            last_t = ti
+    return reason, watermark, bad, ordered
+
+
+_NONE_REJECTED = Rejected(np.empty(0, np.int64), np.empty(0, np.int8))
 
 
 class Locator:
@@ -172,6 +226,7 @@ class Locator:
         self._n_levels = max(1, len(floorplan.levels))
         self._level_state = LevelState.empty()
         self._buffer = ReadingBatch.empty()
+        self._ordered = True  # the buffer's times never decrease (the usual stream)
         self._watermark = -np.inf
         self._next_k: int | None = None
         self.rejected_total: dict[Reject, int] = {}
@@ -227,32 +282,38 @@ class Locator:
 
     def _accept(self, batch: ReadingBatch) -> Rejected:
         """Validate, drop late rows against the running watermark, buffer the rest."""
-        reason = validate(batch, len(self.readers))
-        # Only otherwise-valid rows move time on: a garbage row must not hold up the rest.
-        t = np.where(reason == 0, batch.t, -np.inf)
-        # Watermark before each row: the max of every earlier timestamp, this batch and past.
-        running = np.maximum.accumulate(np.concatenate(([self._watermark], t)))[:-1]
-        late = (reason == 0) & (batch.t < running - self.config.late_tolerance)
+        cfg = self.config
+        # After a flush, rows of windows already emitted are late whatever the watermark.
+        emitted_until = -np.inf
         if self._next_k is not None:
-            # After a flush, rows of windows already emitted are late whatever the watermark.
-            late |= (reason == 0) & (batch.t <= (self._next_k - 1) * self.config.window.interval)
-        reason[late] = Reject.LATE
-        good = reason == 0
-        if good.any():
-            self._watermark = max(self._watermark, float(t.max()))
-        bad = np.flatnonzero(~good)
-        rejected = Rejected(bad.astype(np.int64), reason[bad])
-        for why, n in rejected.counts().items():
-            self.rejected_total[why] = self.rejected_total.get(why, 0) + n
-        if good.any():
-            # all good and a buffer to append to: the concatenation below copies anyway
-            fresh = batch if len(self._buffer) and bool(good.all()) else batch.take(good)
+            emitted_until = (self._next_k - 1) * cfg.window.interval
+        buffered = self._buffer
+        reason, self._watermark, n_bad, ordered = _screen(
+            batch.t,
+            batch.reader,
+            batch.rssi,
+            len(self.readers),
+            float(self._watermark),
+            float(cfg.late_tolerance),
+            float(emitted_until),
+            float(buffered.t[-1]) if len(buffered) else -np.inf,
+        )
+        rejected = _NONE_REJECTED
+        if n_bad:
+            bad = np.flatnonzero(reason)
+            rejected = Rejected(bad.astype(np.int64), reason[bad])
+            for why, n in rejected.counts().items():
+                self.rejected_total[why] = self.rejected_total.get(why, 0) + n
+        # The buffer never shares the caller's arrays: the concatenation copies, or a take.
+        fresh = batch if n_bad == 0 and len(buffered) else batch.take(reason == 0)
+        if len(fresh):
             if self._next_k is None:
                 # From the stream's first row, less the tolerance: no later row can be
                 # older, so cutting the stream anywhere gives the same first update.
-                first = float(fresh.t[0]) - self.config.late_tolerance
-                self._next_k = int(np.ceil(first / self.config.window.interval))
-            self._buffer = _concat(self._buffer, fresh)
+                first = float(fresh.t[0]) - cfg.late_tolerance
+                self._next_k = int(np.ceil(first / cfg.window.interval))
+            self._ordered = self._ordered and ordered
+            self._buffer = _concat(buffered, fresh)
         return rejected
 
     def _emit(self, k_end: int) -> PositionBatch:
@@ -262,18 +323,21 @@ class Locator:
         k0 = self._next_k
         if k_end < k0:
             return PositionBatch.empty()
-        windows = window_readings(self._buffer, len(self.readers), cfg.window, k0, k_end)
+        windows = window_readings(
+            self._buffer, len(self.readers), cfg.window, k0, k_end, ordered=self._ordered
+        )
         positions = self._locate(windows)
         self._next_k = k_end + 1
         # Keep the readings that later windows (T >= next update) can still see.
         keep_after = self._next_k * cfg.window.interval - cfg.window.window
         buf = self._buffer
-        if bool(np.all(buf.t[1:] >= buf.t[:-1])):
+        if self._ordered:
             # time-ordered (the usual stream): the rows kept are a suffix, a slice
             a = int(np.searchsorted(buf.t, keep_after, side="right"))
             self._buffer = ReadingBatch(buf.t[a:], buf.tag[a:], buf.reader[a:], buf.rssi[a:])
         else:
             self._buffer = buf.take(buf.t > keep_after)
+            self._ordered = bool(np.all(self._buffer.t[1:] >= self._buffer.t[:-1]))
         return positions
 
     def _solve(
@@ -307,6 +371,7 @@ class Locator:
             x0=x0,
             max_iter=self.config.max_iter,
             min_readers=self.config.min_readers,
+            parallel=len(w) >= self.config.parallel_min_fixes,
         )
         ok: npt.NDArray[np.bool_] = (fixes.status == 0) | (fixes.status == 1)
         return fixes.x, fixes.y, fixes.uncertainty, ok

@@ -312,13 +312,20 @@ def _window_kernel(
 
 
 def window_readings(
-    batch: ReadingBatch, n_readers: int, spec: WindowSpec, k0: int, k1: int
+    batch: ReadingBatch,
+    n_readers: int,
+    spec: WindowSpec,
+    k0: int,
+    k1: int,
+    *,
+    ordered: bool | None = None,
 ) -> Windows:
     """Rows for the update times `k * spec.interval`, k0 <= k <= k1, of every tag in `batch`.
 
     `batch` must hold every reading of the windows asked for (the caller keeps the
     readings of the last `spec.window` seconds between batches); reader indexes must be
-    in `0 .. n_readers - 1`.
+    in `0 .. n_readers - 1`. `ordered`: whether the batch's times never decrease, when the
+    caller knows (None: checked here).
     """
     if len(batch) == 0 or k1 < k0:
         return _empty(spec.top_k)
@@ -328,7 +335,9 @@ def window_readings(
     tag_all = batch.tag
     lo = int(tag_all.min())
     span = int(tag_all.max()) - lo + 1
-    if span <= 4 * len(batch) + 1024 and bool(np.all(batch.t[1:] >= batch.t[:-1])):
+    if ordered is None:
+        ordered = bool(np.all(batch.t[1:] >= batch.t[:-1]))
+    if span <= 4 * len(batch) + 1024 and ordered:
         # Only readings with k0 * interval - window < t <= k1 * interval can fall in a
         # window asked for (the kernel's own comparisons, same floats): in a time-ordered
         # batch a slice, so the readings kept for later windows are not sorted now.

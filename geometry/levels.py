@@ -86,13 +86,14 @@ def _scores_kernel(
     out = np.full((n, n_levels), -np.inf)
     used = np.zeros(n_levels, np.int64)
     sums = np.zeros(n_levels)
+    taken = np.zeros(K, np.bool_)
     for i in range(n):
         used[:] = 0
         sums[:] = 0.0
+        taken[:] = False
         c = min(max(count[i], 0), K)
         # Columns are strongest first, but do not rely on it: take the best `top`
         # by repeated selection (K is a handful).
-        taken = np.zeros(K, np.bool_)
         for _ in range(c):
             best = -1
             bv = -np.inf

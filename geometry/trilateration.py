@@ -591,6 +591,13 @@ def _kernel_parallel(
 
 def _as_rows(name: str, a: npt.ArrayLike, shape: tuple[int, ...]) -> npt.NDArray[np.float64]:
     """A C-contiguous float64 array of `shape` (broadcast from a scalar or a row)."""
+    if (
+        isinstance(a, np.ndarray)
+        and a.dtype == np.float64
+        and a.shape == shape
+        and a.flags.c_contiguous
+    ):
+        return a  # already what the kernel takes: no copy, no broadcast
     arr = np.asarray(a, dtype=np.float64)
     try:
         arr = np.broadcast_to(arr, shape)

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from geometry.errors import StsError
+from sts.compile_notice import compile_notice
 from sts.interrupts import handle_interrupts
 
 #: Modules that each define `register(subparsers)`; the order is the order in `sts --help`.
@@ -46,7 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with handle_interrupts(), quiet_numeric_warnings():
+        with (
+            handle_interrupts(),
+            quiet_numeric_warnings(),
+            compile_notice(sys.stderr, args.command),
+        ):
             code: int = args.run(args)
     except StsError as exc:
         print(f"sts: {exc}", file=sys.stderr)

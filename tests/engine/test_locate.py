@@ -240,3 +240,49 @@ def test_forget_drops_a_tag_and_leaves_the_others(fp, straight) -> None:
     zero = a.take(a.tag == 0)
     assert len(zero) > 10
     assert zero.uncertainty[0] > b.take(b.tag == 0).uncertainty[0]
+
+
+def test_parallel_solves_give_the_same_positions_as_serial(fp, straight) -> None:
+    batch, _ = straight
+    serial = LocatorConfig(tag_height=1.8)
+    assert serial.parallel_min_fixes > len(batch)  # the default never goes parallel here
+    parallel = LocatorConfig(tag_height=1.8, parallel_min_fixes=1)
+    whole, _ = locate_all(fp, batch, None, serial)
+    same(whole, locate_all(fp, batch, None, parallel)[0])
+    # Streamed, each call's solves on one side of the threshold or the other.
+    cuts = list(range(50, len(batch), 97))
+    same(whole, in_chunks(fp, batch, cuts, LocatorConfig(tag_height=1.8, parallel_min_fixes=3)))
+
+
+def test_parallel_min_fixes_below_one_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="parallel_min_fixes"):
+        LocatorConfig(parallel_min_fixes=0)
+
+
+def test_rows_out_of_order_within_the_tolerance_stream_like_one_batch(fp, straight) -> None:
+    batch, _ = straight
+    # Swap neighbours less than the 0.5 s tolerance apart: a stream a gateway reordered.
+    order = np.arange(len(batch))
+    for i in range(5, len(batch) - 1, 7):
+        if batch.t[i + 1] - batch.t[i] < 0.4:
+            order[i], order[i + 1] = order[i + 1], order[i]
+    shuffled = batch.take(order)
+    assert (np.diff(shuffled.t) < 0).any()
+    config = LocatorConfig(tag_height=1.8)
+    whole, rejected = locate_all(fp, shuffled, None, config)
+    assert len(rejected) == 0
+    cuts = sorted(np.random.default_rng(5).choice(len(batch), 30, replace=False).tolist())
+    same(whole, in_chunks(fp, shuffled, cuts, config))
+
+
+def test_the_locator_keeps_no_view_of_the_callers_arrays(fp, straight) -> None:
+    batch, _ = straight
+    head = batch.take(np.arange(400))
+    kept = ReadingBatch(head.t.copy(), head.tag.copy(), head.reader.copy(), head.rssi.copy())
+    a = Locator(fp, None, LocatorConfig(tag_height=1.8))
+    b = Locator(fp, None, LocatorConfig(tag_height=1.8))
+    a.process(head)
+    b.process(kept)
+    head.rssi[:] = -20.0  # the caller reuses its buffers
+    head.reader[:] = 0
+    same(a.flush(), b.flush())
