@@ -19,8 +19,9 @@ number of SimPy events grows with people's decisions, not with readings.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import simpy
@@ -48,6 +49,9 @@ from simulator.radio import (
 from simulator.scenario import Scenario
 from simulator.truth import SegmentLog
 from simulator.walk_graph import WalkGraph
+
+#: A SimPy process body: yields events, returns nothing.
+Proc = Generator[simpy.Event, Any, None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +155,7 @@ class CampusSim:
         day = [s for g in slots.values() for s in g]
         first = min((s.start for s in day), default=self.world.day_epoch + 9 * 3600)
         last = max((s.end for s in day), default=self.world.day_epoch + 15 * 3600)
-        plans = []
+        plans: list[list[Visit]] = []
         for i, person in enumerate(self.people):
             rng = self.rngs[i]
             if person.absent:
@@ -185,7 +189,7 @@ class CampusSim:
             items.sort(key=lambda it: (it.t1, 0) if isinstance(it, Readings) else (it.t, 1))
             yield from items
 
-    def _radio(self) -> Iterator[simpy.Event]:
+    def _radio(self) -> Proc:
         tick = 0
         while True:
             t0 = self.env.now
@@ -205,7 +209,7 @@ class CampusSim:
             self._out.append(Readings(t0, self.env.now, batch, self.tag_ids))
             tick += 1
 
-    def _event(self, at: float, kind: str, reader: str) -> Iterator[simpy.Event]:
+    def _event(self, at: float, kind: str, reader: str) -> Proc:
         if at < self.env.now:
             return
         yield self.env.timeout(at - self.env.now)
@@ -237,7 +241,7 @@ class CampusSim:
 
     # ---- a person ----------------------------------------------------------------------------
 
-    def _life(self, i: int) -> Iterator[simpy.Event]:
+    def _life(self, i: int) -> Proc:
         self._place_at_start(i)
         while True:
             try:
@@ -271,7 +275,7 @@ class CampusSim:
         if self.people[i].badge == Badge.LOCKER:
             self.locked[i] = True
 
-    def _follow(self, i: int) -> Iterator[simpy.Event]:
+    def _follow(self, i: int) -> Proc:
         plan = self.plans[i]
         k = self._current_visit(i)
         if k >= 0 and plan[k].zone != self.zone[i]:
@@ -281,7 +285,7 @@ class CampusSim:
                 yield self.env.timeout(visit.t - self.env.now)
             yield from self._go(i, visit)
 
-    def _evacuate(self, i: int) -> Iterator[simpy.Event]:
+    def _evacuate(self, i: int) -> Proc:
         rng, spec = self.rngs[i], self.scenario.evacuation
         if self.zone[i] != OUTSIDE and rng.random() >= spec.straggler_rate:
             delay = float(
@@ -301,7 +305,7 @@ class CampusSim:
 
     # ---- movement ----------------------------------------------------------------------------
 
-    def _go(self, i: int, visit: Visit) -> Iterator[simpy.Event]:
+    def _go(self, i: int, visit: Visit) -> Proc:
         """Walk from wherever person i is to a spot in the visit's zone (or off campus)."""
         graph = self.graph
         entrance = graph.ports[self.entrance]
@@ -384,7 +388,7 @@ class CampusSim:
             i, self.env.now, (x, y), int(self.where[i][LEVEL]), float(self.where[i][HEADING])
         )
 
-    def _walk(self, i: int, x: float, y: float, level: int) -> Iterator[simpy.Event]:
+    def _walk(self, i: int, x: float, y: float, level: int) -> Proc:
         x0, y0 = self._position(i)
         d = math.hypot(x - x0, y - y0)
         heading = math.atan2(y - y0, x - x0) if d > 0 else float(self.where[i][HEADING])
@@ -393,7 +397,7 @@ class CampusSim:
         if duration > 0:
             yield self.env.timeout(duration)
 
-    def _climb(self, i: int, x: float, y: float, level: int) -> Iterator[simpy.Event]:
+    def _climb(self, i: int, x: float, y: float, level: int) -> Proc:
         """A storey on the stairs: half the time on the floor left, half on the one reached."""
         half = self.graph.flow.climb_s / 2
         here = self._position(i)
@@ -404,7 +408,7 @@ class CampusSim:
         self._segment(i, self.env.now + half, (x, y), level, heading)
         yield self.env.timeout(half)
 
-    def _pass(self, i: int, port: int) -> Iterator[simpy.Event]:
+    def _pass(self, i: int, port: int) -> Proc:
         """Through a door or onto the stairs: wait one's turn when the passage is full."""
         capacity = self.graph.ports[port].capacity_pps
         if capacity <= 0:

@@ -284,24 +284,12 @@ def hear_step(
     first = window[0] + np.mod(phase - window[0], params.interval_s)
     order = np.argsort(first, kind="stable").astype(np.int64)
     count = _hear_kernel(
-        current,
-        previous,
-        transmitting,
-        first,
-        order,
-        table.readers,
-        table.grid,
-        table.candidate,
-        table.link_db,
-        table.level_z,
+        (current, previous),
+        (transmitting, first, order),
+        (table.readers, table.grid, table.candidate, table.link_db, table.level_z),
         reader_up,
-        _param_vector(params),
-        window[1],
-        seed,
-        t,
-        badge,
-        reader,
-        rssi,
+        (_param_vector(params), window[1], seed),
+        (t, badge, reader, rssi),
     )
     return Heard(t[:count], badge[:count], reader[:count], rssi[:count])
 
@@ -314,26 +302,13 @@ def _position(seg: np.ndarray, t: float) -> tuple[float, float]:
 
 
 @numba.njit(cache=True)
-def _hear_kernel(
-    current,
-    previous,
-    transmitting,
-    first,
-    order,
-    readers,
-    grid,
-    candidate,
-    link_db,
-    level_z,
-    reader_up,
-    p,
-    t1,
-    seed,
-    out_t,
-    out_badge,
-    out_reader,
-    out_rssi,
-):
+def _hear_kernel(motion, badges, table, reader_up, settings, out):  # type: ignore[no-untyped-def]
+    """Readings of every advertisement in the window; returns how many were written to `out`."""
+    current, previous = motion
+    transmitting, first, order = badges
+    readers, grid, candidate, link_db, level_z = table
+    p, t1, seed = settings
+    out_t, out_badge, out_reader, out_rssi = out
     np.random.seed(seed)
     interval, sigma, sens, loss, body, tag_h, cell = p[0], p[1], p[2], p[3], p[4], p[5], p[6]
     n_out = 0

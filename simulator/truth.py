@@ -45,12 +45,10 @@ class Segments:
     @classmethod
     def concat(cls, parts: Sequence[Segments]) -> Segments:
         """Several logs' rows, in order."""
-        return cls(
-            *(
-                np.concatenate([getattr(p, f) for p in parts]) if parts else np.empty(0)
-                for f in SEGMENT_FIELDS
-            )
-        )
+        if not parts:
+            return SegmentLog().take()
+        columns = {f: np.concatenate([getattr(p, f) for p in parts]) for f in SEGMENT_FIELDS}
+        return cls(**columns)
 
     def at(
         self, tag: npt.NDArray[np.int32], t: npt.NDArray[np.float64]

@@ -19,6 +19,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sts.commands.track",
     "sts.commands.attendance",
     "sts.commands.rollcall",
+    "sts.commands.simulate",
+    "sts.commands.replay",
+    "sts.commands.evaluate",
 )
 
 
