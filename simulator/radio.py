@@ -53,7 +53,7 @@ class RadioParams:
     """Radio model parameters; defaults fitted on tetam-ble (see the module docstring)."""
 
     interval_s: float = 1.0  # advertising interval of a badge
-    rssi_1m: float = -59.8  # mean level at 1 m with the wearer facing the reader
+    rssi_1m: float = -58.8  # mean level at 1 m with the wearer facing the reader
     exponent: float = 1.40  # log-distance path-loss exponent
     sigma_db: float = 5.9  # shadowing and fading, per packet
     body_db: float = 6.0  # loss through the wearer toward a reader behind them

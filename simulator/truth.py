@@ -63,8 +63,8 @@ class Segments:
             nothing = np.full(len(t), -1, dtype=np.int32)
             return np.full(len(t), np.nan), np.full(len(t), np.nan), nothing, nothing
         # One sorted key per segment: tag first, then start time (both exact in float64).
-        base = float(self.t0.min())
-        span = float(self.t1.max() - base) + 1.0
+        base = min(float(self.t0.min()), float(t.min()) if len(t) else np.inf)
+        span = max(float(self.t1.max()), float(t.max()) if len(t) else -np.inf) - base + 1.0
         key = self.tag * span + (self.t0 - base)
         order = np.argsort(key, kind="stable")
         pos = np.searchsorted(key[order], tag * span + (t - base), side="right") - 1
