@@ -319,7 +319,10 @@ class CampusSim:
             yield from self._pass(i, self.entrance)
             self.zone[i] = entrance.zones[0]
         goal = visit.zone if visit.zone != OUTSIDE else entrance.zones[0]
-        spot = graph.random_spot(goal, self.rngs[i])
+        if visit.reason == "muster":
+            spot = graph.gathering_spot(goal, self.rngs[i])
+        else:
+            spot = graph.random_spot(goal, self.rngs[i])
         for step in graph.steps(int(self.zone[i]), goal, spot):
             if step.climb:
                 yield from self._climb(i, step.x, step.y, step.level)

@@ -237,6 +237,18 @@ class WalkGraph:
                 return float(x), float(y)
         return self.centre(zone)
 
+    def gathering_spot(
+        self, zone: int, rng: np.random.Generator, spread_m: float = 1.5
+    ) -> tuple[float, float]:
+        """A point near the zone's centre (people gather round a muster sign), inside it."""
+        polygon = self.zones[zone].polygon
+        cx, cy = self.centre(zone)
+        for _ in range(30):
+            x, y = cx + rng.normal(0, spread_m), cy + rng.normal(0, spread_m)
+            if polygon.contains(Point(x, y)):
+                return float(x), float(y)
+        return cx, cy
+
     def route(self, start: int, goal: int) -> tuple[int, ...]:
         """Ports from zone `start` to zone `goal` on the shortest way (empty: same zone)."""
         key = (start, goal)

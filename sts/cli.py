@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sts.commands.simulate",
     "sts.commands.replay",
     "sts.commands.evaluate",
+    "sts.commands.drill",
 )
 
 
