@@ -209,21 +209,24 @@ def _value(probs: _Problems, key: str, value: Any, default: Any) -> Any:
             return None
         return value
     if default is None or isinstance(default, int | float):
+        whole = default is None or isinstance(default, int)
+        signed = key.endswith(("_dbm", "rssi_1m"))  # levels in dBm are negative
         if (
             not _is_number(value)
-            or value < 0
-            or (isinstance(default, int) and not isinstance(value, int) and default is not None)
+            or (whole and not isinstance(value, int))
+            or (value < 0 and not signed)
         ):
+            kind = "a whole number" if whole else "a number"
             probs.add(
                 key,
-                f"must be a number at least 0, got {value!r}",
+                f"must be {kind}{'' if signed else ' at least 0'}, got {value!r}",
                 f"write {key.split('.')[-1]} = 10",
             )
             return None
         if key.endswith("_rate") and value > 1:
             probs.add(key, f"is a fraction, got {value!r}", "give a number from 0 to 1")
             return None
-        return value
+        return value if whole else float(value)
     return value
 
 

@@ -34,6 +34,16 @@ OPEN_KINDS = frozenset(
     {ZoneKind.OUTDOOR, ZoneKind.PLAYGROUND, ZoneKind.PARKING, ZoneKind.MUSTER_POINT, ZoneKind.EXIT}
 )
 VERTICAL_KINDS = frozenset({ZoneKind.STAIRS, ZoneKind.ELEVATOR})
+#: Zones nobody walks through on the way elsewhere (locked, or not a way through).
+NO_THROUGH_KINDS = frozenset(
+    {
+        ZoneKind.RESTRICTED,
+        ZoneKind.STAFF_ONLY,
+        ZoneKind.STORAGE,
+        ZoneKind.RESTROOM,
+        ZoneKind.PARKING,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +92,11 @@ class WalkGraph:
             z for z in floorplan.zones if z.kind not in CONTAINER_KINDS
         )
         self.zone_number = {z.id: i for i, z in enumerate(self.zones)}
+        self.no_through = frozenset(
+            i for i, z in enumerate(self.zones) if z.kind in NO_THROUGH_KINDS
+        )
         self.ports: list[Port] = []
-        self._edges: dict[int, list[tuple[int, float]]] = {}
+        self._edges: dict[int, list[tuple[int, float, int]]] = {}  # to, metres, zone crossed
         self._zone_ports: list[list[int]] = [[] for _ in self.zones]
         self._routes: dict[tuple[int, int], tuple[int, ...]] = {}
         self._build()
@@ -106,13 +119,15 @@ class WalkGraph:
             self._add_opening(opening)
         self._add_open_edges()
         self._add_stairs()
-        for ports in self._zone_ports:  # inside a zone every port reaches every other
+        for zone, ports in enumerate(
+            self._zone_ports
+        ):  # inside a zone every port reaches every other
             for a, b in itertools.combinations(ports, 2):
                 d = float(
                     np.hypot(self.ports[a].x - self.ports[b].x, self.ports[a].y - self.ports[b].y)
                 )
-                self._edges[a].append((b, d))
-                self._edges[b].append((a, d))
+                self._edges[a].append((b, d, zone))
+                self._edges[b].append((a, d, zone))
 
     def _add_opening(self, opening: Opening) -> None:
         zones = [self.zone_number[z] for z in opening.zones if z in self.zone_number]
@@ -196,8 +211,8 @@ class WalkGraph:
                         Port(f"{zone.id}^", self._level(zone.level), c.x, c.y, (number,), cap)
                     )
                 )
-            self._edges[ports[0]].append((ports[1], self.flow.climb_s))
-            self._edges[ports[1]].append((ports[0], self.flow.climb_s))
+            self._edges[ports[0]].append((ports[1], self.flow.climb_s, i))
+            self._edges[ports[1]].append((ports[0], self.flow.climb_s, j))
 
     @staticmethod
     def _stair_width(polygon: Polygon) -> float:
@@ -284,7 +299,9 @@ class WalkGraph:
                     found, found_cost = p, total
             if cost >= found_cost:
                 break
-            for q, w in self._edges[p]:
+            for q, w, via in self._edges[p]:
+                if via in self.no_through and via not in (start, goal):
+                    continue
                 if cost + w < best.get(q, float("inf")):
                     best[q] = cost + w
                     heapq.heappush(heap, (cost + w, q, p))

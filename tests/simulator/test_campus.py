@@ -208,3 +208,36 @@ def test_the_sample_scenarios_are_valid():
     for path in sorted((NORTHFIELD / "scenarios").glob("*.toml")):
         sc = load_scenario(path)
         assert sc.campus == NORTHFIELD and sc.duration_s > 0
+
+
+def test_nobody_walks_through_a_restricted_or_staff_only_zone_on_the_way_elsewhere():
+    from sts.floorplan_io import load_floorplan
+
+    graph = WalkGraph(load_floorplan(NORTHFIELD).floorplan)
+    closed = {"restricted", "staff_only", "storage", "restroom", "parking"}
+    for a, b in [
+        ("L0-cafeteria", "L0-sports-field"),
+        ("L0-gym", "L0-east-path"),
+        ("L0-classroom-1", "L0-muster-b"),
+    ]:
+        if a not in graph.zone_number or b not in graph.zone_number:
+            continue
+        start, goal = graph.zone_number[a], graph.zone_number[b]
+        crossed = [
+            graph.zones[s.zone].kind for s in graph.steps(start, goal, graph.centre(goal))[:-1]
+        ]
+        assert not closed & {str(k) for k in crossed}, (a, b, crossed)
+    boiler = graph.zone_number["L0-boiler-room"]
+    assert (
+        graph.steps(graph.zone_number["L0-east-path"], boiler, graph.centre(boiler))[-1].zone
+        == boiler
+    )
+
+
+def test_radio_overrides_take_negative_levels_and_whole_numbers(tmp_path):
+    body = "[radio]\nrssi_1m = -61\nsensitivity_dbm = -95\ncandidates = 8\n[population]\nstudents = 12\n"
+    sc = load_scenario(scenario_file(tmp_path, NORTHFIELD, body))
+    assert (sc.radio.rssi_1m, sc.radio.sensitivity_dbm, sc.radio.candidates) == (-61.0, -95.0, 8)
+    assert sc.population.students == 12
+    with pytest.raises(ConfigError, match="radio.candidates: must be a whole number"):
+        load_scenario(scenario_file(tmp_path, NORTHFIELD, "[radio]\ncandidates = 2.5\n"))
