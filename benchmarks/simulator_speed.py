@@ -61,7 +61,8 @@ def main() -> None:
     print(f"setup (plans, walk graph, reader table) {setup:.1f} s")
     print(f"run {run:.1f} s: {scenario.duration_s / run:.1f}x real time")
     print(
-        f"readings {readings:,} ({readings / max(badge_seconds, 1):.1f} per transmitting badge-second)"
+        f"readings {readings:,} "
+        f"({readings / max(badge_seconds, 1):.1f} per transmitting badge-second)"
     )
 
 

@@ -267,13 +267,22 @@ class WalkGraph:
     def route(self, start: int, goal: int) -> tuple[int, ...]:
         """Ports from zone `start` to zone `goal` on the shortest way (empty: same zone)."""
         key = (start, goal)
-        if key not in self._routes:
-            self._routes[key] = self._shortest(start, goal)
-        return self._routes[key]
-
-    def _shortest(self, start: int, goal: int) -> tuple[int, ...]:
         if start == goal:
             return ()
+        if key not in self._routes:
+            # Through closed zones only when there is no other way (a store behind a kitchen).
+            self._routes[key] = self._shortest(start, goal, True) or self._shortest(
+                start, goal, False
+            )
+            if not self._routes[key]:
+                raise InputError(
+                    f"walk graph: no way from zone {self.zones[start].id!r} to "
+                    f"{self.zones[goal].id!r} through the plan's doors; add a door between them"
+                )
+        return self._routes[key]
+
+    def _shortest(self, start: int, goal: int, closed: bool) -> tuple[int, ...]:
+        """Ports of the shortest way (empty: none); `closed`: never through a closed zone."""
         sx, sy = self.centre(start)
         gx, gy = self.centre(goal)
         goal_ports = set(self._zone_ports[goal])
@@ -300,16 +309,13 @@ class WalkGraph:
             if cost >= found_cost:
                 break
             for q, w, via in self._edges[p]:
-                if via in self.no_through and via not in (start, goal):
+                if closed and via in self.no_through and via not in (start, goal):
                     continue
                 if cost + w < best.get(q, float("inf")):
                     best[q] = cost + w
                     heapq.heappush(heap, (cost + w, q, p))
         if found < 0:
-            raise InputError(
-                f"walk graph: no way from zone {self.zones[start].id!r} to "
-                f"{self.zones[goal].id!r} through the plan's doors; add a door between them"
-            )
+            return ()
         path = [found]
         while path[-1] in came:
             path.append(came[path[-1]])

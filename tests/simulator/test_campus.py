@@ -235,9 +235,12 @@ def test_nobody_walks_through_a_restricted_or_staff_only_zone_on_the_way_elsewhe
 
 
 def test_radio_overrides_take_negative_levels_and_whole_numbers(tmp_path):
-    body = "[radio]\nrssi_1m = -61\nsensitivity_dbm = -95\ncandidates = 8\n[population]\nstudents = 12\n"
+    body = (
+        "[radio]\nrssi_1m = -61\nsensitivity_dbm = -95\ncandidates = 8\n"
+        "[population]\nstudents = 12\n"
+    )
     sc = load_scenario(scenario_file(tmp_path, NORTHFIELD, body))
     assert (sc.radio.rssi_1m, sc.radio.sensitivity_dbm, sc.radio.candidates) == (-61.0, -95.0, 8)
     assert sc.population.students == 12
-    with pytest.raises(ConfigError, match="radio.candidates: must be a whole number"):
+    with pytest.raises(ConfigError, match=r"radio\.candidates: must be a whole number"):
         load_scenario(scenario_file(tmp_path, NORTHFIELD, "[radio]\ncandidates = 2.5\n"))
