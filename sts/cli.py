@@ -28,6 +28,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sts.commands.serve",
     "sts.commands.tokens",
     "sts.commands.tail",
+    "sts.commands.simulate",
+    "sts.commands.replay",
+    "sts.commands.evaluate",
+    "sts.commands.drill",
 )
 
 
