@@ -765,11 +765,20 @@ class ZoneStateMachine:
     # ---- output ------------------------------------------------------------------------
 
     def _materialise(self, out: _Events) -> list[ZoneEvent]:
-        """The buffered events as ZoneEvent values, ordered by (t, student, emission)."""
+        """The buffered events as ZoneEvent values, ordered by (t, silence last, student,
+        emission).
+
+        Why silence last: a stale or lost event at exactly the time of a transition is only
+        known once time has passed it, so it may come in a later call than that
+        transition; putting it after transitions of the same time keeps the order the same
+        however the stream is split.
+        """
         if not out.cols:
             return []
         cols = [np.concatenate([c[i] for c in out.cols]) for i in range(len(_Events.NAMES))]
-        order = np.lexsort((np.arange(len(cols[0])), cols[1], cols[0]))
+        kind = cols[_Events.NAMES.index("kind")]
+        silence = np.isin(kind, (_K[EventKind.STALE], _K[EventKind.LOST]))
+        order = np.lexsort((np.arange(len(cols[0])), cols[1], silence, cols[0]))
         t, student, zone, level, kind, visit, dur, x, y, u, age = (c[order].tolist() for c in cols)
         level_names = [*self.index.level_ids, ""]  # index -1 -> ""
         zone_names = [*self._zone_ids, ""]

@@ -7,7 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
 
@@ -385,6 +385,7 @@ def test_slots_grow_for_many_nested_zones() -> None:
     cuts=st.lists(st.integers(1, 49), max_size=5, unique=True),
     dwell=st.sampled_from([0.0, 1.0, 3.0]),
 )
+@example(seed=1108, cuts=[1, 2, 20], dwell=1.0)  # a stale event tied with an enter, split
 def test_random_walks_split_anywhere_and_visits_pair_up(seed, cuts, dwell) -> None:
     rng = np.random.default_rng(seed)
     n, steps = 3, 50
