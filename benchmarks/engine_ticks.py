@@ -37,12 +37,15 @@ from shapely.geometry import Point
 
 from engine.batches import ReadingBatch
 from engine.engine import Engine
+from engine.roster import Roster, RosterEntry
 from engine.rules import RuleSet
 from geometry.model import Floorplan, ZoneKind
 from simulator.scripted_walks import Leg, RadioModel, Walk, hear, plan_walk, sample_truth
 from sts.demo_morning import DEMO_DAY
 from sts.floorplan_io import load_floorplan
-from sts.rules_toml import Roster, RosterEntry, load_rules, load_timetable, read_roster
+from sts.roster_csv import read_roster
+from sts.rules_toml import load_rules
+from sts.timetable_toml import load_timetable
 
 NORTHFIELD = Path(__file__).resolve().parents[1] / "floorplans" / "northfield"
 START_MIN = 9 * 60  # 09:00 local: period 1 under way, every timetabled rule live
