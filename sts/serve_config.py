@@ -66,17 +66,6 @@ class TlsConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class WebhookConfig:
-    """One webhook: where to POST, the secret that signs, what to send."""
-
-    url: str = ""
-    secret: str = ""
-    types: list[str] = field(default_factory=lambda: ["alert"])
-    max_attempts: int = 6
-    backoff_s: float = 1.0
-
-
-@dataclass(frozen=True, slots=True)
 class ServeConfig:
     """The whole configuration of `sts serve`."""
 
@@ -84,7 +73,6 @@ class ServeConfig:
     ingest: IngestLimits = field(default_factory=IngestLimits)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     tls: TlsConfig = field(default_factory=TlsConfig)
-    webhooks: list[WebhookConfig] = field(default_factory=list)
 
 
 def _value(probs: Problems, key: str, default: Any, value: Any) -> Any:
@@ -131,25 +119,9 @@ def parse_config(data: dict[str, Any], source: str) -> ServeConfig:
     probs = Problems(source)
     base = ServeConfig()
     sections = {"feed": base.feed, "ingest": base.ingest, "mqtt": base.mqtt, "tls": base.tls}
-    check_keys(probs, "sts.toml", data, {*sections, "webhooks"})
+    check_keys(probs, "sts.toml", data, set(sections))
     parsed = {k: _section(probs, k, data[k], v) for k, v in sections.items() if k in data}
-    hooks = []
-    raw_hooks = data.get("webhooks", [])
-    if not isinstance(raw_hooks, list):
-        probs.add("webhooks", "must be an array of tables", "write each under [[webhooks]]")
-        raw_hooks = []
-    for i, table in enumerate(raw_hooks):
-        hook = _section(probs, f"webhooks[{i}]", table, WebhookConfig())
-        if not hook.url.startswith(("http://", "https://")):
-            probs.add(f"webhooks[{i}].url", "must be an http(s) URL", 'write url = "https://..."')
-        if len(hook.secret) < 16:
-            probs.add(
-                f"webhooks[{i}].secret",
-                "must be at least 16 characters",
-                "give a long random secret, shared with the receiver",
-            )
-        hooks.append(hook)
-    config = replace(base, **parsed, webhooks=hooks)
+    config = replace(base, **parsed)
     if bool(config.tls.cert) != bool(config.tls.key):
         probs.add("tls", "cert and key go together", "give both tls.cert and tls.key, or neither")
     if not 0 <= config.mqtt.qos <= 2:

@@ -3,6 +3,6 @@
 Sources: gateway frames over WebSocket (`ingest_ws`) and MQTT (`mqtt_source`) go to the
 `IngestDesk`, which maps them to engine codes, counts what it rejects and journals what
 it keeps; the `TickLoop` feeds the hub once per tick. Sinks: the `Feed` stores every
-durable message before fanning it out to subscribers (`feed_clients`), and webhooks.
+durable message before fanning it out to subscribers (`feed_clients`).
 `app` wires it all on one port with the plain HTTP routes (`http_routes`).
 """

@@ -108,7 +108,9 @@ class Feed:
         self.pending: list[Durable] = []
         self.positions: PositionFrame | None = None
         self.alert_tag: dict[str, str] = {}
-        self.listeners: list[Callable[[Durable], None]] = []  # e.g. webhooks
+        self.listeners: list[
+            Callable[[Durable], None]
+        ] = []  # called per stored message (webhooks, when they come)
         _, self.last_seq = feed_log.bounds(conn)
 
     # ---- the sink -------------------------------------------------------------------------

@@ -71,9 +71,6 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        self.webhook_deliveries = Counter(
-            "sts_webhook_deliveries", "Webhook attempts, by outcome", ["outcome"], registry=r
-        )
 
     def render(self) -> bytes:
         """The text exposition format."""

@@ -210,3 +210,21 @@ def test_prune_drops_old_resolved_alerts_only() -> None:
     assert [a.id for a in book.all_alerts()] == [still.id]  # open alerts are never pruned
     # The cooldown ended long ago, so a new alert can be raised.
     assert book.trigger("dwell", Severity.WARNING, "badge-1", "wc", 200.0) is not None
+
+
+def test_a_restored_open_alert_folds_new_triggers_and_a_resolved_one_cools_down() -> None:
+    from engine.alerts import AlertBook
+    from engine.events import Severity
+
+    before = AlertBook(cooldown_s=300.0)
+    open_alert = before.trigger("r", Severity.CRITICAL, "b1", "z", 10.0)
+    closed = before.trigger("r", Severity.WARNING, "b2", "z", 10.0)
+    assert open_alert is not None and closed is not None
+    closed = before.resolve(closed.id, "Sam", 20.0, "fine")
+    after = AlertBook(cooldown_s=300.0)
+    after.restore(open_alert)
+    after.restore(closed)
+    assert after.trigger("r", Severity.CRITICAL, "b1", "z", 30.0) is None  # folded
+    assert after.get(open_alert.id).occurrences == 2
+    assert after.trigger("r", Severity.WARNING, "b2", "z", 100.0) is None  # cooling down
+    assert after.suppressed == 1

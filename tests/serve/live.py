@@ -73,7 +73,10 @@ def issue(data: Path, role: str, name: str, **kwargs: Any) -> str:
 class ServerProcess:
     """`sts serve` in its own process."""
 
-    def __init__(self, tmp: Path, config: str = TEST_CONFIG, tick_s: float = 0.1) -> None:
+    def __init__(
+        self, tmp: Path, config: str = TEST_CONFIG, tick_s: float = 0.1, site: Path = NORTHFIELD
+    ) -> None:
+        self.site = site
         self.data = tmp / "data"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -96,7 +99,7 @@ class ServerProcess:
                     "sts",
                     "serve",
                     "--site",
-                    str(NORTHFIELD),
+                    str(self.site),
                     "--port",
                     str(self.port),
                     "--data",
