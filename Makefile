@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv demo test lint bench clean system-packages
 
 $(STAMP): pyproject.toml constraints.txt scripts/bootstrap-python.sh
 	PY=$(PY) bash scripts/bootstrap-python.sh
@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml constraints.txt scripts/bootstrap-python.sh
 
 venv: $(STAMP)
 
+# chromium and mosquitto: the browser and the broker the tests run for real.
+system-packages:
+	bash scripts/system-packages.sh
+
 demo: venv
 	$(BIN)/python -m sts demo
 
@@ -25,8 +29,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
-	bash scripts/bootstrap-mosquitto.sh
+test: lint system-packages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: venv

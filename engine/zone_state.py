@@ -278,6 +278,21 @@ class ZoneStateMachine:
             z for z, s in self.memberships(student).items() if s in (_S.INSIDE, _S.LEAVING)
         )
 
+    def inside_since(self, student: int) -> dict[str, float]:
+        """Zone id -> when the student entered it, for the zones they are inside (views)."""
+        if student >= self._students:
+            return {}
+        out = {}
+        for z, s, entered in zip(
+            self.slot_zone[student],
+            self.slot_state[student],
+            self.slot_entered[student],
+            strict=True,
+        ):
+            if z >= 0 and s in (_S.INSIDE, _S.LEAVING):
+                out[self._zone_ids[z]] = float(entered)
+        return out
+
     # ---- zones -------------------------------------------------------------------------
 
     def _register(self, zone: Zone) -> int:

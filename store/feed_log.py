@@ -97,3 +97,9 @@ def alert_bodies(conn: sqlite3.Connection, states: Iterable[str] | None = None) 
             f"SELECT body FROM alerts WHERE state IN ({marks}) ORDER BY rowid", wanted
         ).fetchall()
     return [str(r[0]) for r in rows]
+
+
+def bodies_of_kind(conn: sqlite3.Connection, kind: str) -> list[str]:
+    """The stored bodies of one kind of message (e.g. every event kept), in order."""
+    rows = conn.execute("SELECT body FROM feed_log WHERE kind = ? ORDER BY seq", (kind,)).fetchall()
+    return [str(r[0]) for r in rows]

@@ -1,6 +1,11 @@
-"""`sts demo`: a scripted Northfield morning through locate, track, rules and attendance.
+"""`sts demo`: a scripted Northfield morning, live on the dashboard or as a batch run.
 
-It validates and renders the sample campus, generates readings for every badge of the
+By default (live) it starts `sts serve` on loopback, prints the dashboard's URL and a
+demo token for each role, and streams the morning into it at `--speed` times real time
+(sts/demo_live.py) until Ctrl-C or `--duration`.
+
+With `--batch` it runs the morning through locate, track, rules and attendance at once:
+it validates and renders the sample campus, generates readings for every badge of the
 roster from scripted walks with a plain path-loss radio, runs them through the Engine
 (consent gate, windowing, trilateration, tracking, zones, rules) in one-second steps
 with a progress bar, then prints the notable events, the alerts with their evidence,
@@ -49,6 +54,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--campus", type=Path, default=NORTHFIELD, help="campus folder")
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for the outputs")
     p.add_argument("--seed", type=int, default=2026, help="seed of the walks and the radio")
+    p.add_argument(
+        "--batch", action="store_true", help="run the morning at once and print it (no server)"
+    )
+    live = p.add_argument_group("live (the default)")
+    live.add_argument("--port", type=int, default=8765, help="loopback port of the server")
+    live.add_argument("--speed", type=float, default=10.0, help="times real time (default 10)")
+    live.add_argument("--duration", type=float, default=None, help="stop after this many s")
+    live.add_argument(
+        "--data", type=Path, default=Path("out/demo/live"), help="the server's data (wiped)"
+    )
     p.set_defaults(run=run)
 
 
@@ -153,7 +168,26 @@ def _print_alerts(alerts: list[Alert], morning: Morning) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the demo morning and print what a safety team would see."""
+    """Run the demo morning: live on the dashboard, or with --batch at once."""
+    if args.batch:
+        return run_batch(args)
+    from sts.demo_live import LiveDemo, run_live_demo
+
+    if not (args.speed > 0) or (args.duration is not None and not args.duration > 0):
+        raise InputError("--speed and --duration must be positive numbers")
+    demo = LiveDemo(
+        campus=args.campus,
+        data=args.data,
+        port=args.port,
+        speed=args.speed,
+        duration_s=args.duration,
+        seed=args.seed,
+    )
+    return run_live_demo(demo)
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    """Run the demo morning at once and print what a safety team would see."""
     from sts.site import SiteFiles, load_site
 
     started = time.perf_counter()

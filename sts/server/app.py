@@ -34,6 +34,7 @@ from store.tokens import TokenInfo, invalid_ids
 from sts.hub import Hub
 from sts.serve_config import ServeConfig
 from sts.server.auth import Authenticator, RateLimiter
+from sts.server.dashboard_api import DashboardApi
 from sts.server.feed import Feed
 from sts.server.floorplan_geojson import floorplan_geojson
 from sts.server.http_routes import HttpRoutes
@@ -128,6 +129,17 @@ class Server:
             json.dumps(floorplan_geojson(site.floorplan)).encode(),
             self.health,
             gateways,
+        )
+        self.routes.api = DashboardApi(
+            self.auth,
+            self.metrics,
+            self.conn,
+            self.hub,
+            self.feed,
+            self.ticks.now,
+            site.roster,
+            site.timetable,
+            site.floorplan.site.name,
         )
         self._replay_journal()
         self._stop: asyncio.Event | None = None

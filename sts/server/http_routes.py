@@ -67,6 +67,8 @@ class HttpRoutes:
     floorplan: bytes
     health: Callable[[], dict[str, Any]]
     gateways: dict[int, TokenInfo]
+    #: The dashboard's reads under /api/ (sts/server/dashboard_api.py), when served.
+    api: Callable[[ServerConnection, Request, str], Response] | None = None
 
     def __call__(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
@@ -74,6 +76,8 @@ class HttpRoutes:
             return self._websocket(connection, request, path)
         if request.method == "POST" and path == "/auth/ticket":
             return self._ticket(connection, request)
+        if path.startswith("/api/") and self.api is not None:
+            return self.api(connection, request, path)
         if request.method != "GET":
             return respond(405, "method not allowed\n")
         if path == "/healthz":

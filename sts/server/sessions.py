@@ -27,6 +27,7 @@ from store.tokens import TokenInfo
 from sts.hub import Hub
 from sts.serve_config import FeedLimits, IngestLimits
 from sts.server.auth import Authenticator
+from sts.server.evacuation_commands import EVACUATION_TYPES, run_evacuation_command
 from sts.server.feed import Feed
 from sts.server.feed_clients import FeedClient
 from sts.server.http_routes import remote
@@ -161,6 +162,11 @@ class FeedEndpoint:
                 self._subscribe(client, msg)
             elif kind in ("ack", "resolve"):
                 self._alert_command(client, AlertCommand.parse(msg), info)
+            elif kind in EVACUATION_TYPES:
+                reply = run_evacuation_command(
+                    self.hub, self.feed, self.conn, msg, info, self.command_time()
+                )
+                client.send_control(reply)
             elif kind != "heartbeat":
                 raise ProtocolError("unknown_type", f"unknown message type {kind!r}")
         except FrameError as exc:

@@ -31,7 +31,7 @@ def test_the_morning_script_is_deterministic_and_covers_the_roster() -> None:
 
 @pytest.mark.slow
 def test_demo_morning_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--out", str(tmp_path)]) == 0
+    assert main(["demo", "--batch", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     fp = load_floorplan(NORTHFIELD).floorplan
     roster = read_roster(NORTHFIELD / "roster.csv")
