@@ -10,7 +10,6 @@ its tick has gone to the engine is dropped and counted as `out_of_order`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Generic
@@ -18,7 +17,7 @@ from typing import Generic
 import numpy as np
 
 from engine.batches import BatchT, concat_batches
-from geometry.errors import InputError
+from sts.option_checks import in_range
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +37,14 @@ class Tick(Generic[BatchT]):
     out_of_order: int  # rows dropped since the previous tick: their tick had gone
 
 
+#: The shortest and longest tick: 10 ms, and an hour of data time in one Engine call.
+MIN_STEP_S = 0.01
+MAX_STEP_S = 3600.0
+
+
 def check_step(step_s: float, option: str = "--step") -> float:
-    """A positive, finite number of seconds, or an InputError naming the option."""
-    if not (step_s > 0 and math.isfinite(step_s)):
-        raise InputError(f"{option} must be a positive number of seconds, got {step_s}")
-    return float(step_s)
+    """Seconds within [MIN_STEP_S, MAX_STEP_S], or an InputError naming the option."""
+    return in_range(step_s, option, MIN_STEP_S, MAX_STEP_S)
 
 
 def time_ticks(chunks: Iterable[Chunk[BatchT]], step_s: float) -> Iterator[Tick[BatchT]]:

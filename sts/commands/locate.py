@@ -20,9 +20,9 @@ from engine.locate import (
     Rejected,
 )
 from engine.windowing import WindowSpec
-from geometry.errors import InputError
 from geometry.model import ReaderCalibration
 from sts.csv_chunks import ProblemTally, RowProblem, summarise_problems
+from sts.option_checks import in_range
 from sts.output_files import replace_on_success
 from sts.positions_csv import POSITIONS_HEADER, format_position_rows
 from sts.readings_csv import ReadingsChunk, iter_readings
@@ -84,9 +84,9 @@ def run(args: argparse.Namespace) -> int:
     from sts.calibration_toml import read_calibration
     from sts.floorplan_io import load_floorplan
 
-    if not (args.interval > 0 and np.isfinite(args.interval)):
-        raise InputError(f"--interval must be a positive number of seconds, got {args.interval}")
+    in_range(args.interval, "--interval", 0.05, 60.0)
     window = args.window if args.window is not None else 2.0 * args.interval
+    in_range(window, "--window", 0.05, 600.0)
     floorplan = load_floorplan(args.floorplan).floorplan
     calibration: dict[str, ReaderCalibration] = {}
     config = LocatorConfig(

@@ -20,6 +20,7 @@ from engine.zone_state import Hysteresis
 from geometry.errors import InputError
 from sts.csv_chunks import ProblemTally, summarise_problems
 from sts.hub import Hub
+from sts.option_checks import in_range
 from sts.output_files import refuse_same_file, replace_on_success
 from sts.positions_csv import PositionsChunk, iter_positions
 from sts.readings_csv import ReadingsChunk, iter_readings
@@ -73,12 +74,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _hysteresis(args: argparse.Namespace) -> Hysteresis:
+    """The hysteresis the options give, each within its documented range."""
+    day = 86_400.0
     return Hysteresis(
-        margin_m=args.margin,
-        k_uncertainty=args.k_uncertainty,
-        dwell_s=args.dwell,
-        stale_s=args.stale,
-        lost_s=args.lost,
+        margin_m=in_range(args.margin, "--margin", 0.0, 50.0, "m"),
+        k_uncertainty=in_range(args.k_uncertainty, "--k-uncertainty", 0.0, 10.0, ""),
+        dwell_s=in_range(args.dwell, "--dwell", 0.0, 3600.0),
+        stale_s=in_range(args.stale, "--stale", 0.0, day),
+        lost_s=in_range(args.lost, "--lost", 0.0, day),
     )
 
 

@@ -183,3 +183,25 @@ def test_a_floorplan_without_zones_is_an_error(tmp_path: Path) -> None:
     deep = tmp_path / "deep.geojson"
     deep.write_text("[" * 100_000 + "]" * 100_000)
     refused(sts("floorplan", "validate", deep), "nested too deeply")
+
+
+@pytest.mark.parametrize(
+    "command, option, value",
+    [
+        ("locate", "--interval", "1e-9"),
+        ("locate", "--interval", "nan"),
+        ("locate", "--window", "1e9"),
+        ("track", "--step", "inf"),
+        ("track", "--step", "1e-300"),
+        ("track", "--dwell", "-1"),
+        ("track", "--stale", "1e30"),
+    ],
+)
+def test_options_outside_their_range_are_refused(
+    tmp_path: Path, command: str, option: str, value: str
+) -> None:
+    readings = tmp_path / "readings.csv"
+    readings.write_text("t,tag,reader,rssi\n1796027200,badge-0001,rd-L0-corridor-a-4,-70\n")
+    out = ["--out", tmp_path / "p.csv"] if command == "locate" else ["--events-out", tmp_path / "e"]
+    r = sts(command, "--floorplan", NORTHFIELD, "--readings", readings, *out, f"{option}={value}")
+    refused(r, option, "Fix")

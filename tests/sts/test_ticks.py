@@ -54,7 +54,7 @@ def test_rows_within_a_chunk_are_sorted_and_late_rows_are_counted() -> None:
     assert sum(tk.out_of_order for tk in ticks) == 1
 
 
-@pytest.mark.parametrize("step", [0.0, -1.0, float("nan"), float("inf")])
+@pytest.mark.parametrize("step", [0.0, -1.0, 1e-300, 1e9, float("nan"), float("inf")])
 def test_a_step_that_is_not_a_positive_number_is_refused(step: float) -> None:
     with pytest.raises(InputError, match="--step"):
         list(time_ticks([Chunk(batch([1.0]), TAGS)], step))
