@@ -21,7 +21,6 @@ import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -35,6 +34,7 @@ from simulator.scripted_walks import RadioModel, hear, sample_truth
 from sts.attendance_csv import format_table
 from sts.demo_morning import Morning, plan_morning
 from sts.hub import Hub, HubStats
+from sts.progress import Progress
 from sts.sinks import CollectSink, JsonLinesSink
 from sts.site import Site, build_engine
 from sts.ticks import Chunk, Tick, time_ticks
@@ -65,31 +65,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--data", type=Path, default=Path("out/demo/live"), help="the server's data (wiped)"
     )
     p.set_defaults(run=run)
-
-
-class Progress:
-    """A one-line progress bar on a terminal; a few plain lines otherwise."""
-
-    def __init__(self, total: float, stream: TextIO, label: str) -> None:
-        self.total, self.stream, self.label = total, stream, label
-        self.tty = stream.isatty()
-        self.shown = -1
-
-    def update(self, done: float, note: str) -> None:
-        """Show progress `done` of `total`."""
-        pct = int(100 * done / self.total) if self.total else 100
-        if self.tty:
-            bar = "#" * (pct // 4) + "." * (25 - pct // 4)
-            self.stream.write(f"\r{self.label} [{bar}] {pct:3d}% {note}")
-        elif pct // 25 != self.shown:
-            self.stream.write(f"{self.label}: {pct:3d}% {note}\n")
-        self.shown = pct // 25 if not self.tty else self.shown
-        self.stream.flush()
-
-    def close(self) -> None:
-        """End the bar's line."""
-        if self.tty:
-            self.stream.write("\n")
 
 
 def _clock(t: float) -> str:
