@@ -67,7 +67,7 @@ class ReadingBatch:
 
     def take(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> ReadingBatch:
         """The rows selected by a boolean mask or an index array."""
-        return ReadingBatch(self.t[index], self.tag[index], self.reader[index], self.rssi[index])
+        return _rows_of(self, index)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,17 +125,25 @@ class PositionBatch:
 
     def take(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> PositionBatch:
         """The rows selected by a boolean mask or an index array."""
-        return PositionBatch(
-            self.t[index],
-            self.tag[index],
-            self.level[index],
-            self.x[index],
-            self.y[index],
-            self.uncertainty[index],
-        )
+        return _rows_of(self, index)
 
 
 BatchT = TypeVar("BatchT", ReadingBatch, PositionBatch)
+
+_COLUMNS = {kind: tuple(f.name for f in fields(kind)) for kind in (ReadingBatch, PositionBatch)}
+
+
+def _rows_of(batch: BatchT, index: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> BatchT:
+    """Some rows of a batch. Its columns were checked when it was made, and rows of
+    equal-length 1-d columns are equal-length 1-d columns, so the checks are not run
+    again: `take` is called many times per tick at live sizes."""
+    kind = type(batch)
+    if np.ndim(index) != 1:  # not a row selection: build it checked (and refused)
+        return kind(**{name: getattr(batch, name)[index] for name in _COLUMNS[kind]})
+    out = object.__new__(kind)
+    for name in _COLUMNS[kind]:
+        object.__setattr__(out, name, getattr(batch, name)[index])
+    return out
 
 
 def concat_batches(parts: Sequence[BatchT]) -> BatchT:
