@@ -144,6 +144,8 @@ class Hub:
     def _count_late(self, tick: Tick[Any]) -> None:
         if tick.out_of_order:
             self.stats.rejected["out_of_order"] += tick.out_of_order
+        if tick.duplicates:
+            self.stats.rejected["duplicate"] += tick.duplicates
 
     def close(self) -> None:
         """Close every sink (each finishes its output)."""

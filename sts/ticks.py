@@ -5,7 +5,9 @@ data time, as the live service does every second, so time-driven rules see the s
 as they would live. Tick k holds the rows with floor((t - t0) / step_s) == k, t0 the
 first row's time; empty ticks are skipped. A chunk is sorted by time (stable) before
 it is cut, so rows out of order within a chunk cost nothing; a row that arrives after
-its tick has gone to the engine is dropped and counted as `out_of_order`.
+its tick has gone to the engine is dropped and counted as `out_of_order`, and a row that
+repeats another of its tick in full (t, tag, reader; t, tag for fixes: a line written
+twice) is dropped and counted as `duplicate`, so it cannot weigh twice in a position.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from dataclasses import dataclass
 from typing import Generic
 
 import numpy as np
+import numpy.typing as npt
 
-from engine.batches import BatchT, concat_batches
+from engine.batches import BatchT, PositionBatch, ReadingBatch, concat_batches
 from sts.option_checks import in_range
 
 
@@ -35,6 +38,7 @@ class Tick(Generic[BatchT]):
     batch: BatchT
     tag_ids: tuple[str, ...]
     out_of_order: int  # rows dropped since the previous tick: their tick had gone
+    duplicates: int = 0  # rows dropped as repeats of a row of this tick
 
 
 #: The shortest and longest tick: 10 ms, and an hour of data time in one Engine call.
@@ -74,9 +78,38 @@ def time_ticks(chunks: Iterable[Chunk[BatchT]], step_s: float) -> Iterator[Tick[
         for a, b in zip(starts, ends, strict=True):
             k = int(number[a])
             if k != open_tick and pending:
-                yield Tick(concat_batches(pending), tag_ids, late)
+                yield _tick(pending, tag_ids, late)
                 pending, late = [], 0
             open_tick = k
             pending.append(batch.take(np.arange(a, b)))
     if pending:
-        yield Tick(concat_batches(pending), tag_ids, late)
+        yield _tick(pending, tag_ids, late)
+
+
+def _tick(parts: list[BatchT], tag_ids: tuple[str, ...], late: int) -> Tick[BatchT]:
+    """One tick of rows, without exact repeats (a row sent twice must not count twice)."""
+    batch = concat_batches(parts)
+    keep = first_of_repeats(batch)
+    if keep is None:
+        return Tick(batch, tag_ids, late)
+    return Tick(batch.take(keep), tag_ids, late, int(len(batch) - np.count_nonzero(keep)))
+
+
+def first_of_repeats(batch: ReadingBatch | PositionBatch) -> npt.NDArray[np.bool_] | None:
+    """Mask of the rows to keep when some rows repeat another's t, tag (and reader) in
+    full; None when no row repeats. The first of each repeat is kept, order unchanged."""
+    if len(batch) < 2:
+        return None
+    keys: list[npt.NDArray[np.generic]] = [batch.t, batch.tag]
+    if isinstance(batch, ReadingBatch):
+        keys.append(batch.reader)
+    order = np.lexsort(keys[::-1])
+    same = np.ones(len(batch) - 1, bool)
+    for column in keys:
+        ranked = column[order]
+        same &= ranked[1:] == ranked[:-1]
+    if not same.any():
+        return None
+    keep = np.ones(len(batch), bool)
+    keep[order[1:][same]] = False
+    return keep

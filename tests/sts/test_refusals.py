@@ -205,3 +205,21 @@ def test_options_outside_their_range_are_refused(
     out = ["--out", tmp_path / "p.csv"] if command == "locate" else ["--events-out", tmp_path / "e"]
     r = sts(command, "--floorplan", NORTHFIELD, "--readings", readings, *out, f"{option}={value}")
     refused(r, option, "Fix")
+
+
+def test_readings_written_twice_count_once_and_are_reported(tmp_path: Path) -> None:
+    from tests.sts.test_track_golden import GOLDEN, northfield_rules, readings_file, run_case
+
+    source = readings_file(tmp_path)
+    path = Path(source[1])
+    lines = path.read_text().splitlines()
+    doubled = [lines[0]] + [
+        x for i, line in enumerate(lines[1:]) for x in [line] * (1 + (i % 5 == 0))
+    ]
+    path.write_text("\n".join(doubled) + "\n")
+    events, _ = run_case(tmp_path, source, northfield_rules(tmp_path), True)
+    assert events == (GOLDEN / "readings_northfield.events.jsonl").read_bytes()
+    r = sts("track", "--floorplan", NORTHFIELD, "--roster", ROSTER, "--readings", path,
+            "--events-out", tmp_path / "again.jsonl")  # fmt: skip
+    assert r.returncode == 0
+    assert f"{len(doubled) - len(lines)} duplicate" in r.stderr

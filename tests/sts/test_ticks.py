@@ -33,7 +33,9 @@ def whole_file_steps(t: np.ndarray, step: float) -> list[list[float]]:
     return [t[k == v].tolist() for v in np.unique(k)]
 
 
-times = st.lists(st.floats(0, 500, allow_nan=False).map(lambda v: round(v, 3)), min_size=1)
+times = st.lists(
+    st.floats(0, 500, allow_nan=False).map(lambda v: round(v, 3)), min_size=1, unique=True
+)
 
 
 @given(times, st.lists(st.integers(0, 10_000), max_size=8), st.sampled_from([0.5, 1.0, 10.0]))
@@ -58,3 +60,11 @@ def test_rows_within_a_chunk_are_sorted_and_late_rows_are_counted() -> None:
 def test_a_step_that_is_not_a_positive_number_is_refused(step: float) -> None:
     with pytest.raises(InputError, match="--step"):
         list(time_ticks([Chunk(batch([1.0]), TAGS)], step))
+
+
+def test_a_row_repeated_in_full_is_dropped_and_counted_once() -> None:
+    b = batch([1.0, 1.0, 1.2, 1.0])  # tags 0, 1, 0, 1: row 3 repeats row 1 in full
+    ticks = list(time_ticks([Chunk(b, TAGS)], 1.0))
+    assert [tk.batch.t.tolist() for tk in ticks] == [[1.0, 1.0, 1.2]]
+    assert ticks[0].batch.tag.tolist() == [0, 1, 0]
+    assert ticks[0].duplicates == 1
