@@ -23,9 +23,13 @@ MAX_TRUTH_GAP_S = 2.0
 
 
 def truth_at(
-    truth: Truth, tag: npt.NDArray[np.int32], t: npt.NDArray[np.float64]
+    truth: Truth,
+    tag: npt.NDArray[np.int32],
+    t: npt.NDArray[np.float64],
+    max_gap: float = MAX_TRUTH_GAP_S,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
-    """Truth x, y of each (tag, t), linearly interpolated; ok False beyond the survey."""
+    """Truth x, y of each (tag, t), linearly interpolated; ok False where the nearest truth
+    sample of the tag is more than `max_gap` seconds away."""
     x = np.full(len(t), np.nan)
     y = np.full(len(t), np.nan)
     ok = np.zeros(len(t), bool)
@@ -46,7 +50,7 @@ def truth_at(
             else np.zeros(len(q), np.int64)
         )
         gap = np.minimum(np.abs(q - tt[j]), np.abs(q - tt[np.maximum(j - 1, 0)]))
-        ok[mine] = gap <= MAX_TRUTH_GAP_S
+        ok[mine] = gap <= max_gap
     return x, y, ok
 
 
