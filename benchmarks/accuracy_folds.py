@@ -4,7 +4,10 @@
   measure on the sixth; pooled over the six held-out tracks.
 - kolakowski-flat: calibrate on calib1-4, measure on robot_test.
 
-    .venv/bin/python benchmarks/accuracy_folds.py
+    .venv/bin/python benchmarks/accuracy_folds.py [--device-offset DB] [--gain-offset]
+
+--device-offset adds DB to every held-out reading: a device the calibration never saw
+that reads that much hotter (or, negative, weaker) than the surveyed one.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.batches import ReadingBatch  # noqa: E402
+from engine.gain_offset import GainSpec  # noqa: E402
 from engine.locate import LocatorConfig  # noqa: E402
 from sts.accuracy import Fixes, Survey, evaluate, score  # noqa: E402
 from sts.floorplan_io import load_floorplan  # noqa: E402
@@ -55,11 +59,21 @@ def join(parts):
     return batch, truth
 
 
+DEVICE_OFFSET_DB = 0.0
+GAIN: GainSpec | None = None  # --gain-offset: the per-tag gain offset estimate on
+
+
 def fold(floorplan, train, test, tag_height: float) -> dict[str, Fixes]:
-    """Calibrate on `train`, measure on `test` (both (batch, truth))."""
+    """Calibrate on `train`, measure on `test` (both (batch, truth)), the test readings
+    shifted by DEVICE_OFFSET_DB."""
+    batch, truth = test
+    shifted = ReadingBatch(
+        batch.t, batch.tag, batch.reader, batch.rssi + np.float32(DEVICE_OFFSET_DB)
+    )
+    test = (shifted, truth)
     _, per = calibrate(floorplan, *train, tag_height)
     scale = fit_uncertainty_scale(floorplan, *train, per, tag_height)
-    config = replace(LocatorConfig(), tag_height=tag_height, uncertainty_scale=scale)
+    config = replace(LocatorConfig(gain=GAIN), tag_height=tag_height, uncertainty_scale=scale)
     return evaluate(Survey(floorplan, *test, per, config))
 
 
@@ -146,6 +160,11 @@ def kolakowski() -> str:
 
 def main() -> int:
     """Print both tables."""
+    global DEVICE_OFFSET_DB, GAIN
+    if "--gain-offset" in sys.argv:
+        GAIN = GainSpec()
+    if "--device-offset" in sys.argv:
+        DEVICE_OFFSET_DB = float(sys.argv[sys.argv.index("--device-offset") + 1])
     print(kolakowski())
     with tempfile.TemporaryDirectory() as tmp:
         print(tetam(Path(tmp)))

@@ -12,6 +12,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from engine.gain_offset import GainSpec
 from engine.locate import LocatorConfig
 from geometry.errors import InputError
 from sts.accuracy import Survey, evaluate, score
@@ -37,6 +38,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--truth", required=True, type=Path, help="truth.csv")
     p.add_argument("--calibration", type=Path, help="cal.toml from `sts calibrate`")
     p.add_argument("--report", required=True, type=Path, help="folder to write the report to")
+    p.add_argument(
+        "--gain-offset",
+        action="store_true",
+        help="estimate each tag's gain offset online (for badges unlike the surveyed one)",
+    )
     p.set_defaults(run=run)
 
 
@@ -48,10 +54,13 @@ def run(args: argparse.Namespace) -> int:
     floorplan = files.floorplan
     survey = Survey(floorplan, files.readings.batch, files.truth)
     notes = [f"readings: {args.readings}", f"truth: {args.truth}"]
+    if args.gain_offset:
+        survey = replace(survey, config=LocatorConfig(gain=GainSpec()))
+        notes.append("per-tag gain offset estimated online")
     if args.calibration is not None:
         cal = read_calibration(args.calibration, floorplan)
         config = replace(
-            LocatorConfig(), tag_height=cal.tag_height, uncertainty_scale=cal.uncertainty_scale
+            survey.config, tag_height=cal.tag_height, uncertainty_scale=cal.uncertainty_scale
         )
         survey = replace(survey, calibration=cal.readers, config=config)
         notes.append(f"calibration: {args.calibration}")
