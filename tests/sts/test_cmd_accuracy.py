@@ -90,6 +90,13 @@ def test_tetam_without_calibration_uses_the_default_model(tmp_path: Path) -> Non
     # One walkable room: no room-level figure to give.
     assert methods["engine"]["room_accuracy"] is None
     assert "default path-loss model" in (tmp_path / "report" / "accuracy.md").read_text()
+    proc = sts(
+        "accuracy", "--floorplan", ROOT / "floorplans" / "tetam", "--readings", readings,
+        "--truth", truth, "--gain-offset", "--report", tmp_path / "gain",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    check_report(tmp_path / "gain")
+    assert "gain offset estimated online" in (tmp_path / "gain" / "accuracy.md").read_text()
 
 
 def test_truth_of_another_tag_is_a_clear_error(tmp_path: Path) -> None:
