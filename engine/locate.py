@@ -92,7 +92,8 @@ class LocatorConfig:
     walkable_tolerance: float = 0.25  # m, slack around walkable zones
     sigma_floor_db: float = 2.0  # lowest per-reader noise used by the solver
     # Reported uncertainty = scale x the filter's 1-sigma radius; `sts calibrate` fits it
-    # on the survey so that about 68% of fixes lie within the reported radius.
+    # on the survey so that about 65% of its fixes lie within the reported radius (60-75%
+    # held out on every data set here, benchmarks/RESULTS.md).
     uncertainty_scale: float = 1.0
     # Solve on every numba thread from this many fixes in one call. Below it the start-up
     # of the threads costs more than it saves, and milliseconds when another process has
