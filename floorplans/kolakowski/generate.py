@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 import shapely
-from shapely.geometry import Polygon, box, mapping
+from shapely.geometry import MultiPolygon, Polygon, box, mapping
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "tests" / "data" / "kolakowski-flat"
@@ -25,10 +25,10 @@ LEVEL = "L0"
 #: The box edges run along the middle of the wall slits of layout.csv.
 ROOMS: dict[str, tuple[str, tuple[float, float, float, float]]] = {
     "wardrobe": ("Wardrobe", (0.0, 0.0, 1.985, 2.07)),
-    "anteroom": ("Anteroom", (1.985, 0.0, 3.965, 2.125)),
+    "anteroom": ("Anteroom", (1.985, 0.0, 3.965, 2.12)),
     "bathroom": ("Bathroom", (3.965, 0.0, 6.22, 2.02)),
     "bedroom": ("Bedroom", (0.0, 2.125, 2.64, 7.1)),
-    "living-room": ("Living room", (2.64, 2.02, 6.32, 7.1)),
+    "living-room": ("Living room", (2.64, 2.12, 6.32, 7.1)),
     "kitchen": ("Kitchen", (6.32, 4.19, 9.07, 7.1)),
 }
 
@@ -46,6 +46,12 @@ def read_anchors(path: Path) -> list[tuple[str, float, float, float]]:
         return [
             (r["reader"], float(r["x"]), float(r["y"]), float(r["z"])) for r in csv.DictReader(fh)
         ]
+
+
+def polygonal(geom: shapely.Geometry) -> shapely.Geometry:
+    """The area of a geometry: a cut along an outline edge also leaves that edge as a line."""
+    parts = [g for g in getattr(geom, "geoms", [geom]) if isinstance(g, Polygon | MultiPolygon)]
+    return shapely.union_all(parts)
 
 
 def rounded(geom: shapely.Geometry) -> dict[str, object]:
@@ -68,7 +74,7 @@ def build() -> dict[str, object]:
     outline = read_outline(DATA / "layout.csv")
     features = [zone("flat", outline, "building", "Kolakowski flat")]
     for room_id, (name, bounds) in ROOMS.items():
-        part = outline.intersection(box(*bounds))
+        part = polygonal(outline.intersection(box(*bounds)))
         features.append(zone(room_id, part, "room", name))
     for reader, x, y, z in read_anchors(DATA / "anchors.csv"):
         features.append(
