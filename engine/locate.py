@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+from engine import gain_offset
 from engine.batches import PositionBatch, ReadingBatch
 from engine.tracking import TrackerSpec, TrackState, WalkableGrid, predict, track
 from engine.windowing import Windows, WindowSpec, window_readings
@@ -79,6 +80,10 @@ class LocatorConfig:
     level: LevelSpec = field(default_factory=LevelSpec)
     tracking: bool = True  # False: raw trilateration fixes (for measurement)
     seed_from_track: bool = False  # trilaterate from the tracker's prediction
+    # Estimate and remove a per-tag gain offset online (engine/gain_offset.py). Off by
+    # default: it holds a badge 8 dB off the survey to the surveyed accuracy, but costs
+    # 0.1 m median on tetam's surveyed badge (benchmarks/RESULTS.md).
+    gain: gain_offset.GainSpec | None = None
     tag_height: float = 1.2  # m above the floor: a badge worn on the chest
     min_readers: int = 3
     max_iter: int = 8
@@ -87,7 +92,8 @@ class LocatorConfig:
     walkable_tolerance: float = 0.25  # m, slack around walkable zones
     sigma_floor_db: float = 2.0  # lowest per-reader noise used by the solver
     # Reported uncertainty = scale x the filter's 1-sigma radius; `sts calibrate` fits it
-    # on the survey so that about 68% of fixes lie within the reported radius.
+    # on the survey so that about 65% of its fixes lie within the reported radius (60-75%
+    # held out on every data set here, benchmarks/RESULTS.md).
     uncertainty_scale: float = 1.0
     # Solve on every numba thread from this many fixes in one call. Below it the start-up
     # of the threads costs more than it saves, and milliseconds when another process has
@@ -229,6 +235,7 @@ class Locator:
         self._ordered = True  # the buffer's times never decrease (the usual stream)
         self._watermark = -np.inf
         self._next_k: int | None = None
+        self._gain_state = np.zeros(0)  # per tag code: the gain offset integrator, dB
         self.rejected_total: dict[Reject, int] = {}
 
     # -- streaming ---------------------------------------------------------------------
@@ -277,6 +284,7 @@ class Locator:
         candidate[placed] = -1
         streak[placed] = 0
         self._level_state = LevelState(level, candidate, streak)
+        self._gain_state[codes[(codes >= 0) & (codes < len(self._gain_state))]] = 0.0
 
     # -- steps -------------------------------------------------------------------------
 
@@ -416,7 +424,9 @@ class Locator:
                 out_x[a:b], out_y[a:b], out_u[a:b] = tr.x, tr.y, tr.uncertainty
                 out_level[a:b], valid[a:b] = tr.level, tr.valid
         else:
-            x, y, u, ok = self._solve(w, None)
+            x, y, u, ok = (
+                self._solve(w, None) if cfg.gain is None else self._solve_gain(w, cfg.gain)
+            )
             if cfg.tracking:
                 tr = track(self._state, cfg.tracker, self.grid, w.t, w.tag, x, y, u, level, ok)
                 out_x, out_y, out_u, out_level, valid = (
@@ -436,6 +446,55 @@ class Locator:
             out_y[valid],
             out_u[valid] * cfg.uncertainty_scale,
         )
+
+    def _solve_gain(
+        self, w: Windows, spec: gain_offset.GainSpec
+    ) -> tuple[
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.bool_],
+    ]:
+        """`_solve` one update time after the other, each tag's readings corrected by its
+        gain offset so far, the offset then updated from the fix's residuals (in time
+        order, so a stream cut anywhere gives the same fixes)."""
+        n = len(w)
+        if n and int(w.tag.max()) >= len(self._gain_state):
+            grow = int(w.tag.max()) + 1 - len(self._gain_state)
+            self._gain_state = np.concatenate((self._gain_state, np.zeros(grow)))
+        x, y, u = np.empty(n), np.empty(n), np.empty(n)
+        ok = np.zeros(n, bool)
+        cuts = np.flatnonzero(np.diff(w.t)) + 1
+        for a, b in zip(np.concatenate(([0], cuts)), np.concatenate((cuts, [n])), strict=True):
+            rows = slice(int(a), int(b))
+            part = _rows(w, rows)
+            applied = gain_offset.applied_offset(self._gain_state[part.tag], spec)
+            part = Windows(
+                part.t, part.tag, part.reader, part.rssi - applied[:, None],
+                part.samples, part.count, part.t_obs,
+            )  # fmt: skip
+            x[rows], y[rows], u[rows], ok[rows] = self._solve(part, None)
+            modelled, sigma = self._modelled(part, x[rows], y[rows])
+            used = (part.reader >= 0) & np.isfinite(part.rssi) & ok[rows][:, None]
+            residual = gain_offset.fix_residual(part.rssi, modelled, sigma, used, spec)
+            self._gain_state[part.tag] = gain_offset.step(
+                self._gain_state[part.tag], residual, spec
+            )
+        return x, y, u, ok
+
+    def _modelled(
+        self, w: Windows, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """The RSSI the calibration expects at (x, y) from each window column's reader,
+        and that reader's noise (floored as the solver floors it)."""
+        r = self.readers
+        c = np.maximum(w.reader, 0)
+        dx = x[:, None] - r.xyz[c, 0]
+        dy = y[:, None] - r.xyz[c, 1]
+        dz = self.config.tag_height - r.xyz[c, 2]
+        distance = np.maximum(np.sqrt(dx * dx + dy * dy + dz * dz), 0.1)
+        modelled = r.rssi_1m[c] - 10.0 * r.exponent[c] * np.log10(distance)
+        return modelled, np.maximum(r.sigma_db[c], self.config.sigma_floor_db)
 
     def _level(self, w: Windows) -> npt.NDArray[np.int32]:
         """Level of each row: the strongest readers' level, with hysteresis per tag."""

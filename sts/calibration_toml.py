@@ -5,7 +5,7 @@
 format = "sts-calibration"
 version = 1
 tag_height_m = 1.2          # height of the surveyed tag above the floor
-uncertainty_scale = 0.35    # reported radius = scale x filter radius (68% on the survey)
+uncertainty_scale = 0.35    # reported radius = scale x filter radius (65% on the survey)
 
 [calibration.global]        # the fit over every reader (used where one had few samples)
 rssi_1m = -62.0

@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sts.commands.zones",
     "sts.commands.demo",
     "sts.commands.calibrate",
+    "sts.commands.accuracy",
     "sts.commands.locate",
     "sts.commands.track",
     "sts.commands.attendance",

@@ -9,10 +9,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from geometry.errors import InputError
 from sts.calibration_toml import format_calibration
 from sts.output_files import write_replacing
-from sts.readings_csv import read_readings, read_truth, summarise_problems
+from sts.survey_files import load_survey
 from sts.survey_fit import DEFAULT_TAG_HEIGHT, fit_survey, fit_uncertainty_scale
 
 
@@ -45,16 +44,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Fit and write the calibration."""
-    from sts.floorplan_io import load_floorplan
-
-    floorplan = load_floorplan(args.floorplan).floorplan
-    if not floorplan.readers:
-        raise InputError(f"{args.floorplan}: the floorplan has no readers to calibrate")
-    readings = read_readings(args.readings, [r.id for r in floorplan.readers])
-    truth = read_truth(args.truth, readings.tag_ids)
-    for path, problems in ((args.readings, readings.problems), (args.truth, truth.problems)):
-        if problems:
-            print(f"sts calibrate: {summarise_problems(path, problems)}", file=sys.stderr)
+    survey = load_survey(args.floorplan, args.readings, args.truth, "calibrate")
+    floorplan, readings, truth = survey.floorplan, survey.readings, survey.truth
     cal = fit_survey(floorplan, readings.batch, truth, args.tag_height, args.min_samples)
     ids = [r.id for r in floorplan.readers]
     per = {rid: cal.reader(i) for i, rid in enumerate(ids)}

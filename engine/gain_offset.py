@@ -1,0 +1,66 @@
+"""Per-tag gain offset: how much hotter or weaker a badge reads than the calibration says.
+
+One badge model may read several dB away from the surveyed one (another phone, a weak
+battery, a badge worn under a coat). The offset is estimated online from the residuals
+of the tag's own fixes: after each fix, the noise-weighted mean of measured minus
+modelled RSSI at the fix, shrunk towards 0 by a prior, feeds an integrator per tag.
+Only what exceeds a dead band is subtracted from the tag's readings: the residuals of a
+well-calibrated badge wander by a few dB (bodies, furniture), and correcting that
+noise costs accuracy (benchmarks/RESULTS.md, "Per-tag gain offset").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from geometry.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class GainSpec:
+    """Parameters of the per-tag gain offset estimate."""
+
+    prior_db: float = 6.0  # spread of device offsets expected a priori (shrinks each step)
+    rate: float = 0.3  # share of each fix's residual that the integrator takes
+    dead_band_db: float = 3.0  # offsets within this are not applied
+    limit_db: float = 25.0  # the integrator stays within +-limit
+
+    def __post_init__(self) -> None:
+        if not (self.prior_db > 0 and 0 < self.rate <= 1 and self.dead_band_db >= 0):
+            raise ConfigError(
+                "gain offset: prior_db must be > 0, rate in (0, 1], dead_band_db >= 0; got "
+                f"{self.prior_db}, {self.rate}, {self.dead_band_db}"
+            )
+        if not self.limit_db > self.dead_band_db:
+            raise ConfigError(
+                f"gain offset: limit_db must exceed dead_band_db, got {self.limit_db}"
+            )
+
+
+def applied_offset(state: npt.NDArray[np.float64], spec: GainSpec) -> npt.NDArray[np.float64]:
+    """The part of each integrator value beyond the dead band (dB to subtract)."""
+    return np.asarray(np.sign(state) * np.maximum(np.abs(state) - spec.dead_band_db, 0.0))
+
+
+def fix_residual(
+    rssi: npt.NDArray[np.float64],
+    modelled: npt.NDArray[np.float64],
+    sigma_db: npt.NDArray[np.float64],
+    used: npt.NDArray[np.bool_],
+    spec: GainSpec,
+) -> npt.NDArray[np.float64]:
+    """Per row: noise-weighted mean of (rssi - modelled) over the used readers, shrunk by
+    the prior (a row of one weak reading says little about the device)."""
+    weight = np.where(used, 1.0 / np.square(sigma_db), 0.0)
+    residual = np.where(used, rssi - modelled, 0.0)
+    return np.asarray((residual * weight).sum(1) / (weight.sum(1) + 1.0 / spec.prior_db**2))
+
+
+def step(
+    state: npt.NDArray[np.float64], residual: npt.NDArray[np.float64], spec: GainSpec
+) -> npt.NDArray[np.float64]:
+    """The integrator after one fix's residual."""
+    return np.asarray(np.clip(state + spec.rate * residual, -spec.limit_db, spec.limit_db))

@@ -1,0 +1,70 @@
+"""The per-tag gain offset: a badge reading hotter than the calibration is located as if
+it were not; streaming stays exact; bad parameters are refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.batches import ReadingBatch
+from engine.gain_offset import GainSpec, applied_offset, step
+from engine.locate import LocatorConfig, locate_all
+from geometry.errors import ConfigError
+from tests.engine.test_locate import in_chunks, same, tetam_floorplan, tetam_track
+
+GAIN = LocatorConfig(tag_height=1.8, gain=GainSpec())
+PLAIN = LocatorConfig(tag_height=1.8)
+
+
+def hotter(batch: ReadingBatch, db: float) -> ReadingBatch:
+    """The same readings from a badge that reads `db` hotter."""
+    return ReadingBatch(batch.t, batch.tag, batch.reader, batch.rssi + np.float32(db))
+
+
+def median_error(positions, truth: np.ndarray, after: float) -> float:
+    """Median error of the fixes later than `after` s into the track."""
+    late = positions.t >= positions.t[0] + after
+    tx = np.interp(positions.t, truth[:, 0], truth[:, 1])
+    ty = np.interp(positions.t, truth[:, 0], truth[:, 2])
+    return float(np.median(np.hypot(positions.x - tx, positions.y - ty)[late]))
+
+
+def test_a_badge_10_db_hot_or_weak_is_located_like_the_surveyed_one() -> None:
+    fp = tetam_floorplan()
+    batch, truth = tetam_track("straight_05", fp)
+    # Once the estimate has settled (~20 s): with the offset estimate the error does not
+    # depend on how hot the badge reads; without, a 10 dB weaker badge is lost.
+    with_gain = {}
+    for db in (0.0, 10.0, -10.0):
+        positions, _ = locate_all(fp, hotter(batch, db), None, GAIN)
+        with_gain[db] = median_error(positions, truth, after=20.0)
+    assert max(with_gain.values()) - min(with_gain.values()) < 0.3
+    weak_plain, _ = locate_all(fp, hotter(batch, -10.0), None, PLAIN)
+    assert with_gain[-10.0] < median_error(weak_plain, truth, after=20.0) - 2.0
+
+
+def test_streaming_with_the_gain_offset_gives_the_same_positions_as_one_batch() -> None:
+    fp = tetam_floorplan()
+    batch, _ = tetam_track("straight_01", fp)
+    batch = hotter(batch, 8.0)
+    whole, _ = locate_all(fp, batch, None, GAIN)
+    rng = np.random.default_rng(5)
+    cuts = sorted(rng.choice(np.arange(1, len(batch)), size=25, replace=False).tolist())
+    same(whole, in_chunks(fp, batch, cuts, GAIN))
+
+
+def test_offsets_within_the_dead_band_are_not_applied_and_the_integrator_is_bounded() -> None:
+    spec = GainSpec(dead_band_db=3.0, limit_db=10.0, rate=0.5)
+    np.testing.assert_allclose(
+        applied_offset(np.array([-2.0, 2.9, 5.0, -7.0]), spec), [0, 0, 2, -4]
+    )
+    np.testing.assert_allclose(step(np.array([9.0, 0.0]), np.array([10.0, -4.0]), spec), [10, -2])
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"prior_db": 0.0}, {"rate": 0.0}, {"rate": 1.5}, {"dead_band_db": -1.0},
+               {"limit_db": 2.0}],
+)  # fmt: skip
+def test_bad_gain_parameters_are_a_config_error(kwargs) -> None:
+    with pytest.raises(ConfigError):
+        GainSpec(**kwargs)
