@@ -290,6 +290,9 @@ def report(
     hist = {k: v for k, v in metrics.items() if k.startswith("sts_tick_seconds_")}
     count, total = hist.get("sts_tick_seconds_count", 0), hist.get("sts_tick_seconds_sum", 0)
     print(f"server tick: mean {total / max(count, 1) * 1e3:.1f} ms over {count:.0f} ticks")
+    arrived = metrics.get("sts_reading_to_send_seconds_count", 0)
+    in_server = metrics.get("sts_reading_to_send_seconds_sum", 0) / max(arrived, 1)
+    print(f"in the server, frame arrival to sockets: mean {in_server * 1e3:.1f} ms")
 
 
 def main() -> None:

@@ -218,6 +218,7 @@ class IngestEndpoint:
     metrics: Metrics
     conn: Any  # sqlite3.Connection
     gateways: dict[int, TokenInfo]
+    on_queued: Callable[[], None] | None = None  # rows were queued for the engine
 
     async def session(self, ws: ServerConnection) -> None:
         """Each frame: decode, check rows, journal, acknowledge (or an error message)."""
@@ -255,6 +256,8 @@ class IngestEndpoint:
         )
         assert journal_id is not None  # not a duplicate: checked above, nothing in between
         self.desk.queue(pending, journal_id, now)
+        if self.on_queued is not None and accepted.kept:
+            self.on_queued()
         self.metrics.readings_in.labels(gateway).inc(len(frame))
         rejected: dict[str, int] = {}
         for (_gateway, _reader, why), n in accepted.rejected.items():
