@@ -41,7 +41,9 @@ from sts.server.ingest import IngestDesk
 from sts.server.metrics import Metrics
 from sts.server.sessions import FeedEndpoint, IngestEndpoint
 from sts.server.tick_loop import TickLoop
+from sts.server.training import check_mode, data_folder, run_training, training_site
 from sts.server.webhooks import senders
+from sts.simulation import Prepared
 from sts.site import Site, SiteFiles, build_engine, load_site
 from transports.feed_protocol import SUBPROTOCOLS, CloseCode
 from transports.ingest_codec import FrameError, decode_frame
@@ -63,6 +65,8 @@ class ServeOptions:
     data: Path = Path("var")
     tick_s: float = 1.0
     config: ServeConfig = field(default_factory=ServeConfig)
+    training: Path | None = None  # a scenario: serve a simulated school (training.py)
+    speed: float = 1.0  # the simulated school's pace in training, x real time
 
 
 def is_loopback(host: str) -> bool:
@@ -81,7 +85,11 @@ class Server:
     def __init__(self, options: ServeOptions) -> None:
         self.options = options
         config = options.config
-        site = load_site(SiteFiles.campus(options.site))
+        self.training = None
+        if options.training is not None:
+            site, self.training = training_site(options.training)
+        else:
+            site = load_site(SiteFiles.campus(options.site))
         if site.roster is None:
             raise ConfigError(
                 f"{options.site}: no roster.csv; the server processes only consented badges, "
@@ -89,7 +97,9 @@ class Server:
             )
         warm_up(site)
         engine = build_engine(site)
-        self.conn = open_store(options.data)
+        data = data_folder(options.data, options.training is not None)
+        self.conn = open_store(data)
+        check_mode(self.conn, options.training is not None, data)
         self.metrics = Metrics()
         group_of = site.roster.tag_groups(consented_only=False)
         level_ids = tuple(lv.id for lv in site.floorplan.levels)
@@ -100,6 +110,7 @@ class Server:
             tag_ids=lambda: engine.tag_ids,
             metrics=self.metrics,
         )
+        self.feed.training = options.training is not None
         self.hub = Hub(engine, [self.feed])
         self._restore_alerts()
         reader_ids = tuple(r.id for r in site.floorplan.readers)
@@ -178,6 +189,7 @@ class Server:
         age = time.time() - self.ticks.last_tick_wall
         return {
             "ready": age < max(5.0, 5 * self.options.tick_s),
+            "training": self.training is not None,
             "site": self.hub.engine.floorplan.site.id,
             "clients": len(self.feed.clients),
             "last_seq": self.feed.last_seq,
@@ -204,6 +216,9 @@ class Server:
             if now - last_prune > PRUNE_EVERY_S:
                 last_prune = now
                 self._prune()
+
+    async def _train(self, prepared: Prepared) -> None:
+        await run_training(prepared, self.ingest.take, self.options.speed)
 
     def _wake(self) -> None:
         if self._arrived is not None:
@@ -307,9 +322,17 @@ class Server:
                 loop.create_task(self._poll_revocations()),
                 *(loop.create_task(sender.run()) for sender in self.webhooks),
             ]
+            if self.training is not None:
+                tasks.append(loop.create_task(self._train(self.training)))
             scheme = "wss" if context else "ws"
             port = server.sockets[0].getsockname()[1]
             url = f"{scheme}://{opts.host}:{port}"
+            if self.training is not None:
+                print(
+                    f"sts serve: TRAINING: a simulated school ({opts.training}); nothing here "
+                    f"is real; data in {data_folder(opts.data, True)}",
+                    file=sys.stderr,
+                )
             print(
                 f"sts serve: listening on {url} (feed {url}/feed, ingest {url}/ingest)",
                 file=sys.stderr,

@@ -74,9 +74,15 @@ class ServerProcess:
     """`sts serve` in its own process."""
 
     def __init__(
-        self, tmp: Path, config: str = TEST_CONFIG, tick_s: float = 0.1, site: Path = NORTHFIELD
+        self,
+        tmp: Path,
+        config: str = TEST_CONFIG,
+        tick_s: float = 0.1,
+        site: Path = NORTHFIELD,
+        source: tuple[str, ...] = (),
     ) -> None:
         self.site = site
+        self.source = source or ("--site", str(site))  # or ("--training", SCENARIO, ...)
         self.data = tmp / "data"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -98,8 +104,7 @@ class ServerProcess:
                     "-m",
                     "sts",
                     "serve",
-                    "--site",
-                    str(self.site),
+                    *self.source,
                     "--port",
                     str(self.port),
                     "--data",
