@@ -61,6 +61,12 @@ class Metrics:
             ["code"],
             registry=r,
         )
+        self.vanished = Counter(
+            "sts_connections_vanished",
+            "Connections that ended without a close handshake (a client gone mid-frame)",
+            ["endpoint"],
+            registry=r,
+        )
         self.sign_ins = Counter(
             "sts_sign_ins", "Sign-in attempts, by outcome", ["outcome"], registry=r
         )

@@ -58,6 +58,12 @@ def view_of(info: TokenInfo) -> View:
     return View(info.role, frozenset(info.groups), frozenset(info.grants))
 
 
+def count_vanished(metrics: Metrics, endpoint: str, exc: ConnectionClosed) -> None:
+    """Count a connection that ended without a close frame (the peer vanished)."""
+    if exc.rcvd is None:
+        metrics.vanished.labels(endpoint).inc()
+
+
 @dataclass
 class FeedEndpoint:
     """Runs /feed connections."""
@@ -111,8 +117,8 @@ class FeedEndpoint:
             async for raw in ws:
                 client.last_heard = time.monotonic()
                 self._handle(client, raw, info)
-        except ConnectionClosed:
-            pass
+        except ConnectionClosed as exc:
+            count_vanished(self.metrics, "/feed", exc)
         finally:
             self.feed.clients.discard(client)
             self.metrics.clients.labels(info.role).dec()
@@ -230,8 +236,8 @@ class IngestEndpoint:
             async for raw in ws:
                 reply = self.take(info.name, raw)
                 await ws.send(encode(reply, isinstance(raw, bytes)))
-        except ConnectionClosed:
-            pass
+        except ConnectionClosed as exc:
+            count_vanished(self.metrics, "/ingest", exc)
 
     def take(self, gateway: str, raw: bytes | str) -> dict[str, Any]:
         """One frame from a gateway (WebSocket or MQTT): the reply to send it."""

@@ -183,8 +183,13 @@ class Mosquitto:
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
         )
         self.log = tmp / "mosquitto.log"
-        with self.log.open("w") as log:
-            self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log)
+        self.command = [binary, "-c", str(conf)]
+        self.start()
+
+    def start(self) -> None:
+        """Run the broker and wait until it listens."""
+        with self.log.open("a") as log:
+            self.proc = subprocess.Popen(self.command, stdout=log, stderr=log)
 
         def listening() -> bool:
             with socket.socket() as s:
