@@ -27,13 +27,10 @@ from tests.serve.live import (
     wait_for,
 )
 from tests.serve.scenario import Scenario
+from tests.serve.test_serve_e2e import numbered
 from transports.feed_client import Subscriber, post_ticket
 
 pytestmark = pytest.mark.slow
-
-
-def numbered(scenario: Scenario) -> list[tuple[int, list[list[object]]]]:
-    return list(enumerate(rows for _, rows in scenario.frames()))
 
 
 async def vanish_mid_frame(url: str, **connect: object) -> None:
