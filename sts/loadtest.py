@@ -53,6 +53,7 @@ class LoadPlan:
     reader_ids: tuple[str, ...]
     reader_xy: npt.NDArray[np.float64]
     phase: npt.NDArray[np.float64]  # each badge's advertising offset in its period, s
+    zone: str  # the restricted zone walked into (only its alerts are measured)
 
 
 @dataclass
@@ -130,6 +131,7 @@ def plan_load(
         tuple(r.id for r in readers),
         np.array([(r.x, r.y) for r in readers]),
         rng.uniform(0, 1.0 / rate_hz, students),
+        target.id,
     )
 
 
@@ -196,12 +198,13 @@ async def _gateway(
 
 
 async def _subscriber(
-    url: str, token: str, result: LoadResult, ready: asyncio.Event, done: asyncio.Event
+    url: str, token: str, zone: str, result: LoadResult, ready: asyncio.Event, done: asyncio.Event
 ) -> None:
     async with Subscriber(http_url(url), token, filters={"types": ["alert"]}) as feed:
         ready.set()
         async for message in feed:
-            if message["type"] == "alert" and message["alert"]["state"] == "raised":
+            alert = message.get("alert") or {}
+            if alert.get("state") == "raised" and alert.get("zone") == zone:
                 result.alerts.append((time.time(), message["id"], float(message["alert"]["t"])))
             if done.is_set():
                 return
@@ -225,7 +228,7 @@ async def run_load(
     """Send for `duration_s`, collect alerts until `DRAIN_S` after; the measurements."""
     result = LoadResult(intruders=int(np.isfinite(plan.move_at).sum()), seconds=duration_s)
     ready, done = asyncio.Event(), asyncio.Event()
-    listening = asyncio.create_task(_subscriber(url, feed_token, result, ready, done))
+    listening = asyncio.create_task(_subscriber(url, feed_token, plan.zone, result, ready, done))
     async with asyncio.timeout(30):
         await ready.wait()
     await _gateway(url, gateway_token, plan, 1.0 / rate_hz, duration_s, result, on_progress)
