@@ -286,10 +286,18 @@ def report(
         f"subscriber within p50 {percentile(spreads, 50) * 1e3:.1f} ms, max "
         f"{max(spreads, default=0) * 1e3:.1f} ms ({len(by_alert)} alerts)"
     )
+    span_s = burst[-1] - burst[0] if len(burst) > 1 else float("nan")
+    print(
+        f"burst fan-out: {len(burst)} alert messages over {span_s:.2f} s at the subscribers, "
+        f"{len(burst) / span_s:,.0f} msgs/s (first to last arrival)"
+    )
     print(f"server CPU {cpu * 100:.0f}% of one core, peak RSS {peak / 2**20:.0f} MiB")
     hist = {k: v for k, v in metrics.items() if k.startswith("sts_tick_seconds_")}
     count, total = hist.get("sts_tick_seconds_count", 0), hist.get("sts_tick_seconds_sum", 0)
     print(f"server tick: mean {total / max(count, 1) * 1e3:.1f} ms over {count:.0f} ticks")
+    arrived = metrics.get("sts_reading_to_send_seconds_count", 0)
+    in_server = metrics.get("sts_reading_to_send_seconds_sum", 0) / max(arrived, 1)
+    print(f"in the server, frame arrival to sockets: mean {in_server * 1e3:.1f} ms")
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sts.commands.replay",
     "sts.commands.evaluate",
     "sts.commands.drill",
+    "sts.commands.loadtest",
 )
 
 

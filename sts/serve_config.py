@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sts.toml_checks import Problems, check_keys, read_toml
+from sts.webhook_config import WebhookTarget, parse_webhooks
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ class IngestLimits:
     max_frame_bytes: int = 4_194_304  # largest gateway frame
     max_rows: int = 200_000  # readings per frame
     idle_s: float = 2.0  # no readings this long: time moves on by the wall clock
+    batch_s: float = 0.002  # a frame is processed this long after it arrives (0: next tick)
     journal_keep_s: float = 3600.0  # processed frames kept this long to spot resends
 
 
@@ -73,6 +75,7 @@ class ServeConfig:
     ingest: IngestLimits = field(default_factory=IngestLimits)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     tls: TlsConfig = field(default_factory=TlsConfig)
+    webhooks: tuple[WebhookTarget, ...] = ()
 
 
 def _value(probs: Problems, key: str, default: Any, value: Any) -> Any:
@@ -119,8 +122,12 @@ def parse_config(data: dict[str, Any], source: str) -> ServeConfig:
     probs = Problems(source)
     base = ServeConfig()
     sections = {"feed": base.feed, "ingest": base.ingest, "mqtt": base.mqtt, "tls": base.tls}
-    check_keys(probs, "sts.toml", data, set(sections))
-    parsed = {k: _section(probs, k, data[k], v) for k, v in sections.items() if k in data}
+    check_keys(probs, "sts.toml", data, set(sections) | {"webhooks"})
+    parsed: dict[str, Any] = {
+        k: _section(probs, k, data[k], v) for k, v in sections.items() if k in data
+    }
+    if "webhooks" in data:
+        parsed["webhooks"] = parse_webhooks(probs, data["webhooks"])
     config = replace(base, **parsed)
     if bool(config.tls.cert) != bool(config.tls.key):
         probs.add("tls", "cert and key go together", "give both tls.cert and tls.key, or neither")

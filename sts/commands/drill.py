@@ -18,7 +18,7 @@ from geometry.errors import InputError
 from sts.drill_render import write_report
 from sts.drill_report import DrillSink, drill_summary
 from sts.hub import Hub
-from sts.sim_options import add_overrides, scenario_from
+from sts.scenario_args import add_overrides, scenario_from
 from sts.simulation import drive_all, open_feed, prepare, simulate
 from sts.site import Site, build_engine
 

@@ -1,4 +1,5 @@
-"""`sts replay DIR [--speed N | --fast] --events-out events.jsonl`: a recording into the engine.
+"""`sts replay DIR [--speed N | --fast] --events-out events.jsonl | --url ws://...`: a recording
+into the engine, or into a running server.
 
 DIR is a folder `sts simulate` wrote (its recording, floorplan and roster configure
 the engine; the campus's rules and timetable come from the campus the recording
@@ -7,6 +8,8 @@ through the hub into the engine in recorded order, at N times real time or as fa
 as possible (the default), and the events (and with `--alerts-out`, the alerts) are
 written as JSON lines: the same ones, byte for byte, as the run that made the
 recording. Damaged records are reported on stderr and skipped; intact ones are kept.
+With `--url` the readings go instead to a running `sts serve` over its ingest
+WebSocket, as a gateway (`--token`), at N times real time or as fast as acknowledged.
 """
 
 from __future__ import annotations
@@ -14,14 +17,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
-from simulator.feed import FeedItem, Readings
+from simulator.feed import FeedItem
+from simulator.wire import item_time
 from sts.hub import Hub
 from sts.progress import Progress
-from sts.sim_options import add_source
+from sts.scenario_args import add_source
 from sts.simulation import drive_all, open_feed
 from sts.sinks import JsonLinesSink
 from sts.site import build_engine
+from sts.wire_cli import add_wire_options, send_to_server
 from transports.recording import pace
 
 
@@ -39,14 +45,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--speed", type=float, metavar="N", help="N times real time (1: real time)"
     )
     pace_group.add_argument("--fast", action="store_true", help="as fast as possible (the default)")
-    p.add_argument("--events-out", type=Path, required=True, help="zone events, JSON lines")
+    p.add_argument("--events-out", type=Path, help="zone events, JSON lines (without --url)")
     p.add_argument("--alerts-out", type=Path, help="alerts, JSON lines")
+    add_wire_options(p)
     p.set_defaults(run=run)
-
-
-def item_time(item: FeedItem) -> float:
-    """The data time of a feed item (a readings tick: its start)."""
-    return item.t0 if isinstance(item, Readings) else item.t
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,8 +56,17 @@ def run(args: argparse.Namespace) -> int:
     if args.speed is not None and not args.speed > 0:
         print("sts: --speed must be a positive number (1 is real time)", file=sys.stderr)
         return 2
+    if (args.url is None) == (args.events_out is None):
+        print("sts: give --events-out (into the engine) or --url (into a server)", file=sys.stderr)
+        return 2
     feed, site = open_feed(args.dir, args.campus)
     header = feed.header
+    if args.url is not None:
+        readers = tuple(r.id for r in site.floorplan.readers)
+        span = (header.get("t_start", 0.0), header.get("t_end", 1.0))
+        code = send_to_server(args, feed.items(), readers, span, args.speed)
+        _report_damage(feed.damage)
+        return code
     progress = Progress(header.get("t_end", 1.0) - header.get("t_start", 0.0), sys.stderr, "replay")
     with args.events_out.open("w", encoding="utf-8") as events:
         alerts = args.alerts_out.open("w", encoding="utf-8") if args.alerts_out else None
@@ -69,11 +80,15 @@ def run(args: argparse.Namespace) -> int:
         if alerts is not None:
             alerts.close()
     progress.close()
-    for damage in feed.damage:
-        print(f"sts: recording damaged, skipped: {damage}", file=sys.stderr)
+    _report_damage(feed.damage)
     s = hub.stats
     print(
         f"Replayed {s.readings:,} readings: {s.fixes:,} fixes, {s.events:,} events, "
         f"{s.alerts:,} alert changes"
     )
     return 0
+
+
+def _report_damage(damage: list[Any]) -> None:
+    for part in damage:
+        print(f"sts: recording damaged, skipped: {part}", file=sys.stderr)

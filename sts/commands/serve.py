@@ -23,12 +23,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "POST /auth/ticket and the dashboard at /. Everything kept lives under --data."
         ),
     )
-    p.add_argument("--site", required=True, type=Path, help="campus folder (floorplan, roster...)")
+    p.add_argument("--site", type=Path, help="campus folder (floorplan, roster...)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="port (8765; 0: any free port)")
     p.add_argument("--data", type=Path, default=Path("var"), help="data folder (./var)")
     p.add_argument("--config", type=Path, help="sts.toml (embedded defaults without it)")
     p.add_argument("--tick", type=float, default=1.0, help="seconds between engine ticks (1)")
+    p.add_argument(
+        "--training",
+        type=Path,
+        metavar="SCENARIO",
+        help="TRAINING: serve a simulated school (a scenario TOML); data in DATA/training",
+    )
+    p.add_argument("--speed", type=float, default=1.0, help="with --training: x real time (1)")
     p.set_defaults(run=run)
 
 
@@ -42,8 +49,16 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("websockets").setLevel(logging.WARNING)
+    if (args.site is None) == (args.training is None):
+        print("sts serve: give --site CAMPUS, or --training SCENARIO (its campus)", file=sys.stderr)
+        return 2
+    if not args.speed > 0:
+        print("sts serve: --speed must be a positive number (1 is real time)", file=sys.stderr)
+        return 2
     options = ServeOptions(
-        site=args.site,
+        site=args.site or args.training,
+        training=args.training,
+        speed=args.speed,
         host=args.host,
         port=args.port,
         data=args.data,

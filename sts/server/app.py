@@ -42,6 +42,9 @@ from sts.server.ingest import IngestDesk
 from sts.server.metrics import Metrics
 from sts.server.sessions import FeedEndpoint, IngestEndpoint
 from sts.server.tick_loop import TickLoop
+from sts.server.training import check_mode, data_folder, run_training, training_site
+from sts.server.webhooks import senders
+from sts.simulation import Prepared
 from sts.site import Site, SiteFiles, build_engine, load_site
 from transports.feed_protocol import SUBPROTOCOLS, CloseCode
 from transports.ingest_codec import FrameError, decode_frame
@@ -63,6 +66,8 @@ class ServeOptions:
     data: Path = Path("var")
     tick_s: float = 1.0
     config: ServeConfig = field(default_factory=ServeConfig)
+    training: Path | None = None  # a scenario: serve a simulated school (training.py)
+    speed: float = 1.0  # the simulated school's pace in training, x real time
 
 
 def is_loopback(host: str) -> bool:
@@ -81,7 +86,11 @@ class Server:
     def __init__(self, options: ServeOptions) -> None:
         self.options = options
         config = options.config
-        site = load_site(SiteFiles.campus(options.site))
+        self.training = None
+        if options.training is not None:
+            site, self.training = training_site(options.training)
+        else:
+            site = load_site(SiteFiles.campus(options.site))
         if site.roster is None:
             raise ConfigError(
                 f"{options.site}: no roster.csv; the server processes only consented badges, "
@@ -89,7 +98,9 @@ class Server:
             )
         warm_up(site)
         engine = build_engine(site)
-        self.conn = open_store(options.data)
+        data = data_folder(options.data, options.training is not None)
+        self.conn = open_store(data)
+        check_mode(self.conn, options.training is not None, data)
         self.metrics = Metrics()
         group_of = site.roster.tag_groups(consented_only=False)
         level_ids = tuple(lv.id for lv in site.floorplan.levels)
@@ -100,6 +111,7 @@ class Server:
             tag_ids=lambda: engine.tag_ids,
             metrics=self.metrics,
         )
+        self.feed.training = options.training is not None
         self.hub = Hub(engine, [self.feed])
         self._restore_alerts()
         reader_ids = tuple(r.id for r in site.floorplan.readers)
@@ -119,6 +131,9 @@ class Server:
         )
         gateways: dict[int, TokenInfo] = {}
         self.ingest = IngestEndpoint(self.desk, config.ingest, self.metrics, self.conn, gateways)
+        self._arrived: asyncio.Event | None = None
+        if config.ingest.batch_s > 0:
+            self.ingest.on_queued = self._wake
         self.feed_endpoint = FeedEndpoint(
             self.feed, self.hub, self.auth, config.feed, self.metrics, self.ticks.now, self.conn
         )
@@ -141,6 +156,8 @@ class Server:
             site.timetable,
             site.floorplan.site.name,
         )
+        self.webhooks = senders(config.webhooks, self.conn, self.metrics.registry)
+        self.feed.listeners += [sender.notify for sender in self.webhooks]
         self._replay_journal()
         self._stop: asyncio.Event | None = None
 
@@ -184,6 +201,7 @@ class Server:
         age = time.time() - self.ticks.last_tick_wall
         return {
             "ready": age < max(5.0, 5 * self.options.tick_s),
+            "training": self.training is not None,
             "site": self.hub.engine.floorplan.site.id,
             "clients": len(self.feed.clients),
             "last_seq": self.feed.last_seq,
@@ -199,7 +217,7 @@ class Server:
         last_prune = 0.0
         while True:
             next_at += tick_s
-            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            await self._process_arrivals_until(next_at)
             if time.monotonic() - next_at > tick_s:  # far behind: do not burst to catch up
                 next_at = time.monotonic()
             self.ticks.tick()
@@ -210,6 +228,34 @@ class Server:
             if now - last_prune > PRUNE_EVERY_S:
                 last_prune = now
                 self._prune()
+
+    async def _train(self, prepared: Prepared) -> None:
+        await run_training(prepared, self.ingest.take, self.options.speed)
+
+    def _wake(self) -> None:
+        if self._arrived is not None:
+            self._arrived.set()
+
+    async def _process_arrivals_until(self, deadline: float) -> None:
+        """Until the next tick is due, run the engine on frames soon after they arrive.
+
+        Why not wait for the tick: a reading would sit up to a whole tick before the
+        engine saw it. Frames arriving within `batch_s` of each other go in together,
+        and frames arriving during a slow tick form the next batch, so under load the
+        batches grow instead of the latency."""
+        arrived = self._arrived
+        batch_s = self.options.config.ingest.batch_s
+        while (left := deadline - time.monotonic()) > 0:
+            if arrived is None:
+                await asyncio.sleep(left)
+                return
+            try:
+                await asyncio.wait_for(arrived.wait(), left)
+            except TimeoutError:
+                return
+            await asyncio.sleep(batch_s)
+            arrived.clear()
+            self.ticks.tick()
 
     def _prune(self) -> None:
         limits = self.options.config
@@ -264,6 +310,8 @@ class Server:
                 file=sys.stderr,
             )
         self._stop = asyncio.Event()
+        if opts.config.ingest.batch_s > 0:
+            self._arrived = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stop.set)
@@ -284,10 +332,19 @@ class Server:
             tasks = [
                 loop.create_task(self._tick_forever()),
                 loop.create_task(self._poll_revocations()),
+                *(loop.create_task(sender.run()) for sender in self.webhooks),
             ]
+            if self.training is not None:
+                tasks.append(loop.create_task(self._train(self.training)))
             scheme = "wss" if context else "ws"
             port = server.sockets[0].getsockname()[1]
             url = f"{scheme}://{opts.host}:{port}"
+            if self.training is not None:
+                print(
+                    f"sts serve: TRAINING: a simulated school ({opts.training}); nothing here "
+                    f"is real; data in {data_folder(opts.data, True)}",
+                    file=sys.stderr,
+                )
             print(
                 f"sts serve: listening on {url} (feed {url}/feed, ingest {url}/ingest)",
                 file=sys.stderr,

@@ -112,6 +112,7 @@ class Feed:
             Callable[[Durable], None]
         ] = []  # called per stored message (webhooks, when they come)
         _, self.last_seq = feed_log.bounds(conn)
+        self.training = False  # every message says "training": true (sts/server/training.py)
 
     # ---- the sink -------------------------------------------------------------------------
 
@@ -147,6 +148,8 @@ class Feed:
         """Nothing to finish: every message is stored as it is written."""
 
     def _store(self, message: dict[str, Any], tag: str) -> int | None:
+        if self.training:
+            message["training"] = True
         clean = json.loads(dumps(message))
         seq = feed_log.append(
             self.conn,
@@ -214,6 +217,8 @@ class Feed:
             level_codes = [i for i, lv in enumerate(self.level_ids) if lv in levels]
             mask &= np.isin(b.level, level_codes)
         body = {"type": "positions", "seq": self.last_seq, **positions.rows(mask)}
+        if self.training:
+            body["training"] = True
         return encode(body, binary), int(mask.sum())
 
     def read_after(self, seq: int, limit: int) -> list[Durable]:

@@ -104,6 +104,8 @@ class FeedClient:
     def send_control(self, message: dict[str, Any]) -> None:
         """A live message (welcome, done, error, lost, heartbeat) ahead of the queue."""
         message.setdefault("seq", self.cursor)
+        if self.feed.training:
+            message["training"] = True
         self._control.append(encode(message, self.binary))
         self._wake.set()
 

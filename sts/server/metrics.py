@@ -7,7 +7,14 @@ reasons and roles fixed lists. No label ever holds a student id.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 
 LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 
@@ -17,6 +24,7 @@ class Metrics:
 
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
+        ProcessCollector(registry=r)  # process_cpu_seconds_total, resident memory
         self.readings_in = Counter(
             "sts_readings_in", "Readings received, by gateway", ["gateway"], registry=r
         )
@@ -51,6 +59,12 @@ class Metrics:
             "sts_evictions",
             "Feed clients closed by the server, by close code",
             ["code"],
+            registry=r,
+        )
+        self.vanished = Counter(
+            "sts_connections_vanished",
+            "Connections that ended without a close handshake (a client gone mid-frame)",
+            ["endpoint"],
             registry=r,
         )
         self.sign_ins = Counter(

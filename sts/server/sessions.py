@@ -59,6 +59,12 @@ def view_of(info: TokenInfo) -> View:
     return View(info.role, frozenset(info.groups), frozenset(info.grants))
 
 
+def count_vanished(metrics: Metrics, endpoint: str, exc: ConnectionClosed) -> None:
+    """Count a connection that ended without a close frame (the peer vanished)."""
+    if exc.rcvd is None:
+        metrics.vanished.labels(endpoint).inc()
+
+
 @dataclass
 class FeedEndpoint:
     """Runs /feed connections."""
@@ -112,8 +118,8 @@ class FeedEndpoint:
             async for raw in ws:
                 client.last_heard = time.monotonic()
                 self._handle(client, raw, info)
-        except ConnectionClosed:
-            pass
+        except ConnectionClosed as exc:
+            count_vanished(self.metrics, "/feed", exc)
         finally:
             self.feed.clients.discard(client)
             self.metrics.clients.labels(info.role).dec()
@@ -224,6 +230,7 @@ class IngestEndpoint:
     metrics: Metrics
     conn: Any  # sqlite3.Connection
     gateways: dict[int, TokenInfo]
+    on_queued: Callable[[], None] | None = None  # rows were queued for the engine
 
     async def session(self, ws: ServerConnection) -> None:
         """Each frame: decode, check rows, journal, acknowledge (or an error message)."""
@@ -235,8 +242,8 @@ class IngestEndpoint:
             async for raw in ws:
                 reply = self.take(info.name, raw)
                 await ws.send(encode(reply, isinstance(raw, bytes)))
-        except ConnectionClosed:
-            pass
+        except ConnectionClosed as exc:
+            count_vanished(self.metrics, "/ingest", exc)
 
     def take(self, gateway: str, raw: bytes | str) -> dict[str, Any]:
         """One frame from a gateway (WebSocket or MQTT): the reply to send it."""
@@ -261,6 +268,8 @@ class IngestEndpoint:
         )
         assert journal_id is not None  # not a duplicate: checked above, nothing in between
         self.desk.queue(pending, journal_id, now)
+        if self.on_queued is not None and accepted.kept:
+            self.on_queued()
         self.metrics.readings_in.labels(gateway).inc(len(frame))
         rejected: dict[str, int] = {}
         for (_gateway, _reader, why), n in accepted.rejected.items():

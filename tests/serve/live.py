@@ -74,9 +74,15 @@ class ServerProcess:
     """`sts serve` in its own process."""
 
     def __init__(
-        self, tmp: Path, config: str = TEST_CONFIG, tick_s: float = 0.1, site: Path = NORTHFIELD
+        self,
+        tmp: Path,
+        config: str = TEST_CONFIG,
+        tick_s: float = 0.1,
+        site: Path = NORTHFIELD,
+        source: tuple[str, ...] = (),
     ) -> None:
         self.site = site
+        self.source = source or ("--site", str(site))  # or ("--training", SCENARIO, ...)
         self.data = tmp / "data"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -98,8 +104,7 @@ class ServerProcess:
                     "-m",
                     "sts",
                     "serve",
-                    "--site",
-                    str(self.site),
+                    *self.source,
                     "--port",
                     str(self.port),
                     "--data",
@@ -178,8 +183,13 @@ class Mosquitto:
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
         )
         self.log = tmp / "mosquitto.log"
-        with self.log.open("w") as log:
-            self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log)
+        self.command = [binary, "-c", str(conf)]
+        self.start()
+
+    def start(self) -> None:
+        """Run the broker and wait until it listens."""
+        with self.log.open("a") as log:
+            self.proc = subprocess.Popen(self.command, stdout=log, stderr=log)
 
         def listening() -> bool:
             with socket.socket() as s:

@@ -1,4 +1,4 @@
-"""Command-line options shared by the simulator's commands (simulate, replay, evaluate, drill)."""
+"""Command-line options shared by the commands that run a scenario or read a recording."""
 
 from __future__ import annotations
 
@@ -6,14 +6,6 @@ import argparse
 from pathlib import Path
 
 from simulator.scenario import Scenario, load_scenario
-
-
-def add_source(p: argparse.ArgumentParser) -> None:
-    """DIR and `--campus`, shared by the commands that read a recording."""
-    p.add_argument("dir", type=Path, help="folder written by sts simulate (or a recording folder)")
-    p.add_argument(
-        "--campus", type=Path, help="campus folder (default: the one the recording names)"
-    )
 
 
 def add_overrides(p: argparse.ArgumentParser) -> None:
@@ -27,4 +19,12 @@ def scenario_from(args: argparse.Namespace) -> Scenario:
     """The scenario file with the command line's overrides applied."""
     return load_scenario(args.scenario).with_overrides(
         students=args.students, duration_s=args.duration, seed=args.seed
+    )
+
+
+def add_source(p: argparse.ArgumentParser) -> None:
+    """DIR and `--campus`, shared by the commands that read a recording."""
+    p.add_argument("dir", type=Path, help="folder written by sts simulate (or a recording folder)")
+    p.add_argument(
+        "--campus", type=Path, help="campus folder (default: the one the recording names)"
     )

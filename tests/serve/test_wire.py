@@ -1,0 +1,120 @@
+"""Simulated and recorded schools into a real `sts serve` over the ingest WebSocket,
+and `sts loadtest` against it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.serve.live import NORTHFIELD, ROOT, ServerProcess, issue
+from transports.feed_client import Subscriber
+
+pytestmark = pytest.mark.slow
+
+SCENARIO = f"""
+version = 1
+name = "wire test"
+campus = "{NORTHFIELD}"
+date = 2026-11-30
+start = "10:05"
+duration_min = 4
+seed = 5
+
+[population]
+students = 30
+absent_rate = 0.0
+
+[behaviour]
+restricted_per_day = 40
+"""
+
+
+def sts(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI; fail with its output when it fails."""
+    done = subprocess.run(
+        [sys.executable, "-m", "sts", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def raised_ids(lines: str) -> list[str]:
+    """Ids of the alerts raised, from alert JSON lines."""
+    alerts = [json.loads(line) for line in lines.splitlines() if line.strip()]
+    return sorted(a["id"] for a in alerts if a["state"] == "raised")
+
+
+async def alerts_while(server: ServerProcess, token: str, command: list[str]) -> list[str]:
+    """Ids of the alerts raised on the feed while `command` runs (and 4 s after)."""
+    got: list[str] = []
+    async with Subscriber(server.url, token, filters={"types": ["alert"]}) as feed:
+
+        async def collect() -> None:
+            async for m in feed:
+                if m["type"] == "alert" and m["alert"]["state"] == "raised":
+                    got.append(m["id"])
+
+        collecting = asyncio.create_task(collect())
+        await asyncio.to_thread(sts, *command)
+        await asyncio.sleep(4.0)  # the server flushes after ingest.idle_s of silence
+        collecting.cancel()
+    return sorted(got)
+
+
+def test_a_recording_and_a_simulation_sent_to_the_server_raise_the_engines_alerts(
+    tmp_path: Path,
+) -> None:
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text(SCENARIO)
+    out = tmp_path / "day"
+    sts("simulate", str(scenario), "--out", str(out))
+    alerts = tmp_path / "alerts.jsonl"
+    sts("replay", str(out), "--events-out", str(tmp_path / "ev.jsonl"), "--alerts-out", str(alerts))
+    expected = raised_ids(alerts.read_text())
+    assert expected, "the scenario should raise alerts in process"
+
+    for n, command in enumerate((["replay", str(out)], ["simulate", str(scenario)])):
+        (tmp_path / f"s{n}").mkdir()
+        server = ServerProcess(tmp_path / f"s{n}").start()
+        try:
+            gateway = issue(server.data, "gateway", "sim")
+            token = issue(server.data, "safety", "Sam")
+            wire = [*command, "--url", server.ws_url, "--token", gateway]
+            assert asyncio.run(alerts_while(server, token, wire)) == expected, command[0]
+        finally:
+            server.stop()
+
+
+def test_loadtest_reports_throughput_loss_latency_and_the_server(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path).start()
+    try:
+        gateway = issue(server.data, "gateway", "load")
+        token = issue(server.data, "safety", "bench")
+        done = sts(
+            "loadtest",
+            "--url",
+            server.ws_url,
+            "--site",
+            str(NORTHFIELD),
+            "--students",
+            "30",
+            "--duration",
+            "15",
+            "--token",
+            gateway,
+            "--feed-token",
+            token,
+        )
+    finally:
+        server.stop()
+    text: Any = done.stdout
+    assert "rejected: none, unaccounted 0" in text
+    assert "alerts raised and received: 1 (badges walking into a restricted zone: 1)" in text
+    assert "reading-to-alert latency: p50" in text
+    assert "server: CPU" in text and "resident memory" in text
