@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from geometry.errors import ConfigError
+from store.privacy_schema import PRIVACY_SCHEMA
 
 #: The database file inside the data folder.
 DB_NAME = "sts.sqlite3"
@@ -90,6 +91,8 @@ def open_store(folder: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=5000")
     conn.execute("PRAGMA foreign_keys=ON")
+    # Deleted rows are overwritten with zeros, not left in free space (store/retention.py).
+    conn.execute("PRAGMA secure_delete=ON")
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise ConfigError(
@@ -97,6 +100,7 @@ def open_store(folder: Path) -> sqlite3.Connection:
             f"{SCHEMA_VERSION}); upgrade STS or use another --data folder"
         )
     conn.executescript(SCHEMA)
+    conn.executescript(PRIVACY_SCHEMA)
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     return conn
 

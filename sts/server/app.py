@@ -32,13 +32,16 @@ from store.alert_records import alerts_from_bodies
 from store.db import open_store, transaction
 from store.tokens import TokenInfo, invalid_ids
 from sts.hub import Hub
+from sts.retention_policy import load_policy
 from sts.serve_config import ServeConfig
 from sts.server.auth import Authenticator, RateLimiter
+from sts.server.consent_watch import ConsentWatch
 from sts.server.feed import Feed
 from sts.server.floorplan_geojson import floorplan_geojson
 from sts.server.http_routes import HttpRoutes
 from sts.server.ingest import IngestDesk
 from sts.server.metrics import Metrics
+from sts.server.retention_job import retention_forever
 from sts.server.sessions import FeedEndpoint, IngestEndpoint
 from sts.server.tick_loop import TickLoop
 from sts.site import Site, SiteFiles, build_engine, load_site
@@ -80,6 +83,7 @@ class Server:
     def __init__(self, options: ServeOptions) -> None:
         self.options = options
         config = options.config
+        self.policy = load_policy(options.site)  # no written retention policy, no service
         site = load_site(SiteFiles.campus(options.site))
         if site.roster is None:
             raise ConfigError(
@@ -116,6 +120,8 @@ class Server:
             metrics=self.metrics,
             idle_s=config.ingest.idle_s,
         )
+        self.consent = ConsentWatch(self.conn, self.hub, self.ticks.now)
+        self.consent.start(site.roster, time.time())
         gateways: dict[int, TokenInfo] = {}
         self.ingest = IngestEndpoint(self.desk, config.ingest, self.metrics, self.conn, gateways)
         self.feed_endpoint = FeedEndpoint(
@@ -272,6 +278,8 @@ class Server:
             tasks = [
                 loop.create_task(self._tick_forever()),
                 loop.create_task(self._poll_revocations()),
+                loop.create_task(self.consent.run(limits.feed.revocation_poll_s)),
+                loop.create_task(retention_forever(self.conn, self.policy)),
             ]
             scheme = "wss" if context else "ws"
             port = server.sockets[0].getsockname()[1]

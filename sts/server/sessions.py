@@ -26,6 +26,7 @@ from store.db import transaction
 from store.tokens import TokenInfo
 from sts.hub import Hub
 from sts.serve_config import FeedLimits, IngestLimits
+from sts.server.audit_hooks import audit_access
 from sts.server.auth import Authenticator
 from sts.server.feed import Feed
 from sts.server.feed_clients import FeedClient
@@ -159,6 +160,7 @@ class FeedEndpoint:
             kind = msg["type"]
             if kind == "subscribe":
                 self._subscribe(client, msg)
+                audit_access(self.conn, info, "feed_subscribe", str(msg.get("filters") or ""))
             elif kind in ("ack", "resolve"):
                 self._alert_command(client, AlertCommand.parse(msg), info)
             elif kind != "heartbeat":
