@@ -10,12 +10,14 @@ next readings. The registry keeps no names: the roster holds those.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from engine.roster import RosterEntry
 from geometry.errors import InputError
+from store import feed_log
 
 SCOPES = ("safety", "attendance")
 #: The scope the live service's consent gate reads.
@@ -191,7 +193,5 @@ def seed_from_roster(conn: sqlite3.Connection, entries: Iterable[RosterEntry], n
 def purge_history(conn: sqlite3.Connection, tag: str) -> int:
     """Delete what the store holds about a badge (feed messages, alerts); rows removed."""
     gone = conn.execute("DELETE FROM feed_log WHERE tag = ?", (tag,)).rowcount
-    gone += conn.execute(
-        "DELETE FROM alerts WHERE json_valid(body) AND json_extract(body, '$.tag') = ?", (tag,)
-    ).rowcount
-    return gone
+    about = [i for i, body in feed_log.alert_rows(conn) if json.loads(body).get("tag") == tag]
+    return gone + feed_log.delete_alerts(conn, about)

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from geometry.errors import ConfigError
+from store.crypto import SealedConnection, load_cipher
 from store.privacy_schema import PRIVACY_SCHEMA
 
 #: The database file inside the data folder.
@@ -86,7 +87,10 @@ def open_store(folder: Path) -> sqlite3.Connection:
             f"--data {folder}: cannot create the data folder ({exc.strerror}); "
             "give a folder you can write to"
         ) from None
-    conn = sqlite3.connect(db_path(folder), isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(
+        db_path(folder), isolation_level=None, check_same_thread=False, factory=SealedConnection
+    )
+    conn.cipher = load_cipher(folder)  # bodies with positions, names, notes are sealed
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=5000")

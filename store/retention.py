@@ -10,10 +10,11 @@ files. Positions are not a kind here: the server keeps them in memory only.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Mapping
 
-from store import audit
+from store import audit, feed_log
 from store.db import transaction
 
 #: Every kind of data a retention policy must cover (docs/privacy.md describes each).
@@ -36,11 +37,12 @@ def _delete(conn: sqlite3.Connection, kind: str, cutoff: float) -> int:
             "DELETE FROM feed_log WHERE kind = ? AND at < ?", (_FEED_KINDS[kind], cutoff)
         ).rowcount
         if kind == "alerts":
-            n += conn.execute(
-                "DELETE FROM alerts WHERE state = 'resolved' AND json_valid(body) "
-                "AND json_extract(body, '$.resolved_at') < ?",
-                (cutoff,),
-            ).rowcount
+            old = [
+                alert_id
+                for alert_id, body in feed_log.alert_rows(conn, ["resolved"])
+                if (json.loads(body).get("resolved_at") or cutoff) < cutoff
+            ]
+            n += feed_log.delete_alerts(conn, old)
         return n
     if kind == "raw_readings":
         return conn.execute("DELETE FROM ingest_journal WHERE received_at < ?", (cutoff,)).rowcount

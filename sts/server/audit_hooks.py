@@ -7,19 +7,11 @@ tick's transaction, so each record is its own small transaction.
 from __future__ import annotations
 
 import sqlite3
-import time
 
-from store import audit
 from store.tokens import TokenInfo
+from sts.access import audited
 
 
 def audit_access(conn: sqlite3.Connection, info: TokenInfo, action: str, detail: str = "") -> None:
     """Append who (the token's name and role) did `action` now."""
-    audit.append(
-        conn,
-        at=time.time(),
-        actor=info.name,
-        role=info.role,
-        action=action,
-        detail=f"token {info.id}" + (f"; {detail[:200]}" if detail else ""),
-    )
+    audited(conn, info, action, "-", f"token {info.id}" + (f"; {detail[:200]}" if detail else ""))

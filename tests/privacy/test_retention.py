@@ -35,8 +35,8 @@ def files_hold(data: Path, needle: bytes) -> list[str]:
 def write_old_and_new(data: Path) -> None:
     conn = open_store(data)
     old, new = NOW - 40 * 86400, NOW - 3600
-    body = '{"marker": "' + MARKER.decode() + '"}'
-    feed_log.append(conn, at=old, kind="event", uid="old", tag="badge-1", body=body)
+    # bodies are sealed at rest (store/crypto.py): the marker rides in the plain tag column
+    feed_log.append(conn, at=old, kind="event", uid="old", tag=MARKER.decode(), body="{}")
     feed_log.append(conn, at=new, kind="event", uid="new", tag="badge-2", body='{"fresh": 1}')
     audit.append(conn, at=old, actor="a", role="safety", action="history_query", subject="x")
     audit.append(conn, at=new, actor="b", role="safety", action="history_query", subject="y")
