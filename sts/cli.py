@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sts.commands.keys",
     "sts.commands.student",
     "sts.commands.history",
+    "sts.commands.privacy",
     "sts.commands.tail",
     "sts.commands.simulate",
     "sts.commands.replay",

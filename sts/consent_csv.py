@@ -16,6 +16,7 @@ from pathlib import Path
 
 from geometry.errors import InputError
 from store.consent import SCOPES, check_id
+from sts.retention_policy import parse_duration
 from sts.text_input import read_text
 
 LIST_COLUMNS = ("student_id", "tag", "scope", "granted_on", "expires_on")
@@ -40,6 +41,14 @@ def parse_date(text: str, what: str) -> float:
     except ValueError:
         raise InputError(f"{what} {text!r}: give an ISO date such as 2026-09-01") from None
     return (when if when.tzinfo else when.astimezone()).timestamp()
+
+
+def parse_expiry(text: str, now: float) -> float | None:
+    """--expires: never, a duration from now (365d), or an ISO date."""
+    if text == "never":
+        return None
+    span = parse_duration(text)
+    return now + span if span is not None else parse_date(text, "--expires")
 
 
 def _list_line(row: dict[str, str], now: float) -> ConsentLine:

@@ -16,8 +16,7 @@ from pathlib import Path
 
 from store import audit, consent
 from store.db import open_store, transaction
-from sts.commands.tokens import parse_expiry
-from sts.consent_csv import parse_date, read_consent_file
+from sts.consent_csv import parse_date, parse_expiry, read_consent_file
 
 _SCOPE_CHOICES = (*consent.SCOPES, "all")
 

@@ -105,6 +105,10 @@ def test_withdrawal_stops_the_badge_and_purges_its_history(
     assert "consent_withdraw" in trail and "sign_in" in trail and "feed_subscribe" in trail
     assert sts("audit", "verify", "--data", str(server.data)).returncode == 0
     assert_sealed_at_rest(server.data, tmp_path / "copy", later)
+    log = server.log.read_text()
+    roster = read_roster(NORTHFIELD / "roster.csv").entries
+    for secret in [e.name for e in roster] + [e.student_id for e in roster] + list(INTRUDERS):
+        assert secret not in log, f"{secret} in the server's log"
 
 
 def assert_sealed_at_rest(data: Path, copy: Path, alerts: list[dict[str, Any]]) -> None:
