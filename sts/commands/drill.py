@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 from geometry.errors import InputError
-from sts.commands.simulate import add_overrides, scenario_from
 from sts.drill_render import write_report
 from sts.drill_report import DrillSink, drill_summary
 from sts.hub import Hub
+from sts.sim_options import add_overrides, scenario_from
 from sts.simulation import drive_all, open_feed, prepare, simulate
 from sts.site import Site, build_engine
 

@@ -22,9 +22,9 @@ from engine.rules import RuleType
 from geometry.zone_index import ZoneIndex
 from simulator.scoring import BreachScore, Positioning, score_breaches, score_positions
 from simulator.walk_graph import WalkGraph
-from sts.commands.replay import add_source
 from sts.hub import Hub
 from sts.sim_folder import read_breaches, read_people, read_truth
+from sts.sim_options import add_source
 from sts.simulation import TRUTH, drive_all, open_feed
 from sts.sinks import CollectSink
 from sts.site import build_engine

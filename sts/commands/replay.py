@@ -18,18 +18,11 @@ from pathlib import Path
 from simulator.feed import FeedItem, Readings
 from sts.hub import Hub
 from sts.progress import Progress
+from sts.sim_options import add_source
 from sts.simulation import drive_all, open_feed
 from sts.sinks import JsonLinesSink
 from sts.site import build_engine
 from transports.recording import pace
-
-
-def add_source(p: argparse.ArgumentParser) -> None:
-    """DIR and `--campus`, shared by the commands that read a recording."""
-    p.add_argument("dir", type=Path, help="folder written by sts simulate (or a recording folder)")
-    p.add_argument(
-        "--campus", type=Path, help="campus folder (default: the one the recording names)"
-    )
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -15,23 +15,9 @@ import time
 from pathlib import Path
 
 from simulator.feed import FeedItem, Readings
-from simulator.scenario import Scenario, load_scenario
 from sts.progress import Progress
+from sts.sim_options import add_overrides, scenario_from
 from sts.simulation import prepare, simulate
-
-
-def add_overrides(p: argparse.ArgumentParser) -> None:
-    """`--students`, `--duration` and `--seed`, shared by the commands that run a scenario."""
-    p.add_argument("--students", type=int, help="number of students (overrides the scenario)")
-    p.add_argument("--duration", type=float, metavar="S", help="seconds to simulate (overrides)")
-    p.add_argument("--seed", type=int, help="random seed (overrides the scenario)")
-
-
-def scenario_from(args: argparse.Namespace) -> Scenario:
-    """The scenario file with the command line's overrides applied."""
-    return load_scenario(args.scenario).with_overrides(
-        students=args.students, duration_s=args.duration, seed=args.seed
-    )
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
