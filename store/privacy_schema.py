@@ -1,4 +1,4 @@
-"""The privacy tables: the consent registry and the hash-chained audit log.
+"""The privacy tables: the consent registry, feedback and the hash-chained audit log.
 
 Kept apart from `db.SCHEMA` so the privacy modules own their tables; `open_store`
 creates them with the rest.
@@ -18,6 +18,15 @@ CREATE TABLE IF NOT EXISTS consent (
     PRIMARY KEY (student_id, scope)
 );
 CREATE INDEX IF NOT EXISTS consent_tag ON consent(tag);
+CREATE TABLE IF NOT EXISTS feedback (
+    id TEXT PRIMARY KEY,
+    at REAL NOT NULL,
+    author TEXT NOT NULL,
+    body BLOB NOT NULL,
+    state TEXT NOT NULL,
+    answer BLOB NOT NULL,
+    closed_at REAL
+);
 CREATE TABLE IF NOT EXISTS audit_log (
     seq INTEGER PRIMARY KEY,
     at REAL NOT NULL,

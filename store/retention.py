@@ -25,6 +25,7 @@ DATA_KINDS = (
     "raw_readings",
     "positions",
     "consent",
+    "feedback",
     "audit",
 )
 
@@ -49,6 +50,10 @@ def _delete(conn: sqlite3.Connection, kind: str, cutoff: float) -> int:
     if kind == "consent":
         return conn.execute(
             "DELETE FROM consent WHERE COALESCE(withdrawn_at, expires_at) < ?", (cutoff,)
+        ).rowcount
+    if kind == "feedback":
+        return conn.execute(
+            "DELETE FROM feedback WHERE state = 'closed' AND closed_at < ?", (cutoff,)
         ).rowcount
     if kind == "audit":
         return audit.prune(conn, cutoff)

@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sts.commands.student",
     "sts.commands.history",
     "sts.commands.privacy",
+    "sts.commands.feedback",
     "sts.commands.tail",
     "sts.commands.simulate",
     "sts.commands.replay",

@@ -29,6 +29,7 @@ _KIND_WORDS = {
     "raw_readings": "Raw badge readings",
     "positions": "Live positions",
     "consent": "Consent records",
+    "feedback": "Feedback and concerns",
     "audit": "The access log",
 }
 
