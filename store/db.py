@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from geometry.errors import ConfigError
+from store.crypto import SealedConnection, load_cipher
+from store.privacy_schema import PRIVACY_SCHEMA
 
 #: The database file inside the data folder.
 DB_NAME = "sts.sqlite3"
@@ -85,11 +87,16 @@ def open_store(folder: Path) -> sqlite3.Connection:
             f"--data {folder}: cannot create the data folder ({exc.strerror}); "
             "give a folder you can write to"
         ) from None
-    conn = sqlite3.connect(db_path(folder), isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(
+        db_path(folder), isolation_level=None, check_same_thread=False, factory=SealedConnection
+    )
+    conn.cipher = load_cipher(folder)  # bodies with positions, names, notes are sealed
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=5000")
     conn.execute("PRAGMA foreign_keys=ON")
+    # Deleted rows are overwritten with zeros, not left in free space (store/retention.py).
+    conn.execute("PRAGMA secure_delete=ON")
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise ConfigError(
@@ -97,6 +104,7 @@ def open_store(folder: Path) -> sqlite3.Connection:
             f"{SCHEMA_VERSION}); upgrade STS or use another --data folder"
         )
     conn.executescript(SCHEMA)
+    conn.executescript(PRIVACY_SCHEMA)
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     return conn
 

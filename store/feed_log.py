@@ -14,6 +14,8 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from store.crypto import open_body, seal_body
+
 
 @dataclass(frozen=True, slots=True)
 class LoggedMessage:
@@ -32,7 +34,7 @@ def append(
     """Store one message; its sequence number, or None when its uid is already stored."""
     cur = conn.execute(
         "INSERT OR IGNORE INTO feed_log(at, kind, uid, tag, body) VALUES (?, ?, ?, ?, ?)",
-        (at, kind, uid, tag, body),
+        (at, kind, uid, tag, seal_body(conn, body, f"feed_log:{uid}")),
     )
     return None if cur.rowcount == 0 else cur.lastrowid
 
@@ -40,10 +42,13 @@ def append(
 def after(conn: sqlite3.Connection, seq: int, limit: int) -> list[LoggedMessage]:
     """Up to `limit` messages with a sequence above `seq`, in order."""
     rows = conn.execute(
-        "SELECT seq, at, kind, tag, body FROM feed_log WHERE seq > ? ORDER BY seq LIMIT ?",
+        "SELECT seq, at, kind, tag, body, uid FROM feed_log WHERE seq > ? ORDER BY seq LIMIT ?",
         (seq, limit),
     ).fetchall()
-    return [LoggedMessage(*r) for r in rows]
+    return [
+        LoggedMessage(r[0], r[1], r[2], r[3], open_body(conn, r[4], f"feed_log:{r[5]}"))
+        for r in rows
+    ]
 
 
 def seq_before_time(conn: sqlite3.Connection, at: float) -> int:
@@ -82,24 +87,38 @@ def put_alert(conn: sqlite3.Connection, alert_id: str, state: str, body: str) ->
     conn.execute(
         "INSERT INTO alerts(id, state, body) VALUES (?, ?, ?) "
         "ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body",
-        (alert_id, state, body),
+        (alert_id, state, seal_body(conn, body, f"alerts:{alert_id}")),
     )
 
 
 def alert_bodies(conn: sqlite3.Connection, states: Iterable[str] | None = None) -> list[str]:
     """The latest value of every alert (in these states), oldest id first."""
+    return [body for _, body in alert_rows(conn, states)]
+
+
+def alert_rows(
+    conn: sqlite3.Connection, states: Iterable[str] | None = None
+) -> list[tuple[str, str]]:
+    """(id, latest value) of every alert (in these states), oldest id first."""
     if states is None:
-        rows = conn.execute("SELECT body FROM alerts ORDER BY rowid").fetchall()
+        rows = conn.execute("SELECT id, body FROM alerts ORDER BY rowid").fetchall()
     else:
         wanted = list(states)
         marks = ",".join("?" * len(wanted))
         rows = conn.execute(
-            f"SELECT body FROM alerts WHERE state IN ({marks}) ORDER BY rowid", wanted
+            f"SELECT id, body FROM alerts WHERE state IN ({marks}) ORDER BY rowid", wanted
         ).fetchall()
-    return [str(r[0]) for r in rows]
+    return [(str(r[0]), open_body(conn, r[1], f"alerts:{r[0]}")) for r in rows]
+
+
+def delete_alerts(conn: sqlite3.Connection, ids: Iterable[str]) -> int:
+    """Delete alerts by id; how many."""
+    return sum(conn.execute("DELETE FROM alerts WHERE id = ?", (i,)).rowcount for i in ids)
 
 
 def bodies_of_kind(conn: sqlite3.Connection, kind: str) -> list[str]:
     """The stored bodies of one kind of message (e.g. every event kept), in order."""
-    rows = conn.execute("SELECT body FROM feed_log WHERE kind = ? ORDER BY seq", (kind,)).fetchall()
-    return [str(r[0]) for r in rows]
+    rows = conn.execute(
+        "SELECT uid, body FROM feed_log WHERE kind = ? ORDER BY seq", (kind,)
+    ).fetchall()
+    return [open_body(conn, body, f"feed_log:{uid}") for uid, body in rows]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import re
 import time
 from datetime import datetime
 from pathlib import Path
 
 from geometry.errors import InputError
+from store import audit
 from store.db import open_store, transaction
 from store.tokens import GRANTS, ROLES, issue_token, list_tokens, revoke_token
 
@@ -68,6 +70,14 @@ def run_issue(args: argparse.Namespace) -> int:
             groups=groups,
             grants=tuple(args.grant),
             expires_at=parse_expiry(args.expires, now),
+        )
+        audit.append(
+            conn,
+            at=now,
+            actor=getpass.getuser(),
+            role="cli",
+            action="token_issue",
+            detail=f"token {info.id} ({info.role}) for {info.name}",
         )
     print(token)
     print(f"id {info.id}: {info.role} token for {info.name}; shown once, keep it safe", flush=True)

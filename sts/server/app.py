@@ -32,14 +32,17 @@ from store.alert_records import alerts_from_bodies
 from store.db import open_store, transaction
 from store.tokens import TokenInfo, invalid_ids
 from sts.hub import Hub
+from sts.retention_policy import load_policy
 from sts.serve_config import ServeConfig
 from sts.server.auth import Authenticator, RateLimiter
+from sts.server.consent_watch import ConsentWatch
 from sts.server.dashboard_api import DashboardApi
 from sts.server.feed import Feed
 from sts.server.floorplan_geojson import floorplan_geojson
 from sts.server.http_routes import HttpRoutes
 from sts.server.ingest import IngestDesk
 from sts.server.metrics import Metrics
+from sts.server.retention_job import retention_forever
 from sts.server.sessions import FeedEndpoint, IngestEndpoint
 from sts.server.tick_loop import TickLoop
 from sts.server.training import check_mode, data_folder, run_training, training_site
@@ -91,6 +94,8 @@ class Server:
             site, self.training = training_site(options.training)
         else:
             site = load_site(SiteFiles.campus(options.site))
+        # no written retention policy, no service
+        self.policy = load_policy(Path(site.files.floorplan))
         if site.roster is None:
             raise ConfigError(
                 f"{options.site}: no roster.csv; the server processes only consented badges, "
@@ -129,6 +134,8 @@ class Server:
             metrics=self.metrics,
             idle_s=config.ingest.idle_s,
         )
+        self.consent = ConsentWatch(self.conn, self.hub, self.ticks.now)
+        self.consent.start(site.roster, time.time())
         gateways: dict[int, TokenInfo] = {}
         self.ingest = IngestEndpoint(self.desk, config.ingest, self.metrics, self.conn, gateways)
         self._arrived: asyncio.Event | None = None
@@ -333,6 +340,8 @@ class Server:
                 loop.create_task(self._tick_forever()),
                 loop.create_task(self._poll_revocations()),
                 *(loop.create_task(sender.run()) for sender in self.webhooks),
+                loop.create_task(self.consent.run(limits.feed.revocation_poll_s)),
+                loop.create_task(retention_forever(self.conn, self.policy)),
             ]
             if self.training is not None:
                 tasks.append(loop.create_task(self._train(self.training)))

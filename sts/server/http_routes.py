@@ -21,6 +21,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from store.tokens import TokenInfo
+from sts.server.audit_hooks import audit_access
 from sts.server.auth import Authenticator
 from sts.server.metrics import Metrics
 
@@ -125,6 +126,7 @@ class HttpRoutes:
             )
         self.metrics.sign_ins.labels("ticket").inc()
         ticket = self.auth.issue_ticket(info, now)
+        audit_access(self.auth.conn, info, "sign_in")
         return respond(200, {"ticket": ticket, "expires_in": self.auth.ticket_ttl_s})
 
     def _static(self, path: str) -> Response:

@@ -26,6 +26,7 @@ from store.db import transaction
 from store.tokens import TokenInfo
 from sts.hub import Hub
 from sts.serve_config import FeedLimits, IngestLimits
+from sts.server.audit_hooks import audit_access
 from sts.server.auth import Authenticator
 from sts.server.evacuation_commands import EVACUATION_TYPES, run_evacuation_command
 from sts.server.feed import Feed
@@ -166,6 +167,7 @@ class FeedEndpoint:
             kind = msg["type"]
             if kind == "subscribe":
                 self._subscribe(client, msg)
+                audit_access(self.conn, info, "feed_subscribe", str(msg.get("filters") or ""))
             elif kind in ("ack", "resolve"):
                 self._alert_command(client, AlertCommand.parse(msg), info)
             elif kind in EVACUATION_TYPES:

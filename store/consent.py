@@ -1,0 +1,197 @@
+"""The consent registry: a guardian's consent per student and scope, with dates and expiry.
+
+One row per (student, scope). Scopes: `safety` (the live service may process the
+badge: the engine's consent gate follows it) and `attendance` (zone-level attendance
+may be kept). Consent is active from `granted_at` until `expires_at` (if any) or its
+withdrawal. Withdrawal and expiry purge what the store holds about the student
+(`purge_history`); the running server notices within a poll and drops the badge's
+next readings. The registry keeps no names: the roster holds those.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from engine.roster import RosterEntry
+from geometry.errors import InputError
+from store import feed_log
+
+SCOPES = ("safety", "attendance")
+#: The scope the live service's consent gate reads.
+GATE_SCOPE = "safety"
+MAX_ID_CHARS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRow:
+    """One student's consent in one scope."""
+
+    student_id: str
+    scope: str
+    tag: str
+    granted_at: float
+    expires_at: float | None
+    withdrawn_at: float | None
+    source: str
+
+    def active_at(self, now: float) -> bool:
+        """Granted, started, not withdrawn and not expired at `now` (epoch s)."""
+        if self.withdrawn_at is not None or self.granted_at > now:
+            return False
+        return self.expires_at is None or now < self.expires_at
+
+    def status(self, now: float) -> str:
+        """active, pending (starts later), expired or withdrawn."""
+        if self.withdrawn_at is not None:
+            return "withdrawn"
+        if self.granted_at > now:
+            return "pending"
+        return "active" if self.active_at(now) else "expired"
+
+
+_COLUMNS = "student_id, scope, tag, granted_at, expires_at, withdrawn_at, source"
+
+
+def check_id(value: str, what: str) -> str:
+    """A student id or tag as given on a command line or in a file: printable, bounded."""
+    value = value.strip()
+    if not value or len(value) > MAX_ID_CHARS or not value.isprintable():
+        raise InputError(f"{what}: must be 1 to {MAX_ID_CHARS} printable characters; check the id")
+    return value
+
+
+def check_scope(scope: str) -> str:
+    """One of SCOPES."""
+    if scope not in SCOPES:
+        raise InputError(f"scope {scope!r}: unknown; use one of {', '.join(SCOPES)}")
+    return scope
+
+
+def _row(row: tuple[object, ...]) -> ConsentRow:
+    sid, scope, tag, granted, expires, withdrawn, source = row
+    return ConsentRow(
+        str(sid),
+        str(scope),
+        str(tag),
+        float(granted),  # type: ignore[arg-type]
+        None if expires is None else float(expires),  # type: ignore[arg-type]
+        None if withdrawn is None else float(withdrawn),  # type: ignore[arg-type]
+        str(source),
+    )
+
+
+def grant(
+    conn: sqlite3.Connection,
+    *,
+    student_id: str,
+    tag: str,
+    scope: str,
+    granted_at: float,
+    expires_at: float | None = None,
+    source: str = "cli",
+) -> ConsentRow:
+    """Record (or renew) a consent; a later withdrawal is cleared by a new grant."""
+    sid, tag = check_id(student_id, "student id"), check_id(tag, "tag")
+    check_scope(scope)
+    if expires_at is not None and expires_at <= granted_at:
+        raise InputError("--expires must be after the date consent is granted")
+    conn.execute(
+        f"INSERT INTO consent({_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL, ?) "
+        "ON CONFLICT(student_id, scope) DO UPDATE SET tag = excluded.tag, "
+        "granted_at = excluded.granted_at, expires_at = excluded.expires_at, "
+        "withdrawn_at = NULL, source = excluded.source",
+        (sid, scope, tag, granted_at, expires_at, source),
+    )
+    got = get(conn, sid, scope)
+    assert got is not None
+    return got
+
+
+def withdraw(conn: sqlite3.Connection, student_id: str, scope: str, now: float) -> ConsentRow:
+    """Withdraw a consent; an unknown student is an InputError naming the fix."""
+    sid = check_id(student_id, "student id")
+    check_scope(scope)
+    row = get(conn, sid, scope)
+    if row is None:
+        raise InputError(
+            f"no {scope} consent on record for that student id; `sts consent list` shows them"
+        )
+    if row.withdrawn_at is None:
+        conn.execute(
+            "UPDATE consent SET withdrawn_at = ? WHERE student_id = ? AND scope = ?",
+            (now, sid, scope),
+        )
+    return get(conn, sid, scope) or row
+
+
+def get(conn: sqlite3.Connection, student_id: str, scope: str) -> ConsentRow | None:
+    """One student's consent in one scope."""
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM consent WHERE student_id = ? AND scope = ?",
+        (student_id, scope),
+    ).fetchone()
+    return None if row is None else _row(row)
+
+
+def for_student(conn: sqlite3.Connection, student_id: str) -> list[ConsentRow]:
+    """Every scope of one student."""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM consent WHERE student_id = ? ORDER BY scope", (student_id,)
+    ).fetchall()
+    return [_row(r) for r in rows]
+
+
+def list_all(conn: sqlite3.Connection) -> list[ConsentRow]:
+    """Every consent row, by student then scope."""
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM consent ORDER BY student_id, scope").fetchall()
+    return [_row(r) for r in rows]
+
+
+def active_tags(conn: sqlite3.Connection, now: float, scope: str = GATE_SCOPE) -> set[str]:
+    """The tags whose consent in `scope` is active at `now`."""
+    rows = conn.execute(
+        "SELECT tag FROM consent WHERE scope = ? AND withdrawn_at IS NULL "
+        "AND granted_at <= ? AND (expires_at IS NULL OR expires_at > ?)",
+        (scope, now, now),
+    ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def inactive_tags(conn: sqlite3.Connection, now: float, scope: str = GATE_SCOPE) -> set[str]:
+    """The tags with a consent row in `scope` that is withdrawn or expired at `now`."""
+    return {r.tag for r in list_all(conn) if r.scope == scope and not r.active_at(now)} - (
+        active_tags(conn, now, scope)
+    )
+
+
+def is_empty(conn: sqlite3.Connection) -> bool:
+    """No consent recorded yet (the roster's consent column is then the initial import)."""
+    return conn.execute("SELECT 1 FROM consent LIMIT 1").fetchone() is None
+
+
+def seed_from_roster(conn: sqlite3.Connection, entries: Iterable[RosterEntry], now: float) -> int:
+    """The roster's `granted` consents as safety and attendance consents; how many students."""
+    n = 0
+    for e in entries:
+        if e.consent:
+            for scope in SCOPES:
+                grant(
+                    conn,
+                    student_id=e.student_id,
+                    tag=e.tag,
+                    scope=scope,
+                    granted_at=now,
+                    source="roster",
+                )
+            n += 1
+    return n
+
+
+def purge_history(conn: sqlite3.Connection, tag: str) -> int:
+    """Delete what the store holds about a badge (feed messages, alerts); rows removed."""
+    gone = conn.execute("DELETE FROM feed_log WHERE tag = ?", (tag,)).rowcount
+    about = [i for i, body in feed_log.alert_rows(conn) if json.loads(body).get("tag") == tag]
+    return gone + feed_log.delete_alerts(conn, about)

@@ -1,0 +1,104 @@
+"""The running server follows the consent registry: withdrawals and expiry act at once.
+
+`sts consent withdraw` (another process) writes the registry; every poll the server
+compares the registry's active safety consents with its consent gate. A badge whose
+consent was withdrawn or has expired goes through the hub as `withdraw_consent` (a
+ChangeRecord reaches the store and every subscriber; the engine forgets the student),
+and what the store holds about it is purged in the same transaction; the badge's next
+reading is dropped by the gate. A new grant is admitted the same way.
+
+At start-up the gate (built from the roster) is brought in line with the registry
+without records: the engine has processed nothing yet. An empty registry is first
+filled from the roster's consent column.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+
+from engine.roster import Roster
+from store import audit, consent
+from store.db import transaction
+from sts.hub import Hub
+
+log = logging.getLogger("sts.serve.consent")
+
+#: Who the change records and audit records name for registry-driven changes.
+REGISTRY = "consent registry"
+
+
+class ConsentWatch:
+    """Keeps the engine's consent gate equal to the registry (see the module docstring)."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        hub: Hub,
+        engine_now: Callable[[], float],
+    ) -> None:
+        self.conn = conn
+        self.hub = hub
+        self.engine_now = engine_now
+
+    def _audit(self, wall: float, action: str, subject: str, detail: str) -> None:
+        audit.append(
+            self.conn,
+            at=wall,
+            actor=REGISTRY,
+            role="system",
+            action=action,
+            subject=subject,
+            detail=detail,
+        )
+
+    def _gate_tags(self) -> set[str]:
+        return {t for t in self.hub.engine.gate.tags if t}
+
+    def start(self, roster: Roster, wall: float) -> None:
+        """Seed an empty registry from the roster, then align the gate silently."""
+        with transaction(self.conn):
+            if consent.is_empty(self.conn):
+                n = consent.seed_from_roster(self.conn, roster.entries, wall)
+                self._audit(wall, "consent_import", "-", f"{n} students from the roster")
+        active = consent.active_tags(self.conn, wall)
+        engine = self.hub.engine
+        for tag in self._gate_tags() - active:
+            engine.gate.withdraw(tag)
+        for tag in active - self._gate_tags():
+            engine.grant_consent(tag, wall)
+        with transaction(self.conn):
+            for tag in consent.inactive_tags(self.conn, wall):
+                consent.purge_history(self.conn, tag)
+
+    def poll(self, wall: float) -> int:
+        """Apply the registry's changes since the last poll; how many badges changed."""
+        active = consent.active_tags(self.conn, wall)
+        current = self._gate_tags()
+        gone, new = sorted(current - active), sorted(active - current)
+        if not gone and not new:
+            return 0
+        with transaction(self.conn):
+            for tag in gone:
+                self.hub.command(
+                    "withdraw_consent",
+                    tag,
+                    self.engine_now(),
+                    by=REGISTRY,
+                    reason="consent withdrawn or expired",
+                )
+                consent.purge_history(self.conn, tag)
+                self._audit(wall, "consent_applied", tag, "gate closed, history purged")
+            for tag in new:
+                self.hub.command("grant_consent", tag, self.engine_now(), by=REGISTRY)
+        log.info("consent registry: %d badges stopped, %d admitted", len(gone), len(new))
+        return len(gone) + len(new)
+
+    async def run(self, every_s: float) -> None:
+        """Poll the registry every `every_s` until cancelled."""
+        while True:
+            await asyncio.sleep(every_s)
+            self.poll(time.time())

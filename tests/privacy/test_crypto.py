@@ -1,0 +1,75 @@
+"""Encryption at rest: bodies sealed per row, keys from the environment or a key file, rotation."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from geometry.errors import ConfigError
+from store import feed_log
+from store.crypto import ENV_KEY, ENV_KEY_FILE, SealError, key_path, new_key_text
+from store.db import db_path, open_store
+from sts.cli import main
+
+BODY = '{"note": "Quince-secret", "x": 45.125}'
+
+
+def store_two(data: Path) -> None:
+    conn = open_store(data)
+    feed_log.append(conn, at=1.0, kind="record", uid="u1", tag="b-1", body=BODY)
+    feed_log.append(conn, at=2.0, kind="record", uid="u2", tag="b-2", body='{"other": 1}')
+    feed_log.put_alert(conn, "a-1", "raised", BODY)
+    conn.close()
+
+
+def test_bodies_are_sealed_and_read_back(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    store_two(data)
+    assert b"Quince-secret" not in db_path(data).read_bytes()
+    assert key_path(data) == tmp_path / "d.key" and not (data / "d.key").exists()
+    conn = open_store(data)
+    assert feed_log.after(conn, 0, 10)[0].body == BODY
+    assert feed_log.alert_bodies(conn) == [BODY]
+
+
+def test_a_body_moved_to_another_row_does_not_open(tmp_path: Path) -> None:
+    store_two(tmp_path / "d")
+    with sqlite3.connect(db_path(tmp_path / "d")) as raw:
+        sealed = raw.execute("SELECT body FROM feed_log WHERE uid = 'u1'").fetchone()[0]
+        raw.execute("UPDATE feed_log SET body = ? WHERE uid = 'u2'", (sealed,))
+    with pytest.raises(SealError, match="feed_log:u2"):
+        feed_log.after(open_store(tmp_path / "d"), 0, 10)
+
+
+def test_another_key_opens_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store_two(tmp_path / "d")
+    monkeypatch.setenv(ENV_KEY, new_key_text())
+    with pytest.raises(SealError, match="another key"):
+        feed_log.after(open_store(tmp_path / "d"), 0, 10)
+
+
+def test_a_bad_key_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = tmp_path / "bad.key"
+    bad.write_text("not-a-key\n")
+    monkeypatch.setenv(ENV_KEY_FILE, str(bad))
+    with pytest.raises(ConfigError, match=r"bad\.key: not a data key"):
+        open_store(tmp_path / "d")
+
+
+def test_rotate_reseals_everything_under_a_new_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "d"
+    store_two(data)
+    old = key_path(data).read_text()
+    assert main(["keys", "rotate", "--data", str(data)]) == 0
+    assert "3 rows re-encrypted" in capsys.readouterr().out
+    assert key_path(data).read_text() != old and (key_path(data).stat().st_mode & 0o077) == 0
+    conn = open_store(data)
+    assert feed_log.after(conn, 0, 10)[0].body == BODY
+    assert feed_log.alert_bodies(conn) == [BODY]
+    key_path(data).write_text(old)
+    with pytest.raises(SealError):
+        feed_log.after(open_store(data), 0, 10)
