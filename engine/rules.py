@@ -27,93 +27,40 @@ the Engine which tags' events and positions it must not forward or store.
 
 from __future__ import annotations
 
+# re-exported: the rule vocabulary is imported from here by the TOML reader and tests
+__all__ = [
+    "STATELESS_TYPES",
+    "TIMETABLE_TYPES",
+    "WHEN",
+    "Rule",
+    "RuleError",
+    "RuleSet",
+    "RuleType",
+    "RulesConfig",
+]
+
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from engine.alerts import AlertBook
-from engine.events import Alert, EventKind, Evidence, Severity, ZoneEvent
+from engine.events import Alert, EventKind, Evidence, ZoneEvent
 from engine.rollcall import RollCall, RollCallReport, RollMode, RollStatus, Sighting
-from engine.schedule import Occurrence, Timetable
-from geometry.errors import StsError
-from geometry.model import Floorplan, Zone, ZoneKind
-
-
-class RuleType(StrEnum):
-    """Every rule type a rules file may use."""
-
-    RESTRICTED_ZONE = "restricted_zone"
-    SAFE_AREA_LEFT = "safe_area_left"
-    DWELL_LIMIT = "dwell_limit"
-    NOT_IN_TIMETABLED_ROOM = "not_in_timetabled_room"
-    BADGE_LOST = "badge_lost"
-    MUSTER_OVERDUE = "muster_overdue"
-    HALL_PASS = "hall_pass"
-
-
-#: Rule types that decide from one event alone (the only ones alert-only tags may meet).
-STATELESS_TYPES: frozenset[RuleType] = frozenset({RuleType.RESTRICTED_ZONE})
-#: Rule types that need the timetable (its calendar gives school hours).
-TIMETABLE_TYPES: frozenset[RuleType] = frozenset(
-    {RuleType.SAFE_AREA_LEFT, RuleType.NOT_IN_TIMETABLED_ROOM, RuleType.HALL_PASS}
+from engine.rule_types import (
+    MESSAGES,
+    RESOLVED_RETENTION_S,
+    STATELESS_TYPES,
+    TIMETABLE_TYPES,
+    WHEN,
+    Rule,
+    RuleError,
+    RulesConfig,
+    RuleType,
 )
-
-
-#: How long the rule set keeps resolved alerts in memory (the sinks keep them for good).
-RESOLVED_RETENTION_S = 24 * 3600.0
-
-
-class RuleError(StsError):
-    """A rule set cannot be built or a rule command cannot be carried out."""
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One rule. Fields not used by a type keep their defaults (the validator checks)."""
-
-    id: str
-    type: RuleType
-    severity: Severity
-    groups: frozenset[str] = frozenset()  # empty: every group not under the alert-only policy
-    zones: frozenset[str] = frozenset()
-    kinds: frozenset[ZoneKind] = frozenset()
-    levels: frozenset[str] = frozenset()  # with kinds: only zones of these kinds on these levels
-    after_s: float = 0.0  # grace / dwell limit / minutes into the period / muster deadline
-    max_out: int | None = None  # hall pass: at most this many of a group out at once
-    flagged: tuple[tuple[str, str], ...] = ()  # hall pass: pairs never out together
-    max_out_s: float | None = None  # hall pass: longest time out of the room
-    message: str = ""
-    when: str = "always"  # "always", "school_hours" or "outside_school_hours"
-
-
-#: Values of `Rule.when`: when a rule may raise, read from the timetable's calendar.
-WHEN: frozenset[str] = frozenset({"always", "school_hours", "outside_school_hours"})
-
-
-@dataclass(frozen=True, slots=True)
-class RulesConfig:
-    """A validated rules file."""
-
-    rules: tuple[Rule, ...] = ()
-    cooldown_s: float = 300.0
-    alert_only_groups: frozenset[str] = frozenset()
-
-
-class RuleSetProtocol(Protocol):
-    """What the Engine calls (engine/engine.py)."""
-
-    def on_events(
-        self, events: Sequence[ZoneEvent], positions: Mapping[str, Evidence] | None, t: float
-    ) -> list[Alert]:
-        """Alerts caused by a batch of zone events (and time up to t)."""
-        ...
-
-    def on_tick(self, t: float) -> list[Alert]:
-        """Alerts caused by time passing up to t."""
-        ...
+from engine.schedule import Occurrence, Timetable
+from geometry.model import Floorplan, Zone, ZoneKind
 
 
 @dataclass(slots=True)
@@ -781,7 +728,7 @@ class RuleSet:
             if in_hours != (rule.when == "school_hours"):
                 return  # the rule is not in force at t
         mode = self.rollcall.mode if self.rollcall is not None else RollMode.LIVE
-        message = rule.message or _MESSAGES[rule.type]
+        message = rule.message or MESSAGES[rule.type]
         if rule.type == RuleType.MUSTER_OVERDUE and mode == RollMode.DRILL:
             message = f"DRILL: {message}"
         alert = self.book.trigger(
@@ -803,14 +750,3 @@ class RuleSet:
         done = self.book.clear(rule_id, tag, zone, t, why)
         if done is not None:
             out.append(done)
-
-
-_MESSAGES: Mapping[RuleType, str] = {
-    RuleType.RESTRICTED_ZONE: "entered a restricted zone",
-    RuleType.SAFE_AREA_LEFT: "left the safe area during school hours",
-    RuleType.DWELL_LIMIT: "stayed in the zone longer than allowed",
-    RuleType.NOT_IN_TIMETABLED_ROOM: "not in the timetabled room",
-    RuleType.BADGE_LOST: "badge lost on campus",
-    RuleType.MUSTER_OVERDUE: "not at a muster point",
-    RuleType.HALL_PASS: "hall-pass limit exceeded",
-}

@@ -48,8 +48,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -58,6 +57,7 @@ import shapely
 from engine.batches import PositionBatch
 from engine.events import EventKind, Evidence, ZoneEvent
 from engine.position_checks import BatchRejectedError, check_positions, check_time_order
+from engine.zone_round import Arrivals, EventColumns, RoundFixes, RoundPairs, runs_of
 from engine.zone_transitions import (
     EMIT,
     NEXT,
@@ -93,88 +93,6 @@ __all__ = [
 _S, _O, _E = ZoneState, Observation, Emit
 _KINDS: tuple[EventKind, ...] = tuple(EventKind)
 _K = {k: i for i, k in enumerate(_KINDS)}
-
-
-class _Events:
-    """Columnar event buffer; materialised to ZoneEvent values, sorted, at the end of a call."""
-
-    __slots__ = ("cols",)
-
-    NAMES = ("t", "student", "zone", "level", "kind", "visit", "dur", "x", "y", "u", "age")
-
-    def __init__(self) -> None:
-        self.cols: list[tuple[npt.NDArray[np.generic], ...]] = []
-
-    def add(self, n: int, **cols: npt.ArrayLike) -> None:
-        """Append n events; scalars broadcast."""
-        if n == 0:
-            return
-        arrays = []
-        for name in self.NAMES:
-            a = np.asarray(cols.get(name, -1 if name in ("zone", "visit") else np.nan))
-            arrays.append(np.broadcast_to(a, (n,)).copy() if a.ndim == 0 else a)
-        self.cols.append(tuple(arrays))
-
-    def __len__(self) -> int:
-        return sum(len(c[0]) for c in self.cols)
-
-
-@dataclass(frozen=True, slots=True)
-class _Fixes:
-    """One round: one fix per student, with what the machine knew of the student before."""
-
-    student: I64
-    t: F64
-    level: I32
-    x: F64
-    y: F64
-    uncertainty: F64
-    threshold: F64  # margin_m + k_uncertainty * uncertainty
-    first: Bools  # the student's first fix
-    returning: Bools  # the first fix after the badge went stale or lost
-
-    def evidence(self, rows: I64) -> dict[str, npt.ArrayLike]:
-        """The columns every fix-driven event of these rows carries (age 0)."""
-        return {
-            "t": self.t[rows],
-            "student": self.student[rows],
-            "level": self.level[rows],
-            "x": self.x[rows],
-            "y": self.y[rows],
-            "u": self.uncertainty[rows],
-            "age": 0.0,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class _Pairs:
-    """The slots of a round's students that hold a zone, and what the fix does to them."""
-
-    row: I64  # the fix's row in the round
-    column: I64  # the slot column
-    zone: I32
-    student: I64
-    state: I64  # ZoneState before the fix
-    next_state: npt.NDArray[np.int8]  # ZoneState after it (TRANSITIONS)
-    emit: npt.NDArray[np.int8]  # Emit
-
-
-@dataclass(frozen=True, slots=True)
-class _Arrivals:
-    """Zones a fix is clearly inside that its student has no slot for: new pairs."""
-
-    row: I64
-    zone: I32
-    state: npt.NDArray[np.int8]  # INSIDE (no dwell to wait for) or ENTERING
-    kind: I64  # the event an INSIDE arrival emits: `inside` on a first fix, else `enter`
-
-
-def _runs(sorted_keys: npt.NDArray[np.integer[Any]]) -> tuple[Bools, I64, I64]:
-    """For keys in sorted order: where each run of equal keys starts, the run number of
-    every key, and its rank within its run (0, 1, ...)."""
-    starts = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
-    run = np.cumsum(starts) - 1
-    return starts, run, np.arange(len(sorted_keys)) - np.flatnonzero(starts)[run]
 
 
 class ZoneStateMachine:
@@ -340,12 +258,12 @@ class ZoneStateMachine:
         fresh = ~(b.t < self.last_t[b.tag])
         self.dropped_old += int((~fresh).sum())
         b = b.take(fresh)
-        out = _Events()
+        out = EventColumns()
         if len(b):
             # the r-th fix of every student forms round r: one fix per student per round
             by_student = np.lexsort((np.arange(len(b)), b.tag))
             rank = np.empty(len(b), np.int64)
-            rank[by_student] = _runs(b.tag[by_student])[2]
+            rank[by_student] = runs_of(b.tag[by_student])[2]
             for r in range(int(rank.max()) + 1):
                 self._round(b.take(np.flatnonzero(rank == r)), out)
             self.now = max(self.now, float(b.t.max()))
@@ -357,9 +275,9 @@ class ZoneStateMachine:
         if not math.isfinite(t):
             raise InputError(f"advance: t must be a finite time, got {t!r}")
         self.now = max(self.now, t)
-        return self._materialise(self._silence(self.now, _Events()))
+        return self._materialise(self._silence(self.now, EventColumns()))
 
-    def _silence(self, now: float, out: _Events) -> _Events:
+    def _silence(self, now: float, out: EventColumns) -> EventColumns:
         """stale/lost for students silent past the thresholds at `now`."""
         n = self._students
         if n == 0:
@@ -369,7 +287,7 @@ class ZoneStateMachine:
         self._silence_rows(students[has], np.full(int(has.sum()), now), out)
         return out
 
-    def _silence_rows(self, students: I64, now: F64, out: _Events) -> None:
+    def _silence_rows(self, students: I64, now: F64, out: EventColumns) -> None:
         """stale then lost events for the given students at the given times (strictly past)."""
         h = self.h
         for grade, limit, kind in ((1, h.stale_s, EventKind.STALE), (2, h.lost_s, EventKind.LOST)):
@@ -393,12 +311,12 @@ class ZoneStateMachine:
         """The hysteresis threshold of fixes of this uncertainty (before the zone's cap)."""
         return self.h.margin_m + self.h.k_uncertainty * uncertainty
 
-    def _round(self, b: PositionBatch, out: _Events) -> None:
+    def _round(self, b: PositionBatch, out: EventColumns) -> None:
         """One fix per student (unique tags): silence, transitions, cross, reports."""
         student = b.tag.astype(np.int64)
         self._silence_rows(student, b.t, out)  # silences this fix ends
         first = np.isnan(self.last_t[student])
-        fixes = _Fixes(
+        fixes = RoundFixes(
             student,
             b.t,
             b.level,
@@ -429,7 +347,7 @@ class ZoneStateMachine:
         self.slot_zone[students] = np.where(state == _S.ENTERING, -1, self.slot_zone[students])
         self.slot_state[students] = np.where(state == _S.LEAVING, _S.INSIDE, state)
 
-    def _transitions(self, fixes: _Fixes, slot_zones: I32) -> _Pairs:
+    def _transitions(self, fixes: RoundFixes, slot_zones: I32) -> RoundPairs:
         """What each fix says about the zones its student has a slot for (`TRANSITIONS`)."""
         row, column = np.nonzero(slot_zones >= 0)
         zone = slot_zones[row, column]
@@ -446,9 +364,9 @@ class ZoneStateMachine:
         waited = fixes.t[row] - self.slot_since[student, column] >= self.h.dwell_s
         dwell_met = np.where(PENDING[state], waited, self.h.dwell_s <= 0).astype(np.int64)
         next_state, emit = NEXT[state, seen, dwell_met], EMIT[state, seen, dwell_met]
-        return _Pairs(row, column, zone, student, state, next_state, emit)
+        return RoundPairs(row, column, zone, student, state, next_state, emit)
 
-    def _arrivals(self, fixes: _Fixes, slot_zones: I32) -> _Arrivals:
+    def _arrivals(self, fixes: RoundFixes, slot_zones: I32) -> Arrivals:
         """Zones each fix is clearly inside that its student has no slot for."""
         hits = self.index.query(fixes.level, fixes.x, fixes.y)
         row, zone = hits.point(), hits.zone
@@ -463,9 +381,9 @@ class ZoneStateMachine:
         else:
             state = np.where(first, _S.INSIDE, _S.ENTERING).astype(np.int8)
         kind = np.where(first, _K[EventKind.INSIDE], _K[EventKind.ENTER]).astype(np.int64)
-        return _Arrivals(row, zone, state, kind)
+        return Arrivals(row, zone, state, kind)
 
-    def _apply(self, fixes: _Fixes, pairs: _Pairs, out: _Events) -> None:
+    def _apply(self, fixes: RoundFixes, pairs: RoundPairs, out: EventColumns) -> None:
         """Write the pairs' new states back; exits close their visits.
 
         An off-level exit's evidence level is the fix's (where the student now is).
@@ -486,7 +404,7 @@ class ZoneStateMachine:
         gone = pairs.next_state == _S.OUTSIDE
         self.slot_zone[pairs.student[gone], pairs.column[gone]] = -1
 
-    def _open(self, fixes: _Fixes, arrivals: _Arrivals) -> I64:
+    def _open(self, fixes: RoundFixes, arrivals: Arrivals) -> I64:
         """Slots for the arrivals; their slot columns."""
         if len(arrivals.row) == 0:
             return np.zeros(0, np.int64)
@@ -498,7 +416,7 @@ class ZoneStateMachine:
         return columns
 
     def _enter(
-        self, fixes: _Fixes, pairs: _Pairs, opened: tuple[_Arrivals, I64], out: _Events
+        self, fixes: RoundFixes, pairs: RoundPairs, opened: tuple[Arrivals, I64], out: EventColumns
     ) -> tuple[I64, I64]:
         """`enter` for confirmed entries and arrivals without dwell, `inside` for those of
         a first fix; each starts a visit. Returns their (fix row, slot column)."""
@@ -520,7 +438,7 @@ class ZoneStateMachine:
             out.add(len(rows), **fixes.evidence(rows), zone=zones, kind=kinds, visit=visit)
         return rows, cols
 
-    def _report(self, fixes: _Fixes, entered: tuple[I64, I64], out: _Events) -> None:
+    def _report(self, fixes: RoundFixes, entered: tuple[I64, I64], out: EventColumns) -> None:
         """When tracking (re)starts: `inside` for each visit kept over a silence, else
         `outside` when the fix is in no zone."""
         rows = np.flatnonzero(fixes.first | fixes.returning)
@@ -548,7 +466,7 @@ class ZoneStateMachine:
 
     def _next_visits(self, students: I64) -> I32:
         """Consecutive visit numbers for students sorted by student (repeats allowed)."""
-        rank = _runs(students)[2]
+        rank = runs_of(students)[2]
         visit = (self.visits[students] + rank + 1).astype(np.int32)
         np.maximum.at(self.visits, students, visit)
         return visit
@@ -556,7 +474,7 @@ class ZoneStateMachine:
     def _allocate(self, students: I64) -> I64:
         """A free slot column for each (student may repeat); grows the slot count if needed."""
         order = np.argsort(students, kind="stable")
-        starts, run, rank = _runs(students[order])
+        starts, run, rank = runs_of(students[order])
         unique = students[order][starts]
         need = np.bincount(run)
         free = self.slot_zone[unique] < 0
@@ -570,7 +488,9 @@ class ZoneStateMachine:
         columns[order] = free_column[first_free[run] + rank]
         return columns
 
-    def _cross(self, fixes: _Fixes, pairs: _Pairs, arrivals: _Arrivals, out: _Events) -> None:
+    def _cross(
+        self, fixes: RoundFixes, pairs: RoundPairs, arrivals: Arrivals, out: EventColumns
+    ) -> None:
         """`cross` for segments through a zone the student is in neither before nor after."""
         student = fixes.student
         before_x, before_y = self.last_x[student], self.last_y[student]
@@ -607,7 +527,7 @@ class ZoneStateMachine:
         visit = self._next_visits(student[row])
         out.add(len(row), **fixes.evidence(row), zone=zone, kind=_K[EventKind.CROSS], visit=visit)
 
-    def _blocked(self, pairs: _Pairs, arrivals: _Arrivals, candidate: Bools) -> I64:
+    def _blocked(self, pairs: RoundPairs, arrivals: Arrivals, candidate: Bools) -> I64:
         """Keys (fix row * capacity + zone) of the candidate fixes' zones that cannot be
         crossed: the student is in the zone, or entering it, before or after the fix."""
         kept = (pairs.state == _S.INSIDE) | (pairs.state == _S.LEAVING)
@@ -668,7 +588,7 @@ class ZoneStateMachine:
     def add_zone(self, zone: Zone, t: float) -> list[ZoneEvent]:
         """Add a zone; every tracked student clearly inside it gets `inside` at once."""
         t = self._checked_time(t, f"add zone {zone.id!r}")
-        out = self._silence(t, _Events())
+        out = self._silence(t, EventColumns())
         self.index.add(zone)
         z = self._register(zone)
         self.now = t
@@ -678,7 +598,7 @@ class ZoneStateMachine:
     def update_zone(self, zone: Zone, t: float) -> list[ZoneEvent]:
         """Change a zone; membership is re-evaluated at once (`enter`/`exit`)."""
         t = self._checked_time(t, f"update zone {zone.id!r}")
-        out = self._silence(t, _Events())
+        out = self._silence(t, EventColumns())
         self.index.update(zone)
         z = self._register(zone)
         self.now = t
@@ -688,7 +608,7 @@ class ZoneStateMachine:
     def remove_zone(self, zone_id: str, t: float) -> list[ZoneEvent]:
         """Remove a zone; everyone inside gets `exit` (with the visit's duration) at once."""
         t = self._checked_time(t, f"remove zone {zone_id!r}")
-        out = self._silence(t, _Events())
+        out = self._silence(t, EventColumns())
         z = self.index.zone_number(zone_id)
         students, columns = self._pair_slots(z)
         state = self.slot_state[students, columns]
@@ -715,7 +635,7 @@ class ZoneStateMachine:
             "age": t - self.last_t[students],
         }
 
-    def _exits(self, students: I64, columns: I64, z: int, t: float, out: _Events) -> None:
+    def _exits(self, students: I64, columns: I64, z: int, t: float, out: EventColumns) -> None:
         """`exit` of zone z at t for these (student, slot column) pairs."""
         out.add(
             len(students),
@@ -735,7 +655,7 @@ class ZoneStateMachine:
             depth[on] = self.index.signed_distance(np.full(len(on), z, np.int32), x, y)
         return depth
 
-    def _at_once(self, z: int, t: float, kind: EventKind, out: _Events) -> None:
+    def _at_once(self, z: int, t: float, kind: EventKind, out: EventColumns) -> None:
         """Re-evaluate one zone for every live student with no dwell (add/update)."""
         # pairs that exist: decide IN/OUT at once, BAND resolves a pending state to its base
         students, columns = self._pair_slots(z)
@@ -779,7 +699,7 @@ class ZoneStateMachine:
 
     # ---- output ------------------------------------------------------------------------
 
-    def _materialise(self, out: _Events) -> list[ZoneEvent]:
+    def _materialise(self, out: EventColumns) -> list[ZoneEvent]:
         """The buffered events as ZoneEvent values, ordered by (t, silence last, student,
         emission).
 
@@ -790,8 +710,8 @@ class ZoneStateMachine:
         """
         if not out.cols:
             return []
-        cols = [np.concatenate([c[i] for c in out.cols]) for i in range(len(_Events.NAMES))]
-        kind = cols[_Events.NAMES.index("kind")]
+        cols = [np.concatenate([c[i] for c in out.cols]) for i in range(len(EventColumns.NAMES))]
+        kind = cols[EventColumns.NAMES.index("kind")]
         silence = np.isin(kind, (_K[EventKind.STALE], _K[EventKind.LOST]))
         order = np.lexsort((np.arange(len(cols[0])), cols[1], silence, cols[0]))
         t, student, zone, level, kind, visit, dur, x, y, u, age = (c[order].tolist() for c in cols)

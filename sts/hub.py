@@ -129,7 +129,7 @@ class Hub:
     ) -> None:
         """Every tick of a readings source, then the flush at its end."""
         for tick in ticks:
-            self._count_late(tick)
+            self._count_dropped(tick)
             self.readings(tick.batch, tick.tag_ids)
             if on_tick is not None:
                 on_tick(tick)
@@ -138,10 +138,10 @@ class Hub:
     def run_positions(self, ticks: Iterable[Tick[PositionBatch]]) -> None:
         """Every tick of a positions source."""
         for tick in ticks:
-            self._count_late(tick)
+            self._count_dropped(tick)
             self.positions(tick.batch, tick.tag_ids)
 
-    def _count_late(self, tick: Tick[Any]) -> None:
+    def _count_dropped(self, tick: Tick[Any]) -> None:
         if tick.out_of_order:
             self.stats.rejected["out_of_order"] += tick.out_of_order
         if tick.duplicates:

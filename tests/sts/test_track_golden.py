@@ -9,44 +9,17 @@ STS_UPDATE_GOLDEN=1 and say why in the commit message.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from simulator.scripted_walks import RadioModel, Walk, hear, sample_truth
+from tests.sts.test_cmd_track import NORTHFIELD, ROSTER, boiler_walk, sts
+from tests.sts.test_cmd_track import RULES as RESTRICTED_ONLY
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden"
-NORTHFIELD = ROOT / "floorplans" / "northfield"
-ROSTER = NORTHFIELD / "roster.csv"
-RESTRICTED_ONLY = """version = 1
-
-[[rules]]
-id = "restricted-areas"
-type = "restricted_zone"
-kinds = ["restricted"]
-severity = "critical"
-"""
-
-
-def sts(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "sts", *args],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=600,
-    )  # fmt: skip
-
-
-def boiler_walk(tag: str, t0: float = 1000.0) -> list[str]:
-    """Corridor -> the middle of the boiler room (L0), a minute and a half of fixes."""
-    rows = []
-    for i in range(90):
-        x, y = (70.0 + i * 0.5, 66.0) if i < 20 else (89.0, 64.5)
-        rows.append(f"{t0 + i:.3f},{tag},L0,{x:.3f},{y:.3f},1.00")
-    return rows
 
 
 def positions_file(tmp: Path) -> list[str]:
