@@ -65,6 +65,29 @@ def item_time(item: FeedItem) -> float:
     return item.t0 if isinstance(item, Readings) else item.t
 
 
+def frame_namer(prefix: str) -> Callable[[], str]:
+    """Frame ids unique to this run: prefix, the run's start in ns, a counter."""
+    run = f"{prefix}{time.time_ns():x}"
+    numbers = itertools.count()
+    return lambda: f"{run}-{next(numbers)}"
+
+
+class Pace:
+    """Holds a feed to `speed` times real time by the data clock (None: no waiting)."""
+
+    def __init__(self, speed: float | None) -> None:
+        self.speed = speed
+        self.start: tuple[float, float] | None = None  # (wall, data) at the first item
+
+    def wait_s(self, item: FeedItem) -> float:
+        """Seconds to wait before sending `item`."""
+        if self.speed is None:
+            return 0.0
+        self.start = self.start or (time.monotonic(), item_time(item))
+        due = self.start[0] + (item_time(item) - self.start[1]) / self.speed
+        return max(0.0, due - time.monotonic())
+
+
 async def send_feed(
     url: str,
     token: str,
@@ -76,23 +99,15 @@ async def send_feed(
 ) -> WireStats:
     """Send every item's readings to the server (see the module docstring)."""
     stats = WireStats()
-    numbers = itertools.count()
-    run = f"r{time.time_ns():x}"
-
-    def frame_id() -> str:
-        return f"{run}-{next(numbers)}"
-
-    start: tuple[float, float] | None = None  # (wall, data) at the first item
+    frame_id = frame_namer("r")
+    pace = Pace(speed)
     async with websockets.connect(
         ingest_url(url),
         additional_headers={"Authorization": f"Bearer {token}"},
         max_size=2**24,
     ) as ws:
         for item in items:
-            if speed is not None:
-                start = start or (time.monotonic(), item_time(item))
-                due = start[0] + (item_time(item) - start[1]) / speed
-                await asyncio.sleep(max(0.0, due - time.monotonic()))
+            await asyncio.sleep(pace.wait_s(item))
             if isinstance(item, Readings):
                 for rows, frame in frames_of(item, reader_ids, frame_id):
                     await ws.send(frame)

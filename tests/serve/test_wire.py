@@ -1,5 +1,5 @@
-"""Simulated and recorded schools into a real `sts serve` over the ingest WebSocket,
-and `sts loadtest` against it."""
+"""Simulated and recorded schools into a real `sts serve` over the ingest WebSocket and
+through a real MQTT broker, and `sts loadtest` against it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,15 @@ from typing import Any
 
 import pytest
 
-from tests.serve.live import NORTHFIELD, ROOT, ServerProcess, issue
+from tests.serve.live import (
+    NORTHFIELD,
+    ROOT,
+    TEST_CONFIG,
+    Mosquitto,
+    ServerProcess,
+    free_port,
+    issue,
+)
 from transports.feed_client import Subscriber
 
 pytestmark = pytest.mark.slow
@@ -67,9 +75,8 @@ async def alerts_while(server: ServerProcess, token: str, command: list[str]) ->
     return sorted(got)
 
 
-def test_a_recording_and_a_simulation_sent_to_the_server_raise_the_engines_alerts(
-    tmp_path: Path,
-) -> None:
+def in_process_alerts(tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    """The scenario file, its recording, and the ids of the alerts its replay raises in process."""
     scenario = tmp_path / "scenario.toml"
     scenario.write_text(SCENARIO)
     out = tmp_path / "day"
@@ -78,6 +85,13 @@ def test_a_recording_and_a_simulation_sent_to_the_server_raise_the_engines_alert
     sts("replay", str(out), "--events-out", str(tmp_path / "ev.jsonl"), "--alerts-out", str(alerts))
     expected = raised_ids(alerts.read_text())
     assert expected, "the scenario should raise alerts in process"
+    return scenario, out, expected
+
+
+def test_a_recording_and_a_simulation_sent_to_the_server_raise_the_engines_alerts(
+    tmp_path: Path,
+) -> None:
+    scenario, out, expected = in_process_alerts(tmp_path)
 
     for n, command in enumerate((["replay", str(out)], ["simulate", str(scenario)])):
         (tmp_path / f"s{n}").mkdir()
@@ -89,6 +103,59 @@ def test_a_recording_and_a_simulation_sent_to_the_server_raise_the_engines_alert
             assert asyncio.run(alerts_while(server, token, wire)) == expected, command[0]
         finally:
             server.stop()
+
+
+def test_a_recording_and_a_simulation_published_through_mqtt_raise_the_engines_alerts(
+    tmp_path: Path,
+) -> None:
+    scenario, out, expected = in_process_alerts(tmp_path)
+
+    broker = Mosquitto(tmp_path)
+    config = TEST_CONFIG + f"\n[mqtt]\nenabled = true\nport = {broker.port}\n"
+    try:
+        for n, command in enumerate((["replay", str(out)], ["simulate", str(scenario)])):
+            (tmp_path / f"s{n}").mkdir()
+            server = ServerProcess(tmp_path / f"s{n}", config=config).start()
+            try:
+                token = issue(server.data, "safety", "Sam")
+                wire = [*command, "--url", f"mqtt://127.0.0.1:{broker.port}", "--gateway", "gw-3"]
+                assert asyncio.run(alerts_while(server, token, wire)) == expected, command[0]
+                assert server.metric('sts_readings_in_total{gateway="mqtt:gw-3"}') > 0
+            finally:
+                server.stop()
+    finally:
+        broker.stop()
+
+
+def test_an_mqtt_url_without_a_broker_is_refused_without_a_traceback(tmp_path: Path) -> None:
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text(SCENARIO)
+    port = free_port()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sts",
+            "simulate",
+            str(scenario),
+            "--url",
+            f"mqtt://127.0.0.1:{port}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "cannot publish to the broker" in done.stderr and "Traceback" not in done.stderr
+    bad = subprocess.run(
+        [sys.executable, "-m", "sts", "simulate", str(scenario), "--url", "mqtt://h/x/y"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "--gateway" in bad.stderr
 
 
 def test_loadtest_reports_throughput_loss_latency_and_the_server(tmp_path: Path) -> None:
