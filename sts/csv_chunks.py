@@ -410,6 +410,23 @@ def dictionary_values(column: pa.ChunkedArray) -> tuple[list[str], npt.NDArray[n
     )
 
 
+def known_codes(
+    table: pa.Table,
+    name: str,
+    known: Mapping[str, int],
+    line: npt.NDArray[np.int64],
+    complaint: Callable[[str], str],
+) -> tuple[npt.NDArray[np.int32], list[RowProblem]]:
+    """A column's values coded through `known` (-1 where unknown), and a problem naming
+    each unknown row's line (`complaint(value)` says what is wrong)."""
+    names, index = dictionary_values(table.column(name))
+    codes = np.array([known.get(n, -1) for n in names], np.int32)[index]
+    problems = [
+        RowProblem(int(line[i]), complaint(names[index[i]])) for i in np.flatnonzero(codes < 0)
+    ]
+    return codes, problems
+
+
 def float_column(table: pa.Table, name: str) -> npt.NDArray[np.floating]:
     """A float column as one numpy array (no copy when the block is one chunk)."""
     column = table.column(name)

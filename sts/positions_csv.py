@@ -29,6 +29,7 @@ from sts.csv_chunks import (
     RowProblem,
     dictionary_values,
     float_column,
+    known_codes,
     open_parsed,
     refuse_cut_short,
 )
@@ -80,6 +81,7 @@ def _position_chunks(
     blocks: Iterator[ParsedBlock], path: Path, level_ids: Sequence[str]
 ) -> Iterator[PositionsChunk]:
     known = {lv: i for i, lv in enumerate(level_ids)}
+    listed = ", ".join(level_ids)
     tags = TagTable()
     for parsed in blocks:
         table, line = parsed.table, parsed.line
@@ -90,14 +92,10 @@ def _position_chunks(
             RowProblem(int(line[i]), "t, x, y must be finite and uncertainty_m >= 0")
             for i in np.flatnonzero(~finite)
         ]
-        names, index = dictionary_values(table.column("level"))
-        level = np.array([known.get(n, -1) for n in names], np.int32)[index]
-        problems += [
-            RowProblem(
-                int(line[i]), f"unknown level {names[index[i]]!r} (known: {', '.join(level_ids)})"
-            )
-            for i in np.flatnonzero(level < 0)
-        ]
+        level, unknown = known_codes(
+            table, "level", known, line, lambda n: f"unknown level {n!r} (known: {listed})"
+        )
+        problems += unknown
         tag_names, tag_index = dictionary_values(table.column("tag"))
         empty = np.array([not n for n in tag_names], bool)[tag_index]
         problems += [RowProblem(int(line[i]), "empty tag") for i in np.flatnonzero(empty)]

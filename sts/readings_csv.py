@@ -31,6 +31,7 @@ from sts.csv_chunks import (
     dictionary_values,
     float_column,
     iter_parsed,
+    known_codes,
     open_parsed,
     open_with_header,
     refuse_cut_short,
@@ -111,14 +112,11 @@ def _readings_chunks(
     tags = TagTable()
     for parsed in blocks:
         table = parsed.table
-        names, index = dictionary_values(table.column("reader"))
-        reader = np.array([known.get(n, -1) for n in names], np.int32)[index]
+        reader, unknown = known_codes(
+            table, "reader", known, parsed.line, lambda n: f"unknown reader {n!r} (known: {listed})"
+        )
         ok = reader >= 0
-        problems = list(parsed.problems)
-        problems += [
-            RowProblem(int(parsed.line[i]), f"unknown reader {names[index[i]]!r} (known: {listed})")
-            for i in np.flatnonzero(~ok)
-        ]
+        problems = [*parsed.problems, *unknown]
         refuse_cut_short(path, parsed.block, problems)
         tag_names, tag_index = dictionary_values(table.column("tag"))
         tag = tags.codes(tag_names, tag_index, ok)
