@@ -19,8 +19,8 @@ from store.crypto import (
     new_key_text,
     write_key,
 )
-from store.rekey import rows_under
 from store.db import db_path, open_store
+from store.rekey import rows_under
 from sts.cli import main
 
 BODY = '{"note": "Quince-secret", "x": 45.125}'
