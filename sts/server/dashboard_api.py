@@ -32,6 +32,7 @@ from sts.hub import Hub
 from sts.server.attendance_now import mark_record, marks_now, running_lessons
 from sts.server.auth import Authenticator
 from sts.server.feed import Feed
+from sts.server.feedback_desk import FEEDBACK_ROLES
 from sts.server.http_routes import bearer, remote, respond
 from sts.server.metrics import Metrics
 from sts.server.sessions import ALERT_ROLES, view_of
@@ -135,6 +136,7 @@ class DashboardApi:
                 "evacuate": info.role in ("admin", "safety"),
                 "mark_safe": info.role in ALERT_ROLES,
                 "positions": view.coordinates,
+                "feedback": info.role in FEEDBACK_ROLES,
             },
             "people": self._people(view),
             "students": students if view.coordinates else [],
