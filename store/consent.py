@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from engine.roster import RosterEntry
 from geometry.errors import InputError
-from store import feed_log
+from store import feed_log, ingest_journal
 
 SCOPES = ("safety", "attendance")
 #: The scope the live service's consent gate reads.
@@ -219,9 +219,11 @@ def seed_from_roster(conn: sqlite3.Connection, entries: Iterable[RosterEntry], n
 
 
 def purge_history(conn: sqlite3.Connection, tag: str) -> int:
-    """Delete what the store holds about a badge (feed messages, alerts); rows removed."""
+    """Delete what the store holds about a badge (feed messages, alerts, its raw readings
+    in the ingest journal); rows removed or rewritten. The caller checkpoints the WAL
+    afterwards (store/retention.py `checkpoint`) so no old page image keeps them."""
     gone = conn.execute("DELETE FROM feed_log WHERE tag = ?", (tag,)).rowcount
-    return gone + purge_alerts(conn, tag)
+    return gone + purge_alerts(conn, tag) + ingest_journal.purge_tag(conn, tag)
 
 
 def purge_alerts(conn: sqlite3.Connection, tag: str) -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from store import audit, consent
 from store.db import open_store, transaction
+from store.retention import checkpoint
 from sts.consent_csv import parse_date, parse_expiry, read_consent_file
 
 _SCOPE_CHOICES = (*consent.SCOPES, "all")
@@ -102,6 +103,7 @@ def run_withdraw(args: argparse.Namespace) -> int:
         scopes = held or scopes[:1]
     with transaction(conn):
         purged = withdraw_student(conn, args.student_id, scopes, args.by)
+    checkpoint(conn)  # the purged bytes leave the WAL too
     print(
         f"consent withdrawn ({args.scope}); {purged} stored rows purged; "
         "a running server drops the badge's readings within seconds"

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from engine.roster import Roster
 from store import audit, consent
 from store.db import transaction
+from store.retention import checkpoint
 from sts.hub import Hub
 
 log = logging.getLogger("sts.serve.consent")
@@ -88,6 +89,7 @@ class ConsentWatch:
                 consent.purge_history(self.conn, tag)
             for tag in consent.attendance_only_tags(self.conn, wall):
                 consent.purge_alerts(self.conn, tag)
+        checkpoint(self.conn)  # the purged bytes leave the WAL too
 
     def poll(self, wall: float) -> int:
         """Apply the registry's changes since the last poll; how many badges changed."""
@@ -115,6 +117,8 @@ class ConsentWatch:
                 self._audit(wall, "consent_applied", tag, "gate closed, history purged")
             for tag in new:
                 self.hub.command("grant_consent", tag, self.engine_now(), by=REGISTRY)
+        if gone:
+            checkpoint(self.conn)
         log.info("consent registry: %d badges stopped, %d admitted", len(gone), len(new))
         return len(gone) + len(new) + len(quiet)
 

@@ -33,6 +33,7 @@ from tests.serve.live import (
 )
 from tests.serve.scenario import Scenario
 from transports.feed_client import Subscriber
+from transports.ingest_codec import decode_frame
 
 pytestmark = pytest.mark.slow
 
@@ -54,12 +55,15 @@ def sts(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def rows_about(data: Path, tag: str) -> int:
-    """Feed messages and alerts the store holds about a tag (read from the file itself)."""
+    """Feed messages, alerts and journaled raw frames the store holds about a tag (read
+    from the file itself)."""
     conn = open_store(data)
     feed = conn.execute("SELECT COUNT(*) FROM feed_log WHERE tag = ?", (tag,)).fetchone()[0]
     alerts = [b for _, b in feed_log.alert_rows(conn) if json.loads(b)["tag"] == tag]
+    payloads = conn.execute("SELECT payload FROM ingest_journal").fetchall()
+    raw = [p for (p,) in payloads if tag in decode_frame(bytes(p), 10**6).tag_ids]
     conn.close()
-    return int(feed) + len(alerts)
+    return int(feed) + len(alerts) + len(raw)
 
 
 def test_withdrawal_stops_the_badge_and_purges_its_history(
