@@ -136,3 +136,18 @@ def test_a_running_connection_picks_up_a_new_key_file(tmp_path: Path) -> None:
     new_key = Cipher(decode_key(new_text, "new"))
     assert rows_under(server, new_key) == 1
     assert [m.body for m in feed_log.after(open_store(data), 0, 10)] == [BODY, BODY]
+
+
+def test_rotation_seals_names_an_older_sts_wrote_in_clear(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    open_store(data).close()
+    with sqlite3.connect(db_path(data)) as raw:  # as a data folder from before names were sealed
+        raw.execute(
+            "INSERT INTO tokens(id, hash, name, role, created_at) "
+            "VALUES ('t1', 'h', ?, 'admin', 1)",
+            (STAFF,),
+        )
+    assert STAFF.encode() in db_path(data).read_bytes() + wal_bytes(data)
+    assert main(["keys", "rotate", "--data", str(data), "--settle", "0"]) == 0
+    assert STAFF.encode() not in db_path(data).read_bytes() + wal_bytes(data)
+    assert tokens.get_token(open_store(data), "t1").name == STAFF  # type: ignore[union-attr]
