@@ -32,9 +32,10 @@ pytestmark = pytest.mark.slow
 #: Frames up to here: the first intruder's alert is raised before the rotation starts.
 SPLIT = 72
 #: Rows beside the server's own, so the slow rotation is still running while we check.
-PADDING = 300
-#: Small batches with pauses: the rotation lasts about 15 s.
-SLOWLY = ("--batch", "5", "--pause", "0.2", "--settle", "0.5")
+PADDING = 500
+#: Small batches with pauses: the rotation lasts 25 s or more, the checks beside it a
+#: few seconds (the test fails, rather than passing vacuously, if it ends first).
+SLOWLY = ("--batch", "5", "--pause", "0.25", "--settle", "0.5")
 
 
 def padded_store(data: Path) -> None:
