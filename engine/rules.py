@@ -99,6 +99,8 @@ class RuleSet:
         only = config.alert_only_groups
         # Asked by the Engine on every batch: computed once (the roster is fixed here).
         self._alert_only_tags = frozenset(t for t, g in self.tag_groups.items() if g in only)
+        #: Tracked, but no alert is raised about them (consent to attendance, not safety).
+        self.quiet_tags: frozenset[str] = frozenset()
         self.book = AlertBook(config.cooldown_s)
         self._kind: dict[str, ZoneKind] = {}
         self._level: dict[str, str] = {}
@@ -722,6 +724,8 @@ class RuleSet:
         name: str = "",
         **details: Any,
     ) -> None:
+        if tag in self.quiet_tags:
+            return  # no safety consent: the student counts for attendance only
         if rule.when != "always":
             assert self.timetable is not None
             in_hours = self.timetable.calendar.in_school_hours(t)

@@ -9,6 +9,12 @@ the head (last sequence and hash) kept in the `state` table. `verify` names the 
 broken record. The chain proves tampering, not who tampered: a person who can rewrite
 the whole file can rebuild it, which is why a copy of `sts audit verify`'s head hash
 belongs somewhere else too (docs/privacy.md).
+
+The actor's name is sealed at rest (store/crypto.py), bound to the record's sequence
+number; the hashes cover the name itself, so verifying needs the data key, and a
+rotation of the key (which reseals the name) leaves the chain intact. A sealed name
+that no longer opens reads as `UNREADABLE`, which no hash matches: the record is
+reported as edited.
 """
 
 from __future__ import annotations
@@ -18,9 +24,12 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
+from store.crypto import SealError, open_body, seal_body
 from store.db import get_state, set_state, transaction
 
 GENESIS = "0" * 64
+#: The actor of a record whose sealed name does not open (edited, or another key).
+UNREADABLE = "<sealed name does not open>"
 _HEAD_KEY = "audit_head"
 #: Where the chain starts after retention removed its oldest records: "seq:prev hash".
 _BASE_KEY = "audit_base"
@@ -78,7 +87,17 @@ def _append(
     conn.execute(
         "INSERT INTO audit_log(seq, at, actor, role, action, subject, detail, prev, hash) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (seq, at, actor, role, action, subject, detail, prev, digest),
+        (
+            seq,
+            at,
+            seal_body(conn, actor, f"audit_log:{seq}"),
+            role,
+            action,
+            subject,
+            detail,
+            prev,
+            digest,
+        ),
     )
     set_state(conn, _HEAD_KEY, f"{seq}:{digest}")
     return AuditRecord(seq, at, actor, role, action, subject, detail, prev, digest)
@@ -112,7 +131,7 @@ def records(conn: sqlite3.Connection, *, limit: int | None = None) -> list[Audit
         AuditRecord(
             int(r[0]),
             float(r[1]),
-            str(r[2]),
+            _actor(conn, r[0], r[2]),
             str(r[3]),
             str(r[4]),
             str(r[5]),
@@ -123,6 +142,13 @@ def records(conn: sqlite3.Connection, *, limit: int | None = None) -> list[Audit
         for r in rows
     ]
     return out if limit is None else out[-limit:]
+
+
+def _actor(conn: sqlite3.Connection, seq: object, blob: bytes | str) -> str:
+    try:
+        return open_body(conn, blob, f"audit_log:{seq}")
+    except (SealError, UnicodeDecodeError):
+        return UNREADABLE
 
 
 @dataclass(frozen=True, slots=True)

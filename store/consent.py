@@ -1,11 +1,14 @@
 """The consent registry: a guardian's consent per student and scope, with dates and expiry.
 
-One row per (student, scope). Scopes: `safety` (the live service may process the
-badge: the engine's consent gate follows it) and `attendance` (zone-level attendance
-may be kept). Consent is active from `granted_at` until `expires_at` (if any) or its
-withdrawal. Withdrawal and expiry purge what the store holds about the student
-(`purge_history`); the running server notices within a poll and drops the badge's
-next readings. The registry keeps no names: the roster holds those.
+One row per (student, scope). Scopes: `safety` (safety alerts may be raised about the
+student) and `attendance` (attendance may be counted). The live service processes a
+badge while either is active (the engine's consent gate follows `processed_tags`);
+alerts about a badge with attendance consent only are not raised, and attendance
+counts only badges with attendance consent. Consent is active from `granted_at` until
+`expires_at` (if any) or its withdrawal. When no scope is left, withdrawal and expiry
+purge what the store holds about the student (`purge_history`); when attendance is
+left, its alerts (`purge_withdrawn`). The running server notices within a poll and
+drops the badge's next readings. The registry keeps no names: the roster holds those.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 
 from engine.roster import RosterEntry
 from geometry.errors import InputError
-from store import feed_log
+from store import feed_log, ingest_journal
 
 SCOPES = ("safety", "attendance")
 #: The scope the live service's consent gate reads.
@@ -167,6 +170,31 @@ def inactive_tags(conn: sqlite3.Connection, now: float, scope: str = GATE_SCOPE)
     )
 
 
+def processed_tags(conn: sqlite3.Connection, now: float) -> set[str]:
+    """The tags the live service may process: an active consent in any scope."""
+    return set().union(*(active_tags(conn, now, scope) for scope in SCOPES))
+
+
+def attendance_only_tags(conn: sqlite3.Connection, now: float) -> set[str]:
+    """Processed for attendance, without safety consent: no safety alert about them."""
+    return active_tags(conn, now, "attendance") - active_tags(conn, now, GATE_SCOPE)
+
+
+def stopped_tags(conn: sqlite3.Connection, now: float) -> set[str]:
+    """Tags on record whose every consent is withdrawn or expired at `now`."""
+    return {r.tag for r in list_all(conn)} - processed_tags(conn, now)
+
+
+def purge_withdrawn(conn: sqlite3.Connection, tag: str, now: float) -> int:
+    """After a withdrawal: everything about a badge no consent covers any more, or only
+    its alerts when attendance consent remains (the events are its attendance); rows."""
+    if tag not in processed_tags(conn, now):
+        return purge_history(conn, tag)
+    if tag in attendance_only_tags(conn, now):
+        return purge_alerts(conn, tag)
+    return 0
+
+
 def is_empty(conn: sqlite3.Connection) -> bool:
     """No consent recorded yet (the roster's consent column is then the initial import)."""
     return conn.execute("SELECT 1 FROM consent LIMIT 1").fetchone() is None
@@ -191,7 +219,15 @@ def seed_from_roster(conn: sqlite3.Connection, entries: Iterable[RosterEntry], n
 
 
 def purge_history(conn: sqlite3.Connection, tag: str) -> int:
-    """Delete what the store holds about a badge (feed messages, alerts); rows removed."""
+    """Delete what the store holds about a badge (feed messages, alerts, its raw readings
+    in the ingest journal); rows removed or rewritten. The caller checkpoints the WAL
+    afterwards (store/retention.py `checkpoint`) so no old page image keeps them."""
     gone = conn.execute("DELETE FROM feed_log WHERE tag = ?", (tag,)).rowcount
+    return gone + purge_alerts(conn, tag) + ingest_journal.purge_tag(conn, tag)
+
+
+def purge_alerts(conn: sqlite3.Connection, tag: str) -> int:
+    """Delete a badge's alerts and their messages; rows removed."""
+    gone = conn.execute("DELETE FROM feed_log WHERE tag = ? AND kind = 'alert'", (tag,)).rowcount
     about = [i for i, body in feed_log.alert_rows(conn) if json.loads(body).get("tag") == tag]
     return gone + feed_log.delete_alerts(conn, about)

@@ -9,7 +9,8 @@ open. Layout: `STS1` | key id (8 hex chars) | nonce (12 bytes) | ciphertext+tag.
 The key (32 random bytes, urlsafe base64) comes from `STS_DATA_KEY`, else the file
 named by `STS_KEY_FILE`, else `<data folder>.key` beside (never inside) the data
 folder, created with mode 0600 on first use. A copy of the data folder alone opens
-nothing. `sts keys rotate` re-encrypts every row under a new key.
+nothing. A key file may hold several keys, one a line: the first seals, every one
+opens (store/keyring.py), which is how `sts keys rotate` works while a server runs.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -74,6 +76,13 @@ class Cipher:
             ) from None
 
 
+def sealed_key_id(blob: bytes | str) -> bytes | None:
+    """The id of the key that sealed a body (None for a plain one)."""
+    if isinstance(blob, str) or not blob.startswith(MAGIC):
+        return None
+    return blob[len(MAGIC) : len(MAGIC) + _ID_LEN]
+
+
 def key_path(folder: Path) -> Path:
     """Where the key file of a data folder lives (STS_KEY_FILE, or beside the folder)."""
     named = os.environ.get(ENV_KEY_FILE)
@@ -111,21 +120,30 @@ def write_key(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def load_cipher(folder: Path) -> Cipher:
-    """The data folder's cipher: the key from the environment or its key file (made once)."""
-    env = os.environ.get(ENV_KEY)
-    if env:
-        return Cipher(decode_key(env, ENV_KEY))
-    path = key_path(folder)
-    if not path.exists():
-        write_key(path, new_key_text())
-    return Cipher(decode_key(path.read_text(), str(path)))
+def read_keys(text: str, where: str) -> tuple[Cipher, ...]:
+    """The keys of a key file's text, one a line, the sealing key first."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise ConfigError(f"{where}: empty key file; restore it from your backup")
+    return tuple(Cipher(decode_key(line, where)) for line in lines)
+
+
+class SealsBodies(Protocol):
+    """What a store connection seals and opens bodies with (a Cipher or a Keyring)."""
+
+    def seal(self, text: str, bound_to: str) -> bytes:
+        """Encrypt `text`, bound to its row."""
+        ...
+
+    def open(self, blob: bytes | str, bound_to: str) -> str:
+        """Decrypt a body sealed by `seal`."""
+        ...
 
 
 class SealedConnection(sqlite3.Connection):
-    """A store connection that carries its data folder's cipher (see `open_store`)."""
+    """A store connection that carries its data folder's keys (see `open_store`)."""
 
-    cipher: Cipher | None = None
+    cipher: SealsBodies | None = None
 
 
 def seal_body(conn: sqlite3.Connection, text: str, bound_to: str) -> bytes | str:

@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from geometry.errors import ConfigError
-from store.crypto import SealedConnection, load_cipher
+from store.crypto import SealedConnection
+from store.keyring import load_keyring
 from store.privacy_schema import PRIVACY_SCHEMA
 
 #: The database file inside the data folder.
@@ -90,7 +91,7 @@ def open_store(folder: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(
         db_path(folder), isolation_level=None, check_same_thread=False, factory=SealedConnection
     )
-    conn.cipher = load_cipher(folder)  # bodies with positions, names, notes are sealed
+    conn.cipher = load_keyring(folder)  # bodies with positions, names, notes are sealed
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=5000")

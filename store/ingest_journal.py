@@ -5,6 +5,11 @@ tick that feeds its readings to the engine marks it processed in the same transa
 that stores the tick's alerts. After a crash, the frames after the mark are run again,
 so nothing acknowledged is lost; a gateway that resends a frame it saw no
 acknowledgement for (same gateway, same frame id) is told it is a duplicate.
+
+Frames are kept in the ingest wire format's columns form (transports/ingest_codec.py).
+When a badge's consent ends, `purge_tag` rewrites every frame that holds its readings
+without them (the frame, its id and the other badges' readings stay), so the raw
+readings go with the rest of its history rather than an hour later.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from store.db import get_state, set_state
+from transports.ingest_codec import decode_frame, encode_columns
 
 _MARK = "ingest_processed"
 
@@ -83,3 +89,28 @@ def prune(conn: sqlite3.Connection, before_at: float) -> int:
         "DELETE FROM ingest_journal WHERE id <= ? AND received_at < ?",
         (processed_mark(conn), before_at),
     ).rowcount
+
+
+def purge_tag(conn: sqlite3.Connection, tag: str) -> int:
+    """Rewrite every journaled frame holding `tag`'s readings without them (inside the
+    caller's transaction); how many frames were rewritten."""
+    rows = conn.execute(
+        "SELECT id, payload FROM ingest_journal WHERE instr(payload, ?) > 0",
+        (tag.encode("utf-8"),),
+    ).fetchall()
+    rewritten = 0
+    for journal_id, payload in rows:
+        frame = decode_frame(bytes(payload), max_rows=len(payload))
+        if tag not in frame.tag_ids:
+            continue  # the bytes occur inside another value, not as this tag
+        keep = frame.tag != frame.tag_ids.index(tag)
+        without = encode_columns(
+            frame.frame_id,
+            frame.t[keep],
+            [frame.tag_ids[c] for c in frame.tag[keep].tolist()],
+            [frame.reader_ids[c] for c in frame.reader[keep].tolist()],
+            frame.rssi[keep],
+        )
+        conn.execute("UPDATE ingest_journal SET payload = ? WHERE id = ?", (without, journal_id))
+        rewritten += 1
+    return rewritten

@@ -39,11 +39,13 @@ def find_student(conn: sqlite3.Connection, student_id: str) -> StudentRef:
     return StudentRef(sid, tags)
 
 
-def _messages(conn: sqlite3.Connection, tags: tuple[str, ...]) -> list[dict[str, Any]]:
+def _messages(
+    conn: sqlite3.Connection, tags: tuple[str, ...], max_rows: int
+) -> list[dict[str, Any]]:
     marks = ",".join("?" * len(tags))
     count = conn.execute(f"SELECT COUNT(*) FROM feed_log WHERE tag IN ({marks})", tags)
-    if int(count.fetchone()[0]) > MAX_ROWS:
-        raise InputError(f"more than {MAX_ROWS} stored messages: too large to export at once")
+    if int(count.fetchone()[0]) > max_rows:
+        raise InputError(f"more than {max_rows} stored messages: too large to export at once")
     rows = conn.execute(
         f"SELECT seq, uid, body FROM feed_log WHERE tag IN ({marks}) ORDER BY seq", tags
     ).fetchall()
@@ -51,8 +53,11 @@ def _messages(conn: sqlite3.Connection, tags: tuple[str, ...]) -> list[dict[str,
     return [{"seq": r[0], **json.loads(b)} for r, b in zip(rows, opened, strict=True)]
 
 
-def export(conn: sqlite3.Connection, student_id: str) -> dict[str, Any]:
-    """Everything held about a student, as one JSON-ready document."""
+def export(
+    conn: sqlite3.Connection, student_id: str, *, max_rows: int = MAX_ROWS
+) -> dict[str, Any]:
+    """Everything held about a student, as one JSON-ready document (refused past
+    `max_rows` stored messages)."""
     ref = find_student(conn, student_id)
     alerts = [json.loads(b) for _, b in feed_log.alert_rows(conn)]
     return {
@@ -69,7 +74,7 @@ def export(conn: sqlite3.Connection, student_id: str) -> dict[str, Any]:
             }
             for r in consent.for_student(conn, ref.student_id)
         ],
-        "messages": _messages(conn, ref.tags),
+        "messages": _messages(conn, ref.tags, max_rows),
         "alerts": [a for a in alerts if a.get("tag") in ref.tags],
         "accesses": [
             {"seq": r.seq, "at": r.at, "actor": r.actor, "role": r.role, "action": r.action}

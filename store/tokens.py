@@ -2,7 +2,8 @@
 
 A token is shown once, when issued; the database keeps its SHA-256 (a token has 256
 bits of randomness, so a plain hash is enough: there is nothing to brute-force), so a
-copy of the data folder signs nobody in. Roles decide what the feed shows:
+copy of the data folder signs nobody in. The holder's name is sealed at rest
+(store/crypto.py), bound to the token's id. Roles decide what the feed shows:
 
 - admin, safety: everything; teacher: only the students of its groups;
 - integrator: events and alerts without coordinates unless granted `coordinates`;
@@ -19,6 +20,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from geometry.errors import InputError
+from store.crypto import open_body, seal_body
 
 ROLES = ("admin", "safety", "teacher", "integrator", "auditor", "gateway")
 #: What a grant may add to a role's view.
@@ -55,11 +57,11 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _row(row: tuple[object, ...]) -> TokenInfo:
+def _row(conn: sqlite3.Connection, row: tuple[object, ...]) -> TokenInfo:
     tid, name, role, groups, grants, created, expires, revoked = row
     return TokenInfo(
         str(tid),
-        str(name),
+        open_body(conn, name, f"tokens:{tid}"),  # type: ignore[arg-type]
         str(role),
         tuple(json.loads(str(groups))),
         tuple(json.loads(str(grants))),
@@ -98,7 +100,7 @@ def issue_token(
         f"INSERT INTO tokens({_COLUMNS}, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             info.id,
-            name,
+            seal_body(conn, name, f"tokens:{info.id}"),
             role,
             json.dumps(list(groups)),
             json.dumps(list(grants)),
@@ -116,19 +118,19 @@ def find_token(conn: sqlite3.Connection, token: str) -> TokenInfo | None:
     row = conn.execute(
         f"SELECT {_COLUMNS} FROM tokens WHERE hash = ?", (token_hash(token),)
     ).fetchone()
-    return None if row is None else _row(row)
+    return None if row is None else _row(conn, row)
 
 
 def get_token(conn: sqlite3.Connection, token_id: str) -> TokenInfo | None:
     """A token by its id."""
     row = conn.execute(f"SELECT {_COLUMNS} FROM tokens WHERE id = ?", (token_id,)).fetchone()
-    return None if row is None else _row(row)
+    return None if row is None else _row(conn, row)
 
 
 def list_tokens(conn: sqlite3.Connection) -> list[TokenInfo]:
     """Every token, oldest first."""
     rows = conn.execute(f"SELECT {_COLUMNS} FROM tokens ORDER BY created_at, id").fetchall()
-    return [_row(r) for r in rows]
+    return [_row(conn, r) for r in rows]
 
 
 def revoke_token(conn: sqlite3.Connection, token_id: str, now: float) -> TokenInfo:

@@ -3,7 +3,8 @@
 A target's cursor is the last feed sequence it has finished with (delivered, or given
 up on and dead-lettered), so a restarted server goes on where it stopped. A dead letter
 is a message a target never accepted, with the number of attempts and the last error:
-nothing is dropped without a row here.
+nothing is dropped without a row here. Its body (an alert may name staff, carry
+notes and coordinates) is sealed at rest like the feed log's (store/crypto.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from store.crypto import open_body, seal_body
 from store.db import get_state, set_state
 
 
@@ -45,7 +47,14 @@ def add_dead_letter(conn: sqlite3.Connection, letter: DeadLetter) -> None:
     """Record a message given up on (inside the caller's transaction)."""
     conn.execute(
         "INSERT INTO dead_letters(at, target, uid, attempts, error, body) VALUES (?,?,?,?,?,?)",
-        (letter.at, letter.target, letter.uid, letter.attempts, letter.error, letter.body),
+        (
+            letter.at,
+            letter.target,
+            letter.uid,
+            letter.attempts,
+            letter.error,
+            seal_body(conn, letter.body, f"dead_letters:{letter.target}:{letter.uid}"),
+        ),
     )
 
 
@@ -55,4 +64,8 @@ def dead_letters(conn: sqlite3.Connection, target: str | None = None) -> list[De
     args: tuple[str, ...] = ()
     if target is not None:
         sql, args = sql + " WHERE target = ?", (target,)
-    return [DeadLetter(*row) for row in conn.execute(sql + " ORDER BY id", args).fetchall()]
+    rows = conn.execute(sql + " ORDER BY id", args).fetchall()
+    return [
+        DeadLetter(at, name, uid, tries, error, open_body(conn, body, f"dead_letters:{name}:{uid}"))
+        for at, name, uid, tries, error, body in rows
+    ]

@@ -33,6 +33,7 @@ class FeedLimits:
     max_failures: int = 5  # failed sign-ins per address within failure_window_s
     failure_window_s: float = 60.0
     revocation_poll_s: float = 1.0  # how often tokens are checked for revocation
+    feedback_per_hour: int = 10  # feedback messages one token may send from the dashboard
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,9 +27,11 @@ from simulator.scenario import Scenario
 from simulator.truth import Segments, true_breaches, visits_of
 from sts.floorplan_io import write_floorplan
 from sts.hub import Hub
+from sts.recording_pseudonyms import pseudonymised
 from sts.roster_csv import ROSTER_COLUMNS, read_roster
 from sts.sim_folder import FeedReader, FeedWriter, TruthWriter, write_breaches, write_people
 from sts.site import Site, SiteFiles, load_site
+from transports.pseudonyms import SCHEME, Pseudonyms
 
 RECORDING = "recording"
 TRUTH = "truth"
@@ -140,17 +142,24 @@ def simulate(
     engine_hub: Callable[[Site], Hub] | None = None,
     on_item: Callable[[FeedItem], None] | None = None,
     truth: bool = True,
+    pseudonyms: Pseudonyms | None = None,
 ) -> tuple[SimSummary, Hub | None]:
     """Run the scenario into `out` (recording, truth, roster); with `engine_hub`, also
-    through the engine it builds for the folder's site, tick by tick as it runs."""
+    through the engine it builds for the folder's site, tick by tick as it runs. With
+    `pseudonyms`, every tag the folder holds is a pseudonym (sts/recording_pseudonyms.py)."""
     world, sc = prepared.world, prepared.scenario
     out.mkdir(parents=True, exist_ok=True)
     write_floorplan(world.floorplan, out / "floorplan.geojson")
-    roster = roster_of(world.people)
+    people = world.people
+    header = _header(prepared)
+    if pseudonyms is not None:
+        people = tuple(dataclasses.replace(p, tag=pseudonyms.of(p.tag)) for p in people)
+        header["pseudonyms"] = {"scheme": SCHEME, "key_id": pseudonyms.key_id}
+    roster = roster_of(people)
     write_roster(out / "roster.csv", roster)
-    write_people(out / "people.csv", world.people)
+    write_people(out / "people.csv", people)
     (out / "scenario.json").write_text(_scenario_json(sc), encoding="utf-8")
-    feed = FeedWriter(out / RECORDING, _header(prepared))
+    feed = FeedWriter(out / RECORDING, header)
     feed.log.flush()
     hub = engine_hub(folder_site(out)) if engine_hub is not None else None
     truth_log = TruthWriter(out / TRUTH) if truth else None
@@ -158,6 +167,8 @@ def simulate(
     parts: list[Segments] = []
     readings = ticks = commands = 0
     for item in sim.feed():
+        if pseudonyms is not None:
+            item = pseudonymised(item, pseudonyms)
         feed.write(item)
         if hub is not None:
             drive(hub, item)

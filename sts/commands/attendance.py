@@ -1,9 +1,15 @@
-"""`sts attendance`: zone events (events.jsonl) + timetable in, attendance table (CSV) out."""
+"""`sts attendance`: zone events (events.jsonl) + timetable in, attendance table (CSV) out.
+
+Only students whose guardians consented to attendance are counted: those with an
+active `attendance` consent in the registry of `--data DIR` when it has one, else
+those the roster's consent column grants (the registry's first import).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from engine.attendance import attendance
@@ -11,6 +17,8 @@ from engine.events import ZoneEvent
 from engine.roster import Roster
 from geometry.errors import InputError
 from geometry.model import Floorplan
+from store import consent
+from store.db import db_path, open_store
 from sts.attendance_csv import format_table
 from sts.events_jsonl import read_events
 from sts.local_time import parse_local_time
@@ -48,6 +56,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="an evacuation window in school-local ISO time, e.g. "
         "2026-09-07T09:05/2026-09-07T09:35 (repeatable); its minutes count for nobody",
     )
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=Path("var"),
+        help="data folder whose consent registry says who may be counted (./var)",
+    )
     p.add_argument("--from", dest="t_from", help="first moment to report (ISO, local)")
     p.add_argument("--to", dest="t_to", help="last moment to report (ISO, local)")
     p.set_defaults(run=run)
@@ -79,6 +93,21 @@ def known_events(
             "Fix: give the roster and floorplan the events were made with"
         )
     return kept
+
+
+def counted_members(roster: Roster, data: Path, now: float) -> dict[str, list[str]]:
+    """Group -> the tags attendance may count (see the module docstring)."""
+    if not db_path(data).is_file():
+        return roster.members()
+    conn = open_store(data)
+    try:
+        if consent.is_empty(conn):
+            return roster.members()
+        counted = consent.active_tags(conn, now, "attendance")
+    finally:
+        conn.close()
+    everyone = roster.members(consented_only=False)
+    return {group: [t for t in tags if t in counted] for group, tags in everyone.items()}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -114,7 +143,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         t_to = max((e.t for e in events), default=t_from)
     records = attendance(
-        loaded.timetable, roster.members(), events, t_from, t_to, loaded.policy, evacuations
+        loaded.timetable,
+        counted_members(roster, args.data, time.time()),
+        events,
+        t_from,
+        t_to,
+        loaded.policy,
+        evacuations,
     )
     inputs = (args.floorplan, args.timetable, args.events, args.roster)
     write_replacing(args.out, format_table(records, roster, cal), inputs=inputs)

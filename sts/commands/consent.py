@@ -1,8 +1,9 @@
 """`sts consent grant|withdraw|list|import`: the consent registry of a data folder.
 
-A running `sts serve` on the same --data follows the registry within a poll: a
-withdrawn or expired safety consent closes the badge's gate (its next reading is
-dropped) and what the store holds about it is purged; every change is audited.
+A running `sts serve` on the same --data follows the registry within a poll: a badge
+with no active consent left has its gate closed (its next reading is dropped) and what
+the store holds about it purged; one left with attendance consent only raises no
+more alerts and its alerts are purged; every change is audited.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from store import audit, consent
 from store.db import open_store, transaction
+from store.retention import checkpoint
 from sts.consent_csv import parse_date, parse_expiry, read_consent_file
 
 _SCOPE_CHOICES = (*consent.SCOPES, "all")
@@ -81,15 +83,15 @@ def run_grant(args: argparse.Namespace) -> int:
 def withdraw_student(
     conn: sqlite3.Connection, student_id: str, scopes: tuple[str, ...], by: str
 ) -> int:
-    """Withdraw, purge the safety history, audit; rows purged (inside a transaction)."""
+    """Withdraw, purge what no consent covers any more, audit; rows purged (inside a
+    transaction)."""
     now = time.time()
-    purged = 0
+    tags = set()
     for scope in scopes:
         row = consent.withdraw(conn, student_id, scope, now)
-        if scope == consent.GATE_SCOPE:
-            purged += consent.purge_history(conn, row.tag)
+        tags.add(row.tag)
         _audit(conn, by, "consent_withdraw", row.student_id, scope)
-    return purged
+    return sum(consent.purge_withdrawn(conn, tag, now) for tag in sorted(tags))
 
 
 def run_withdraw(args: argparse.Namespace) -> int:
@@ -101,6 +103,7 @@ def run_withdraw(args: argparse.Namespace) -> int:
         scopes = held or scopes[:1]
     with transaction(conn):
         purged = withdraw_student(conn, args.student_id, scopes, args.by)
+    checkpoint(conn)  # the purged bytes leave the WAL too
     print(
         f"consent withdrawn ({args.scope}); {purged} stored rows purged; "
         "a running server drops the badge's readings within seconds"

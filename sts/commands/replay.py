@@ -23,6 +23,7 @@ from simulator.feed import FeedItem
 from simulator.wire import item_time
 from sts.hub import Hub
 from sts.progress import Progress
+from sts.recording_pseudonyms import add_pseudonym_options, identified, real_tags
 from sts.scenario_args import add_source
 from sts.simulation import drive_all, open_feed
 from sts.sinks import JsonLinesSink
@@ -48,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--events-out", type=Path, help="zone events, JSON lines (without --url)")
     p.add_argument("--alerts-out", type=Path, help="alerts, JSON lines")
     add_wire_options(p)
+    add_pseudonym_options(p)
     p.set_defaults(run=run)
 
 
@@ -64,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
     if args.url is not None:
         readers = tuple(r.id for r in site.floorplan.readers)
         span = (header.get("t_start", 0.0), header.get("t_end", 1.0))
-        code = send_to_server(args, feed.items(), readers, span, args.speed)
+        real = real_tags(args, header, args.campus or Path(header["campus"]))
+        items = identified(feed.items(), real)
+        code = send_to_server(args, items, readers, span, args.speed)
         _report_damage(feed.damage)
         return code
     progress = Progress(header.get("t_end", 1.0) - header.get("t_start", 0.0), sys.stderr, "replay")

@@ -21,6 +21,7 @@ from pathlib import Path
 from simulator.campus import CampusSim
 from simulator.feed import FeedItem, Readings
 from sts.progress import Progress
+from sts.recording_pseudonyms import add_pseudonym_options, pseudonyms_from
 from sts.scenario_args import add_overrides, scenario_from
 from sts.simulation import prepare, simulate
 from sts.wire_cli import add_wire_options, send_to_server
@@ -44,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_wire_options(p)
     p.add_argument("--speed", type=float, metavar="N", help="with --url: N times real time")
     p.add_argument("--no-truth", action="store_true", help="skip the ground truth (load tests)")
+    add_pseudonym_options(p)
     p.set_defaults(run=run)
 
 
@@ -77,7 +79,10 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(item, Readings):
             progress.update(item.t1 - t_start, "")
 
-    summary, _ = simulate(prepared, args.out, on_item=show, truth=not args.no_truth)
+    pseudonyms = pseudonyms_from(args)
+    summary, _ = simulate(
+        prepared, args.out, on_item=show, truth=not args.no_truth, pseudonyms=pseudonyms
+    )
     progress.close()
     took = time.perf_counter() - started
     print(

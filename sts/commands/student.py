@@ -8,6 +8,7 @@ from pathlib import Path
 
 from store import student_data
 from store.db import open_store, transaction
+from store.retention import checkpoint
 from sts.access import audited, require_role
 
 ROLES = ("admin",)
@@ -51,5 +52,6 @@ def run_erase(args: argparse.Namespace) -> int:
     with transaction(conn):
         gone = student_data.erase(conn, args.student_id)
         audited(conn, who, "student_erase", args.student_id.strip(), f"{gone} rows")
+    checkpoint(conn)  # the erased bytes leave the WAL too
     print(f"erased {gone} stored rows; a running server stops the badge within seconds")
     return 0

@@ -1,11 +1,13 @@
 """The running server follows the consent registry: withdrawals and expiry act at once.
 
 `sts consent withdraw` (another process) writes the registry; every poll the server
-compares the registry's active safety consents with its consent gate. A badge whose
-consent was withdrawn or has expired goes through the hub as `withdraw_consent` (a
-ChangeRecord reaches the store and every subscriber; the engine forgets the student),
-and what the store holds about it is purged in the same transaction; the badge's next
-reading is dropped by the gate. A new grant is admitted the same way.
+compares the badges with an active consent in any scope with its consent gate. A
+badge left with none goes through the hub as `withdraw_consent` (a ChangeRecord
+reaches the store and every subscriber; the engine forgets the student), and what the
+store holds about it is purged in the same transaction; the badge's next reading is
+dropped by the gate. A new grant is admitted the same way. Badges with attendance
+consent but no safety consent are the rules' quiet tags: tracked for attendance, no
+alert raised about them (their stored alerts are purged when they become quiet).
 
 At start-up the gate (built from the roster) is brought in line with the registry
 without records: the engine has processed nothing yet. An empty registry is first
@@ -23,6 +25,7 @@ from collections.abc import Callable
 from engine.roster import Roster
 from store import audit, consent
 from store.db import transaction
+from store.retention import checkpoint
 from sts.hub import Hub
 
 log = logging.getLogger("sts.serve.consent")
@@ -58,29 +61,49 @@ class ConsentWatch:
     def _gate_tags(self) -> set[str]:
         return {t for t in self.hub.engine.gate.tags if t}
 
+    def _quiet(self, wall: float) -> set[str]:
+        """Make the attendance-only badges the rules' quiet tags; the newly quiet ones."""
+        rules = self.hub.engine.rules
+        quiet = frozenset(consent.attendance_only_tags(self.conn, wall))
+        if rules is None or getattr(rules, "quiet_tags", quiet) == quiet:
+            return set()
+        new = set(quiet - rules.quiet_tags)  # type: ignore[attr-defined]
+        rules.quiet_tags = quiet  # type: ignore[attr-defined]
+        return new
+
     def start(self, roster: Roster, wall: float) -> None:
         """Seed an empty registry from the roster, then align the gate silently."""
         with transaction(self.conn):
             if consent.is_empty(self.conn):
                 n = consent.seed_from_roster(self.conn, roster.entries, wall)
                 self._audit(wall, "consent_import", "-", f"{n} students from the roster")
-        active = consent.active_tags(self.conn, wall)
+        active = consent.processed_tags(self.conn, wall)
         engine = self.hub.engine
         for tag in self._gate_tags() - active:
             engine.gate.withdraw(tag)
         for tag in active - self._gate_tags():
             engine.grant_consent(tag, wall)
+        self._quiet(wall)
         with transaction(self.conn):
-            for tag in consent.inactive_tags(self.conn, wall):
+            for tag in consent.stopped_tags(self.conn, wall):
                 consent.purge_history(self.conn, tag)
+            for tag in consent.attendance_only_tags(self.conn, wall):
+                consent.purge_alerts(self.conn, tag)
+        checkpoint(self.conn)  # the purged bytes leave the WAL too
 
     def poll(self, wall: float) -> int:
         """Apply the registry's changes since the last poll; how many badges changed."""
-        active = consent.active_tags(self.conn, wall)
+        active = consent.processed_tags(self.conn, wall)
         current = self._gate_tags()
         gone, new = sorted(current - active), sorted(active - current)
+        quiet = sorted(self._quiet(wall))
+        if quiet:
+            with transaction(self.conn):
+                for tag in quiet:
+                    consent.purge_alerts(self.conn, tag)
+                    self._audit(wall, "consent_applied", tag, "alerts stopped and purged")
         if not gone and not new:
-            return 0
+            return len(quiet)
         with transaction(self.conn):
             for tag in gone:
                 self.hub.command(
@@ -94,8 +117,10 @@ class ConsentWatch:
                 self._audit(wall, "consent_applied", tag, "gate closed, history purged")
             for tag in new:
                 self.hub.command("grant_consent", tag, self.engine_now(), by=REGISTRY)
+        if gone:
+            checkpoint(self.conn)
         log.info("consent registry: %d badges stopped, %d admitted", len(gone), len(new))
-        return len(gone) + len(new)
+        return len(gone) + len(new) + len(quiet)
 
     async def run(self, every_s: float) -> None:
         """Poll the registry every `every_s` until cancelled."""

@@ -26,12 +26,13 @@ from websockets.http11 import Request, Response
 from engine.events import ZoneEvent
 from engine.rollcall import RollCallReport, report_record
 from engine.roster import Roster
-from store import feed_log
+from store import consent, feed_log
 from store.tokens import TokenInfo
 from sts.hub import Hub
 from sts.server.attendance_now import mark_record, marks_now, running_lessons
 from sts.server.auth import Authenticator
 from sts.server.feed import Feed
+from sts.server.feedback_desk import FEEDBACK_ROLES
 from sts.server.http_routes import bearer, remote, respond
 from sts.server.metrics import Metrics
 from sts.server.sessions import ALERT_ROLES, view_of
@@ -135,6 +136,7 @@ class DashboardApi:
                 "evacuate": info.role in ("admin", "safety"),
                 "mark_safe": info.role in ALERT_ROLES,
                 "positions": view.coordinates,
+                "feedback": info.role in FEEDBACK_ROLES,
             },
             "people": self._people(view),
             "students": students if view.coordinates else [],
@@ -173,13 +175,15 @@ class DashboardApi:
         return record | {"missing": missing}
 
     def attendance(self, info: TokenInfo) -> dict[str, Any]:
-        """The running lesson of each group the person may see, with provisional marks."""
+        """The running lesson of each group the person may see, with provisional marks
+        of the students whose guardians consented to attendance."""
         view = view_of(info)
         now = self.now()
         loaded = self.timetable
         if loaded is None or not view.coordinates:
             return {"now": now, "lessons": []}
-        people = {p["tag"]: p for p in self._people(view)}
+        counted = consent.active_tags(self.conn, time.time(), "attendance")
+        people = {p["tag"]: p for p in self._people(view) if p["tag"] in counted}
         members: dict[str, list[str]] = {}
         for tag, p in people.items():
             members.setdefault(p["group"], []).append(tag)

@@ -14,7 +14,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
@@ -31,6 +31,7 @@ from sts.server.auth import Authenticator
 from sts.server.evacuation_commands import EVACUATION_TYPES, run_evacuation_command
 from sts.server.feed import Feed
 from sts.server.feed_clients import FeedClient
+from sts.server.feedback_desk import FeedbackDesk
 from sts.server.http_routes import remote
 from sts.server.ingest import IngestDesk
 from sts.server.metrics import Metrics
@@ -77,6 +78,10 @@ class FeedEndpoint:
     metrics: Metrics
     command_time: Callable[[], float]
     conn: Any  # sqlite3.Connection
+    feedback: FeedbackDesk = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.feedback = FeedbackDesk(self.conn, self.limits.feedback_per_hour)
 
     async def session(self, ws: ServerConnection) -> None:
         """Sign in, then subscribe / ack / resolve / heartbeat until the connection ends."""
@@ -175,6 +180,8 @@ class FeedEndpoint:
                     self.hub, self.feed, self.conn, msg, info, self.command_time()
                 )
                 client.send_control(reply)
+            elif kind == "feedback":
+                client.send_control(self.feedback.take(msg, info, time.time()))
             elif kind != "heartbeat":
                 raise ProtocolError("unknown_type", f"unknown message type {kind!r}")
         except FrameError as exc:

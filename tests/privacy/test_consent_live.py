@@ -33,11 +33,14 @@ from tests.serve.live import (
 )
 from tests.serve.scenario import Scenario
 from transports.feed_client import Subscriber
+from transports.ingest_codec import decode_frame
 
 pytestmark = pytest.mark.slow
 
 #: An acknowledgement's note, to be found nowhere at rest.
 NOTE = "Quince-note: found him behind the boiler"
+#: The safety officer's name: on their token, their acknowledgement and the audit log.
+STAFF = "Samantha Quince-Staff"
 #: badge-0001 belongs to NF-1001 in floorplans/northfield/roster.csv.
 FIRST_TAG, FIRST_ID = INTRUDERS[0], "NF-1001"
 #: Frames up to here: badge-0001 has raised its alert (frame 62), badge-0002 not yet (84).
@@ -52,12 +55,15 @@ def sts(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def rows_about(data: Path, tag: str) -> int:
-    """Feed messages and alerts the store holds about a tag (read from the file itself)."""
+    """Feed messages, alerts and journaled raw frames the store holds about a tag (read
+    from the file itself)."""
     conn = open_store(data)
     feed = conn.execute("SELECT COUNT(*) FROM feed_log WHERE tag = ?", (tag,)).fetchone()[0]
     alerts = [b for _, b in feed_log.alert_rows(conn) if json.loads(b)["tag"] == tag]
+    payloads = conn.execute("SELECT payload FROM ingest_journal").fetchall()
+    raw = [p for (p,) in payloads if tag in decode_frame(bytes(p), 10**6).tag_ids]
     conn.close()
-    return int(feed) + len(alerts)
+    return int(feed) + len(alerts) + len(raw)
 
 
 def test_withdrawal_stops_the_badge_and_purges_its_history(
@@ -66,7 +72,7 @@ def test_withdrawal_stops_the_badge_and_purges_its_history(
     server = ServerProcess(tmp_path).start()
     try:
         gateway = issue(server.data, "gateway", "gw-1")
-        sam = issue(server.data, "safety", "Sam")
+        sam = issue(server.data, "safety", STAFF)
         frames = [rows for _, rows in scenario.frames()]
         before, after = list(enumerate(frames))[:SPLIT], list(enumerate(frames))[SPLIT:]
 
@@ -103,6 +109,7 @@ def test_withdrawal_stops_the_badge_and_purges_its_history(
     assert "Ada Brook" not in listed
     trail = sts("audit", "show", "--data", str(server.data)).stdout
     assert "consent_withdraw" in trail and "sign_in" in trail and "feed_subscribe" in trail
+    assert STAFF in trail  # held, and opened for the auditor, but sealed at rest (below)
     assert sts("audit", "verify", "--data", str(server.data)).returncode == 0
     assert_sealed_at_rest(server.data, tmp_path / "copy", later)
     log = server.log.read_text()
@@ -113,11 +120,11 @@ def test_withdrawal_stops_the_badge_and_purges_its_history(
 
 def assert_sealed_at_rest(data: Path, copy: Path, alerts: list[dict[str, Any]]) -> None:
     """A copy of the data folder (the key lives beside it, not in it) shows no student
-    name, no note and no coordinate of an alert's evidence, in any file."""
+    name, no staff name, no note and no coordinate of an alert's evidence, in any file."""
     shutil.copytree(data, copy)
     blob = b"".join(p.read_bytes() for p in copy.rglob("*") if p.is_file())
     names = [e.name for e in read_roster(NORTHFIELD / "roster.csv").entries]
     coords = [f"{a['alert']['evidence'][axis]}" for a in alerts for axis in ("x", "y")]
-    for secret in [*names, NOTE, *coords]:
+    for secret in [*names, STAFF, NOTE, *coords]:
         assert secret.encode() not in blob, secret
     assert b"badge-0002" in blob  # the pseudonymous tag stays plain: purge and resume need it

@@ -8,12 +8,27 @@ from pathlib import Path
 import pytest
 
 from geometry.errors import ConfigError
-from store import feed_log
-from store.crypto import ENV_KEY, ENV_KEY_FILE, SealError, key_path, new_key_text
+from store import audit, feed_log, tokens, webhook_outbox
+from store.crypto import (
+    ENV_KEY,
+    ENV_KEY_FILE,
+    Cipher,
+    SealError,
+    decode_key,
+    key_path,
+    new_key_text,
+    write_key,
+)
 from store.db import db_path, open_store
+from store.rekey import rows_under
 from sts.cli import main
 
 BODY = '{"note": "Quince-secret", "x": 45.125}'
+
+
+def wal_bytes(data: Path) -> bytes:
+    wal = Path(str(db_path(data)) + "-wal")
+    return wal.read_bytes() if wal.exists() else b""
 
 
 def store_two(data: Path) -> None:
@@ -64,8 +79,8 @@ def test_rotate_reseals_everything_under_a_new_key(
     data = tmp_path / "d"
     store_two(data)
     old = key_path(data).read_text()
-    assert main(["keys", "rotate", "--data", str(data)]) == 0
-    assert "3 rows re-encrypted" in capsys.readouterr().out
+    assert main(["keys", "rotate", "--data", str(data), "--settle", "0"]) == 0
+    assert "3 values re-encrypted" in capsys.readouterr().out
     assert key_path(data).read_text() != old and (key_path(data).stat().st_mode & 0o077) == 0
     conn = open_store(data)
     assert feed_log.after(conn, 0, 10)[0].body == BODY
@@ -73,3 +88,66 @@ def test_rotate_reseals_everything_under_a_new_key(
     key_path(data).write_text(old)
     with pytest.raises(SealError):
         feed_log.after(open_store(data), 0, 10)
+
+
+STAFF = "Quince-Staffname Ottoline"
+
+
+def test_staff_names_are_sealed_and_survive_rotation(tmp_path: Path) -> None:
+    """Token holders, audit actors and dead letters hold staff names: sealed, bound to
+    their row, still whole (and the audit chain still verifies) after a rotation."""
+    data = tmp_path / "d"
+    conn = open_store(data)
+    _, info = tokens.issue_token(conn, name=STAFF, role="safety", now=1.0)
+    audit.append(conn, at=1.0, actor=STAFF, role="safety", action="history_query")
+    letter = webhook_outbox.DeadLetter(1.0, "hook", "u1", 3, "503", f'{{"by": "{STAFF}"}}')
+    webhook_outbox.add_dead_letter(conn, letter)
+    conn.close()
+    assert STAFF.encode() not in db_path(data).read_bytes() + wal_bytes(data)
+    assert main(["keys", "rotate", "--data", str(data), "--settle", "0"]) == 0
+    conn = open_store(data)
+    assert tokens.list_tokens(conn)[0].name == STAFF
+    assert audit.records(conn)[0].actor == STAFF and audit.verify(conn).ok
+    assert webhook_outbox.dead_letters(conn) == [letter]
+    assert tokens.get_token(conn, info.id) == tokens.list_tokens(conn)[0]
+
+
+def test_an_actor_moved_to_another_record_breaks_the_chain(tmp_path: Path) -> None:
+    conn = open_store(tmp_path / "d")
+    for who in ("Ann", "Bob"):
+        audit.append(conn, at=1.0, actor=who, role="safety", action="history_query")
+    sealed = conn.execute("SELECT actor FROM audit_log WHERE seq = 1").fetchone()[0]
+    conn.execute("UPDATE audit_log SET actor = ? WHERE seq = 2", (sealed,))
+    verdict = audit.verify(conn)
+    assert verdict.broken_seq == 2 and "edited" in verdict.reason
+    assert audit.records(conn)[1].actor == audit.UNREADABLE
+
+
+def test_a_running_connection_picks_up_a_new_key_file(tmp_path: Path) -> None:
+    """What lets `sts keys rotate` run beside a server: an open connection seals with
+    the key put first in the file, and opens bodies sealed with either key."""
+    data = tmp_path / "d"
+    server = open_store(data)
+    feed_log.append(server, at=1.0, kind="record", uid="old", tag="b", body=BODY)
+    old_text = key_path(data).read_text()
+    new_text = new_key_text()
+    write_key(key_path(data), new_text + old_text)
+    feed_log.append(server, at=2.0, kind="record", uid="new", tag="b", body=BODY)
+    new_key = Cipher(decode_key(new_text, "new"))
+    assert rows_under(server, new_key) == 1
+    assert [m.body for m in feed_log.after(open_store(data), 0, 10)] == [BODY, BODY]
+
+
+def test_rotation_seals_names_an_older_sts_wrote_in_clear(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    open_store(data).close()
+    with sqlite3.connect(db_path(data)) as raw:  # as a data folder from before names were sealed
+        raw.execute(
+            "INSERT INTO tokens(id, hash, name, role, created_at) "
+            "VALUES ('t1', 'h', ?, 'admin', 1)",
+            (STAFF,),
+        )
+    assert STAFF.encode() in db_path(data).read_bytes() + wal_bytes(data)
+    assert main(["keys", "rotate", "--data", str(data), "--settle", "0"]) == 0
+    assert STAFF.encode() not in db_path(data).read_bytes() + wal_bytes(data)
+    assert tokens.get_token(open_store(data), "t1").name == STAFF  # type: ignore[union-attr]

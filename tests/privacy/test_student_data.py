@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from geometry.errors import InputError
 from store import audit, consent, feed_log, student_data
 from store.db import open_store, transaction
 from store.tokens import issue_token
@@ -125,7 +126,11 @@ def test_history_refuses_teachers_and_hostile_ids(
     assert len(feed_log.after(open_store(data), 0, 10)) == 3
 
 
-def test_an_oversized_export_is_refused(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(student_data, "MAX_ROWS", 1)
-    admin = token(data, "admin")
-    assert main(["student", "export", "NF-1", "--token", admin, "--data", str(data)]) == 2
+def test_an_oversized_export_is_refused_and_nothing_is_lost(data: Path) -> None:
+    conn = open_store(data)
+    held = len(feed_log.after(conn, 0, 10))
+    assert held > 1
+    with pytest.raises(InputError, match=r"more than 1 stored messages: too large"):
+        student_data.export(conn, "NF-1", max_rows=1)
+    assert len(feed_log.after(conn, 0, 10)) == held
+    assert student_data.export(conn, "NF-1", max_rows=held)["messages"]

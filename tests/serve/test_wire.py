@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from store.crypto import decode_key
+from sts.roster_csv import read_roster
 from tests.serve.live import (
     NORTHFIELD,
     ROOT,
@@ -22,6 +24,7 @@ from tests.serve.live import (
     issue,
 )
 from transports.feed_client import Subscriber
+from transports.pseudonyms import Pseudonyms
 
 pytestmark = pytest.mark.slow
 
@@ -52,21 +55,36 @@ def sts(*args: str) -> subprocess.CompletedProcess[str]:
     return done
 
 
-def raised_ids(lines: str) -> list[str]:
-    """Ids of the alerts raised, from alert JSON lines."""
+#: An alert as both sides can name it: (rule, tag, zone, time).
+AlertKey = tuple[str, str, str, float]
+
+
+def alert_key(alert: dict[str, Any]) -> AlertKey:
+    return (alert["rule"], alert["tag"], alert["zone"], alert["t"])
+
+
+def raised_in_clear(lines: str, key: Path) -> list[AlertKey]:
+    """The alerts raised, from alert JSON lines of a pseudonymised recording, with the
+    campus badges' real tags (the server knows badges by their tags)."""
+    pseudonyms = Pseudonyms(decode_key(key.read_text(), str(key)))
+    real = pseudonyms.reverse(e.tag for e in read_roster(NORTHFIELD / "roster.csv").entries)
     alerts = [json.loads(line) for line in lines.splitlines() if line.strip()]
-    return sorted(a["id"] for a in alerts if a["state"] == "raised")
+    return sorted(
+        alert_key({**a, "tag": real.get(a["tag"], a["tag"])})
+        for a in alerts
+        if a["state"] == "raised"
+    )
 
 
-async def alerts_while(server: ServerProcess, token: str, command: list[str]) -> list[str]:
-    """Ids of the alerts raised on the feed while `command` runs (and 4 s after)."""
-    got: list[str] = []
+async def alerts_while(server: ServerProcess, token: str, command: list[str]) -> list[AlertKey]:
+    """The alerts raised on the feed while `command` runs (and 4 s after)."""
+    got: list[AlertKey] = []
     async with Subscriber(server.url, token, filters={"types": ["alert"]}) as feed:
 
         async def collect() -> None:
             async for m in feed:
                 if m["type"] == "alert" and m["alert"]["state"] == "raised":
-                    got.append(m["id"])
+                    got.append(alert_key(m["alert"]))
 
         collecting = asyncio.create_task(collect())
         await asyncio.to_thread(sts, *command)
@@ -75,25 +93,26 @@ async def alerts_while(server: ServerProcess, token: str, command: list[str]) ->
     return sorted(got)
 
 
-def in_process_alerts(tmp_path: Path) -> tuple[Path, Path, list[str]]:
-    """The scenario file, its recording, and the ids of the alerts its replay raises in process."""
+def in_process_alerts(tmp_path: Path) -> tuple[Path, Path, tuple[str, str], list[AlertKey]]:
+    """The scenario file, its (pseudonymised) recording, the pseudonym key option, and the
+    alerts its replay raises in process, with real tags."""
     scenario = tmp_path / "scenario.toml"
     scenario.write_text(SCENARIO)
     out = tmp_path / "day"
-    sts("simulate", str(scenario), "--out", str(out))
+    key = ("--pseudonym-key", str(tmp_path / "pseudonym.key"))
+    sts("simulate", str(scenario), "--out", str(out), *key)
     alerts = tmp_path / "alerts.jsonl"
     sts("replay", str(out), "--events-out", str(tmp_path / "ev.jsonl"), "--alerts-out", str(alerts))
-    expected = raised_ids(alerts.read_text())
+    expected = raised_in_clear(alerts.read_text(), tmp_path / "pseudonym.key")
     assert expected, "the scenario should raise alerts in process"
-    return scenario, out, expected
+    return scenario, out, key, expected
 
 
 def test_a_recording_and_a_simulation_sent_to_the_server_raise_the_engines_alerts(
     tmp_path: Path,
 ) -> None:
-    scenario, out, expected = in_process_alerts(tmp_path)
-
-    for n, command in enumerate((["replay", str(out)], ["simulate", str(scenario)])):
+    scenario, out, key, expected = in_process_alerts(tmp_path)
+    for n, command in enumerate((["replay", str(out), *key], ["simulate", str(scenario)])):
         (tmp_path / f"s{n}").mkdir()
         server = ServerProcess(tmp_path / f"s{n}").start()
         try:
@@ -108,12 +127,11 @@ def test_a_recording_and_a_simulation_sent_to_the_server_raise_the_engines_alert
 def test_a_recording_and_a_simulation_published_through_mqtt_raise_the_engines_alerts(
     tmp_path: Path,
 ) -> None:
-    scenario, out, expected = in_process_alerts(tmp_path)
-
+    scenario, out, key, expected = in_process_alerts(tmp_path)
     broker = Mosquitto(tmp_path)
     config = TEST_CONFIG + f"\n[mqtt]\nenabled = true\nport = {broker.port}\n"
     try:
-        for n, command in enumerate((["replay", str(out)], ["simulate", str(scenario)])):
+        for n, command in enumerate((["replay", str(out), *key], ["simulate", str(scenario)])):
             (tmp_path / f"s{n}").mkdir()
             server = ServerProcess(tmp_path / f"s{n}", config=config).start()
             try:

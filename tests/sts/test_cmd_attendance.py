@@ -121,6 +121,8 @@ def args(d: Path, *extra: str) -> list[str]:
         str(d / "events.jsonl"),
         "--out",
         str(d / "attendance.csv"),
+        "--data",  # no registry here, whatever ./var holds: the roster's column decides
+        str(d / "no-registry"),
         *extra,
     ]
 

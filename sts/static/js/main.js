@@ -5,6 +5,7 @@ import { AttendanceView } from "./attendance.js";
 import { el } from "./dom.js";
 import { EvacuationView } from "./evacuation.js";
 import { Feed } from "./feed.js";
+import { FeedbackForm } from "./feedback.js";
 import { Floorplan } from "./floorplan.js";
 import { LiveMap } from "./map.js";
 import { Model } from "./model.js";
@@ -25,6 +26,7 @@ async function main() {
   $("signin-form").addEventListener("submit", signIn);
   $("signout").addEventListener("click", () => signOut(""));
   bindTabs();
+  new FeedbackForm({ form: $("feedback-form"), from: $("feedback-from"), text: $("feedback-text"), status: $("feedback-status"), feed: () => feed });
   try {
     plan = new Floorplan(await session.floorplan());
   } catch (err) {
@@ -128,6 +130,7 @@ function buildLevels(map) {
 }
 
 function showPerson(snap) {
+  $("tab-feedback").hidden = !snap.may.feedback;
   $("site-name").textContent = snap.site;
   $("who-name").textContent = snap.name;
   $("who-role").textContent = snap.groups.length ? `${snap.role}: ${snap.groups.join(", ")}` : snap.role;
@@ -160,7 +163,7 @@ function status() {
 }
 
 function bindTabs() {
-  const tabs = ["alerts", "evacuation", "attendance"].map((n) => $(`tab-${n}`));
+  const tabs = ["alerts", "evacuation", "attendance", "feedback"].map((n) => $(`tab-${n}`));
   const select = (tab) => {
     for (const t of tabs) {
       const on = t === tab;
