@@ -23,6 +23,7 @@ from geometry.errors import InputError
 from simulator.feed import FeedItem, Readings
 from store.crypto import decode_key, new_key_text, write_key
 from store.keyring import load_keyring
+from sts.data_option import add_data_option
 from sts.roster_csv import read_roster
 from sts.site import SiteFiles
 from transports.pseudonyms import Pseudonyms
@@ -33,12 +34,7 @@ _PURPOSE = b"sts recording pseudonyms v1"
 
 def add_pseudonym_options(p: argparse.ArgumentParser) -> None:
     """`--data` and `--pseudonym-key`: where the pseudonym key comes from."""
-    p.add_argument(
-        "--data",
-        type=Path,
-        default=Path("var"),
-        help="data folder whose key makes the tag pseudonyms (./var)",
-    )
+    add_data_option(p, "data folder whose key makes the tag pseudonyms")
     p.add_argument(
         "--pseudonym-key",
         type=Path,

@@ -20,6 +20,7 @@ from geometry.model import Floorplan
 from store import consent
 from store.db import db_path, open_store
 from sts.attendance_csv import format_table
+from sts.data_option import add_data_option
 from sts.events_jsonl import read_events
 from sts.local_time import parse_local_time
 from sts.output_files import write_replacing
@@ -56,12 +57,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="an evacuation window in school-local ISO time, e.g. "
         "2026-09-07T09:05/2026-09-07T09:35 (repeatable); its minutes count for nobody",
     )
-    p.add_argument(
-        "--data",
-        type=Path,
-        default=Path("var"),
-        help="data folder whose consent registry says who may be counted (./var)",
-    )
+    add_data_option(p, "data folder whose consent registry says who may be counted")
     p.add_argument("--from", dest="t_from", help="first moment to report (ISO, local)")
     p.add_argument("--to", dest="t_to", help="last moment to report (ISO, local)")
     p.set_defaults(run=run)

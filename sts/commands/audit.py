@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import datetime
-from pathlib import Path
 
 from store import audit
 from store.db import open_store
+from sts.data_option import add_data_option
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show.add_argument("--json", action="store_true", help="one JSON object per line")
     show.set_defaults(run=run_show)
     for sub in (verify, show):
-        sub.add_argument("--data", type=Path, default=Path("var"), help="data folder (./var)")
+        add_data_option(sub)
 
 
 def run_verify(args: argparse.Namespace) -> int:

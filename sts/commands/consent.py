@@ -19,6 +19,7 @@ from store import audit, consent
 from store.db import open_store, transaction
 from store.retention import checkpoint
 from sts.consent_csv import parse_date, parse_expiry, read_consent_file
+from sts.data_option import add_data_option
 
 _SCOPE_CHOICES = (*consent.SCOPES, "all")
 
@@ -54,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     imp.add_argument("file", type=Path, help="student_id,tag,scope,granted_on,expires_on")
     imp.set_defaults(run=run_import)
     for sub in (grant, withdraw, listing, imp):
-        sub.add_argument("--data", type=Path, default=Path("var"), help="data folder (./var)")
+        add_data_option(sub)
         sub.add_argument("--by", default=getpass.getuser(), help="who records it (audit)")
 
 

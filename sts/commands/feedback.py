@@ -10,11 +10,11 @@ import argparse
 import time
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 
 from store import feedback
 from store.db import open_store, transaction
 from sts.access import require_role
+from sts.data_option import add_data_option
 
 ROLES = ("admin",)
 
@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     close.add_argument("id")
     close.set_defaults(run=run_close)
     for sub in (submit, listing, answer, close):
-        sub.add_argument("--data", type=Path, default=Path("var"), help="data folder (./var)")
+        add_data_option(sub)
         if sub is not submit:
             sub.add_argument("--token", help="an admin token (or STS_TOKEN)")
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from geometry.errors import InputError
 from store import student_data
 from store.db import open_store
 from sts.access import audited, require_role
 from sts.consent_csv import parse_date
+from sts.data_option import add_data_option
 
 ROLES = ("admin", "safety")
 
@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--from", dest="t1", required=True, help="ISO date-time (start)")
     p.add_argument("--to", dest="t2", required=True, help="ISO date-time (end)")
     p.add_argument("--token", help="an admin or safety token (or STS_TOKEN)")
-    p.add_argument("--data", type=Path, default=Path("var"), help="data folder (./var)")
+    add_data_option(p)
     p.set_defaults(run=run)
 
 

@@ -14,13 +14,13 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 from store.crypto import ENV_KEY, Cipher, decode_key, key_path, new_key_text, write_key
 from store.db import open_store
 from store.keyring import Keyring
 from store.rekey import reseal_all
 from store.retention import checkpoint
+from sts.data_option import add_data_option
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     where = actions.add_parser("where", help="say where the key is read from")
     where.set_defaults(run=run_where)
     for sub in (rotate, where):
-        sub.add_argument("--data", type=Path, default=Path("var"), help="data folder (./var)")
+        add_data_option(sub)
 
 
 def run_rotate(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from store import retention
 from store.db import open_store
+from sts.data_option import add_data_option
 from sts.retention_policy import load_policy
 
 
@@ -21,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show.set_defaults(run=run_show)
     for sub in (run_p, show):
         sub.add_argument("--site", required=True, type=Path, help="site folder (retention.toml)")
-        sub.add_argument("--data", type=Path, default=Path("var"), help="data folder (./var)")
+        add_data_option(sub)
 
 
 def run_run(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from sts.data_option import add_data_option
 from sts.serve_config import load_config
 from sts.ticks import check_step
 
@@ -26,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--site", type=Path, help="campus folder (floorplan, roster...)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="port (8765; 0: any free port)")
-    p.add_argument("--data", type=Path, default=Path("var"), help="data folder (./var)")
+    add_data_option(p)
     p.add_argument("--config", type=Path, help="sts.toml (embedded defaults without it)")
     p.add_argument("--tick", type=float, default=1.0, help="seconds between engine ticks (1)")
     p.add_argument(

@@ -10,6 +10,7 @@ from store import student_data
 from store.db import open_store, transaction
 from store.retention import checkpoint
 from sts.access import audited, require_role
+from sts.data_option import add_data_option
 
 ROLES = ("admin",)
 
@@ -26,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     for sub in (export, erase):
         sub.add_argument("student_id")
         sub.add_argument("--token", help="an admin token (or STS_TOKEN)")
-        sub.add_argument("--data", type=Path, default=Path("var"), help="data folder (./var)")
+        add_data_option(sub)
 
 
 def run_export(args: argparse.Namespace) -> int:

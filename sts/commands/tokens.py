@@ -7,12 +7,12 @@ import getpass
 import re
 import time
 from datetime import datetime
-from pathlib import Path
 
 from geometry.errors import InputError
 from store import audit
 from store.db import open_store, transaction
 from store.tokens import GRANTS, ROLES, issue_token, list_tokens, revoke_token
+from sts.data_option import add_data_option
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     revoke.add_argument("id", help="the token id `sts tokens list` shows")
     revoke.set_defaults(run=run_revoke)
     for sub in (issue, listing, revoke):
-        sub.add_argument("--data", type=Path, default=Path("var"), help="data folder (./var)")
+        add_data_option(sub)
 
 
 def run_issue(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ from store import feed_log, ingest_journal
 from store.alert_records import alerts_from_bodies
 from store.db import open_store, transaction
 from store.tokens import TokenInfo, invalid_ids
+from sts.data_option import default_data
 from sts.hub import Hub
 from sts.retention_policy import load_policy
 from sts.serve_config import ServeConfig
@@ -66,7 +67,7 @@ class ServeOptions:
     site: Path
     host: str = "127.0.0.1"
     port: int = 8765
-    data: Path = Path("var")
+    data: Path = field(default_factory=default_data)
     tick_s: float = 1.0
     config: ServeConfig = field(default_factory=ServeConfig)
     training: Path | None = None  # a scenario: serve a simulated school (training.py)
