@@ -72,8 +72,9 @@ def fold(floorplan, train, test, tag_height: float) -> dict[str, Fixes]:
     )
     test = (shifted, truth)
     _, per = calibrate(floorplan, *train, tag_height)
-    scale = fit_uncertainty_scale(floorplan, *train, per, tag_height)
-    config = replace(LocatorConfig(gain=GAIN), tag_height=tag_height, uncertainty_scale=scale)
+    config = LocatorConfig(gain=GAIN)
+    scale = fit_uncertainty_scale(floorplan, *train, per, tag_height, config)
+    config = replace(config, tag_height=tag_height, uncertainty_scale=scale)
     return evaluate(Survey(floorplan, *test, per, config))
 
 

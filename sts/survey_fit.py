@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
@@ -107,15 +108,17 @@ def fit_uncertainty_scale(
     truth: Truth,
     calibration: Mapping[str, ReaderCalibration],
     tag_height: float,
+    config: LocatorConfig | None = None,
 ) -> float:
     """The factor that makes the reported radius hold about 65% of the survey's fixes.
 
     Each surveyed tag is located on its own (survey walks may have been recorded at
-    different times) with the fitted calibration; the factor is the 65th percentile of
-    error / filter radius. 1.0 when the survey gives too few fixes to say.
+    different times) with the fitted calibration and `config` (the default locator when
+    None: fit for the configuration that will locate); the factor is the 65th
+    percentile of error / filter radius. 1.0 when the survey gives too few fixes to say.
     """
     ratios = []
-    config = LocatorConfig(tag_height=tag_height)
+    config = replace(config or LocatorConfig(), tag_height=tag_height, uncertainty_scale=1.0)
     for code in np.unique(batch.tag).tolist():
         mine = batch.take(np.flatnonzero(batch.tag == code))
         mine = mine.take(np.argsort(mine.t, kind="stable"))

@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from engine.gain_offset import GainSpec
+from engine.locate import LocatorConfig
 from sts.calibration_toml import format_calibration
 from sts.output_files import write_replacing
 from sts.survey_files import load_survey
@@ -39,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--min-samples", type=int, default=30, help="readings a reader needs for its own fit"
     )
+    p.add_argument(
+        "--gain-offset",
+        action="store_true",
+        help="fit the reported radius for `sts accuracy --gain-offset` (per-tag gain "
+        "offset estimated online)",
+    )
     p.set_defaults(run=run)
 
 
@@ -49,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     cal = fit_survey(floorplan, readings.batch, truth, args.tag_height, args.min_samples)
     ids = [r.id for r in floorplan.readers]
     per = {rid: cal.reader(i) for i, rid in enumerate(ids)}
-    scale = fit_uncertainty_scale(floorplan, readings.batch, truth, per, args.tag_height)
+    config = LocatorConfig(gain=GainSpec() if args.gain_offset else None)
+    scale = fit_uncertainty_scale(floorplan, readings.batch, truth, per, args.tag_height, config)
     text = format_calibration(cal, ids, args.tag_height, scale)
     write_replacing(args.out, text, inputs=(args.floorplan, args.readings, args.truth))
     glob = cal.global_
