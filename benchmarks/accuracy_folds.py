@@ -28,7 +28,7 @@ from engine.locate import LocatorConfig  # noqa: E402
 from sts.accuracy import Fixes, Survey, evaluate, score  # noqa: E402
 from sts.floorplan_io import load_floorplan  # noqa: E402
 from sts.readings_csv import Truth, read_readings, read_truth  # noqa: E402
-from sts.survey_fit import calibrate, fit_uncertainty_scale  # noqa: E402
+from sts.survey_fit import calibrate, fit_body_db, fit_uncertainty_scale  # noqa: E402
 from sts.tetam_mbd import TRACKS, mbd_to_csv  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
@@ -61,6 +61,7 @@ def join(parts):
 
 DEVICE_OFFSET_DB = 0.0
 GAIN: GainSpec | None = None  # --gain-offset: the per-tag gain offset estimate on
+BODY = True  # --no-body: without the body-loss fit (body_db 0)
 
 
 def fold(floorplan, train, test, tag_height: float) -> dict[str, Fixes]:
@@ -72,7 +73,8 @@ def fold(floorplan, train, test, tag_height: float) -> dict[str, Fixes]:
     )
     test = (shifted, truth)
     _, per = calibrate(floorplan, *train, tag_height)
-    config = LocatorConfig(gain=GAIN)
+    body = fit_body_db(floorplan, *train, per, tag_height) if BODY else 0.0
+    config = LocatorConfig(gain=GAIN, body_db=body)
     scale = fit_uncertainty_scale(floorplan, *train, per, tag_height, config)
     config = replace(config, tag_height=tag_height, uncertainty_scale=scale)
     return evaluate(Survey(floorplan, *test, per, config))
@@ -161,7 +163,9 @@ def kolakowski() -> str:
 
 def main() -> int:
     """Print both tables."""
-    global DEVICE_OFFSET_DB, GAIN
+    global DEVICE_OFFSET_DB, GAIN, BODY
+    if "--no-body" in sys.argv:
+        BODY = False
     if "--gain-offset" in sys.argv:
         GAIN = GainSpec()
     if "--device-offset" in sys.argv:
