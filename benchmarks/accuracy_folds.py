@@ -4,10 +4,13 @@
   measure on the sixth; pooled over the six held-out tracks.
 - kolakowski-flat: calibrate on calib1-4, measure on robot_test.
 
-    .venv/bin/python benchmarks/accuracy_folds.py [--device-offset DB] [--gain-offset]
+    .venv/bin/python benchmarks/accuracy_folds.py [--device-offset DB] [--gain-offset] [--no-body]
 
---device-offset adds DB to every held-out reading: a device the calibration never saw
-that reads that much hotter (or, negative, weaker) than the surveyed one.
+Each fold calibrates as `sts calibrate` does: path loss, the wearer's body loss
+(`--no-body`: without), and the radius scale fitted for the locator that will run
+(`--gain-offset`: as `sts calibrate --gain-offset`). --device-offset adds DB to every
+held-out reading: a device the calibration never saw that reads that much hotter (or,
+negative, weaker) than the surveyed one.
 """
 
 from __future__ import annotations
