@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from engine.gain_offset import GainSpec
+from engine.locate import LocatorConfig
 from geometry.errors import ConfigError
-from sts.calibration_toml import read_calibration
+from sts.calibration_toml import CalibrationFile, read_calibration
 from sts.floorplan_io import load_floorplan
 from tests.sts.test_cmd_accuracy import ROOT, sts
 
@@ -68,3 +70,13 @@ def test_a_bad_body_or_gain_line_in_the_calibration_is_a_config_error(
     )
     with pytest.raises(ConfigError, match="calibration"):
         read_calibration(cal, load_floorplan(TETAM).floorplan)
+
+
+def test_what_the_survey_measured_reaches_the_locator_and_nothing_else_does() -> None:
+    plain = CalibrationFile({}, 1.3, 0.4)
+    config = plain.locator_config(LocatorConfig())
+    assert (config.tag_height, config.uncertainty_scale) == (1.3, 0.4)
+    assert config.body_db == 0.0 and config.gain is None
+    measured = CalibrationFile({}, 1.3, 0.4, body_db=3.5, gain_offset=True)
+    config = measured.locator_config(LocatorConfig())
+    assert config.body_db == 3.5 and config.gain == GainSpec()
