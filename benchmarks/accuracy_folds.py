@@ -4,10 +4,13 @@
   measure on the sixth; pooled over the six held-out tracks.
 - kolakowski-flat: calibrate on calib1-4, measure on robot_test.
 
-    .venv/bin/python benchmarks/accuracy_folds.py [--device-offset DB] [--gain-offset]
+    .venv/bin/python benchmarks/accuracy_folds.py [--device-offset DB] [--gain-offset] [--no-body]
 
---device-offset adds DB to every held-out reading: a device the calibration never saw
-that reads that much hotter (or, negative, weaker) than the surveyed one.
+Each fold calibrates as `sts calibrate` does: path loss, the wearer's body loss
+(`--no-body`: without), and the radius scale fitted for the locator that will run
+(`--gain-offset`: as `sts calibrate --gain-offset`). --device-offset adds DB to every
+held-out reading: a device the calibration never saw that reads that much hotter (or,
+negative, weaker) than the surveyed one.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from engine.locate import LocatorConfig  # noqa: E402
 from sts.accuracy import Fixes, Survey, evaluate, score  # noqa: E402
 from sts.floorplan_io import load_floorplan  # noqa: E402
 from sts.readings_csv import Truth, read_readings, read_truth  # noqa: E402
-from sts.survey_fit import calibrate, fit_uncertainty_scale  # noqa: E402
+from sts.survey_fit import calibrate, fit_body_db, fit_uncertainty_scale  # noqa: E402
 from sts.tetam_mbd import TRACKS, mbd_to_csv  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
@@ -61,6 +64,7 @@ def join(parts):
 
 DEVICE_OFFSET_DB = 0.0
 GAIN: GainSpec | None = None  # --gain-offset: the per-tag gain offset estimate on
+BODY = True  # --no-body: without the body-loss fit (body_db 0)
 
 
 def fold(floorplan, train, test, tag_height: float) -> dict[str, Fixes]:
@@ -72,8 +76,10 @@ def fold(floorplan, train, test, tag_height: float) -> dict[str, Fixes]:
     )
     test = (shifted, truth)
     _, per = calibrate(floorplan, *train, tag_height)
-    scale = fit_uncertainty_scale(floorplan, *train, per, tag_height)
-    config = replace(LocatorConfig(gain=GAIN), tag_height=tag_height, uncertainty_scale=scale)
+    body = fit_body_db(floorplan, *train, per, tag_height) if BODY else 0.0
+    config = LocatorConfig(gain=GAIN, body_db=body)
+    scale = fit_uncertainty_scale(floorplan, *train, per, tag_height, config)
+    config = replace(config, tag_height=tag_height, uncertainty_scale=scale)
     return evaluate(Survey(floorplan, *test, per, config))
 
 
@@ -160,7 +166,9 @@ def kolakowski() -> str:
 
 def main() -> int:
     """Print both tables."""
-    global DEVICE_OFFSET_DB, GAIN
+    global DEVICE_OFFSET_DB, GAIN, BODY
+    if "--no-body" in sys.argv:
+        BODY = False
     if "--gain-offset" in sys.argv:
         GAIN = GainSpec()
     if "--device-offset" in sys.argv:

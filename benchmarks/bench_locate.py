@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from engine.batches import ReadingBatch
+from engine.gain_offset import GainSpec
 from engine.locate import Locator, LocatorConfig
 from engine.tracking import TrackerSpec, TrackState, WalkableGrid, track
 from engine.windowing import WindowSpec, window_readings
@@ -77,6 +78,23 @@ def test_locate_pipeline(benchmark, world) -> None:
     fixes = benchmark.pedantic(run, setup=setup, rounds=5, iterations=1)
     benchmark.extra_info["readings"] = len(batch)
     benchmark.extra_info["fixes"] = fixes
+    benchmark.extra_info["readings_per_s"] = len(batch) / benchmark.stats.stats.median
+    assert fixes > 0.9 * N_TAGS * SECONDS
+
+
+def test_locate_pipeline_body_and_gain(benchmark, world) -> None:
+    """The same, as a site calibrated with the body loss and the gain offset locates:
+    solved and tracked one update time after the other."""
+    fp, batch = world
+    config = LocatorConfig(body_db=4.0, gain=GainSpec())
+
+    def setup():
+        return (Locator(fp, None, config),), {}
+
+    def run(loc: Locator) -> int:
+        return len(loc.process(batch)) + len(loc.flush())
+
+    fixes = benchmark.pedantic(run, setup=setup, rounds=5, iterations=1)
     benchmark.extra_info["readings_per_s"] = len(batch) / benchmark.stats.stats.median
     assert fixes > 0.9 * N_TAGS * SECONDS
 

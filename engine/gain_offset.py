@@ -4,9 +4,10 @@ One badge model may read several dB away from the surveyed one (another phone, a
 battery, a badge worn under a coat). The offset is estimated online from the residuals
 of the tag's own fixes: after each fix, the noise-weighted mean of measured minus
 modelled RSSI at the fix, shrunk towards 0 by a prior, feeds an integrator per tag.
-Only what exceeds a dead band is subtracted from the tag's readings: the residuals of a
-well-calibrated badge wander by a few dB (bodies, furniture), and correcting that
-noise costs accuracy (benchmarks/RESULTS.md, "Per-tag gain offset").
+Only what exceeds a dead band is subtracted from the tag's readings, and within the
+band the integrator leaks back towards 0: the residuals of a well-calibrated badge
+wander by a few dB (bodies, furniture), and correcting that noise costs accuracy
+(benchmarks/RESULTS.md, "Per-tag gain offset").
 """
 
 from __future__ import annotations
@@ -24,9 +25,14 @@ class GainSpec:
     """Parameters of the per-tag gain offset estimate."""
 
     prior_db: float = 6.0  # spread of device offsets expected a priori (shrinks each step)
-    rate: float = 0.3  # share of each fix's residual that the integrator takes
-    dead_band_db: float = 3.0  # offsets within this are not applied
+    rate: float = 0.5  # share of each fix's residual that the integrator takes
+    dead_band_db: float = 4.0  # offsets within this are not applied
     limit_db: float = 25.0  # the integrator stays within +-limit
+    # Share of the integrator lost each fix while it is within the dead band: a badge
+    # whose residuals only wander (bodies, furniture) stays near 0, one whose fixes keep
+    # a mean residual above dead_band x leak / rate (4 dB here) pushes through the band
+    # and is then integrated without loss.
+    leak: float = 0.5
 
     def __post_init__(self) -> None:
         if not (self.prior_db > 0 and 0 < self.rate <= 1 and self.dead_band_db >= 0):
@@ -34,6 +40,8 @@ class GainSpec:
                 "gain offset: prior_db must be > 0, rate in (0, 1], dead_band_db >= 0; got "
                 f"{self.prior_db}, {self.rate}, {self.dead_band_db}"
             )
+        if not 0 <= self.leak < 1:
+            raise ConfigError(f"gain offset: leak must be in [0, 1), got {self.leak}")
         if not self.limit_db > self.dead_band_db:
             raise ConfigError(
                 f"gain offset: limit_db must exceed dead_band_db, got {self.limit_db}"
@@ -62,5 +70,7 @@ def fix_residual(
 def step(
     state: npt.NDArray[np.float64], residual: npt.NDArray[np.float64], spec: GainSpec
 ) -> npt.NDArray[np.float64]:
-    """The integrator after one fix's residual."""
-    return np.asarray(np.clip(state + spec.rate * residual, -spec.limit_db, spec.limit_db))
+    """The integrator after one fix's residual (leaking while within the dead band)."""
+    new = np.clip(state + spec.rate * residual, -spec.limit_db, spec.limit_db)
+    inside = np.abs(new) < spec.dead_band_db
+    return np.asarray(np.where(inside, new * (1.0 - spec.leak), new))

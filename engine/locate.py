@@ -15,6 +15,7 @@ at the end of a stream.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -23,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from engine import gain_offset
+from engine import body_shadow, gain_offset
 from engine.batches import PositionBatch, ReadingBatch
 from engine.tracking import TrackerSpec, TrackState, WalkableGrid, predict, track
 from engine.windowing import Windows, WindowSpec, window_readings
@@ -81,9 +82,13 @@ class LocatorConfig:
     tracking: bool = True  # False: raw trilateration fixes (for measurement)
     seed_from_track: bool = False  # trilaterate from the tracker's prediction
     # Estimate and remove a per-tag gain offset online (engine/gain_offset.py). Off by
-    # default: it holds a badge 8 dB off the survey to the surveyed accuracy, but costs
-    # 0.1 m median on tetam's surveyed badge (benchmarks/RESULTS.md).
+    # default, on where `sts calibrate --gain-offset` says so: it holds badges 8-16 dB off
+    # the survey to the surveyed accuracy and leaves tetam's surveyed badge as it was, but
+    # costs the flat room-level accuracy (benchmarks/RESULTS.md, "Per-tag gain offset").
     gain: gain_offset.GainSpec | None = None
+    # Loss toward readers behind a walking wearer, dB (engine/body_shadow.py): `sts
+    # calibrate` fits it on the survey; 0 (a badge not on a body, or not measured): off.
+    body_db: float = 0.0
     tag_height: float = 1.2  # m above the floor: a badge worn on the chest
     min_readers: int = 3
     max_iter: int = 8
@@ -111,6 +116,8 @@ class LocatorConfig:
             raise ConfigError(
                 f"parallel_min_fixes must be at least 1, got {self.parallel_min_fixes}"
             )
+        if not (0 <= self.body_db <= 30):
+            raise ConfigError(f"body_db must be in [0, 30] dB, got {self.body_db}")
         if not (0 < self.walkable_cell <= 5):
             raise ConfigError(f"walkable_cell must be in (0, 5] m, got {self.walkable_cell}")
 
@@ -391,41 +398,11 @@ class Locator:
             return PositionBatch.empty()
         level = self._level(w)
         cfg = self.config
-        if cfg.tracking and cfg.seed_from_track:
-            # One solve per update time, seeded by the track predicted to it.
-            x = np.empty(n)
-            y = np.empty(n)
-            u = np.empty(n)
-            ok = np.zeros(n, bool)
-            out_x = np.empty(n)
-            out_y = np.empty(n)
-            out_u = np.empty(n)
-            out_level = np.empty(n, np.int32)
-            valid = np.zeros(n, bool)
-            cuts = np.flatnonzero(np.diff(w.t)) + 1
-            for a, b in zip(np.concatenate(([0], cuts)), np.concatenate((cuts, [n])), strict=True):
-                part = _rows(w, slice(int(a), int(b)))
-                guess = predict(self._state, part.tag, part.t)
-                seeded = np.isfinite(guess[:, 0])
-                xs, ys, us, oks = self._solve(part, guess if seeded.any() else None)
-                x[a:b], y[a:b], u[a:b], ok[a:b] = xs, ys, us, oks
-                tr = track(
-                    self._state,
-                    cfg.tracker,
-                    self.grid,
-                    part.t,
-                    part.tag,
-                    xs,
-                    ys,
-                    us,
-                    level[a:b],
-                    oks,
-                )
-                out_x[a:b], out_y[a:b], out_u[a:b] = tr.x, tr.y, tr.uncertainty
-                out_level[a:b], valid[a:b] = tr.level, tr.valid
+        if cfg.tracking and (cfg.seed_from_track or cfg.body_db > 0):
+            out_x, out_y, out_u, out_level, valid = self._track_each_time(w, level)
         else:
             x, y, u, ok = (
-                self._solve(w, None) if cfg.gain is None else self._solve_gain(w, cfg.gain)
+                self._solve(w, None) if cfg.gain is None else self._solve_each_time(w, cfg.gain)
             )
             if cfg.tracking:
                 tr = track(self._state, cfg.tracker, self.grid, w.t, w.tag, x, y, u, level, ok)
@@ -447,7 +424,51 @@ class Locator:
             out_u[valid] * cfg.uncertainty_scale,
         )
 
-    def _solve_gain(
+    def _track_each_time(
+        self, w: Windows, level: npt.NDArray[np.int32]
+    ) -> tuple[
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.int32],
+        npt.NDArray[np.bool_],
+    ]:
+        """Solve and track one update time after the other, each from the tracks so far:
+        seeded by the predicted position (`seed_from_track`), the readings corrected for
+        the wearer's heading (`body_db`): x, y, uncertainty, level, valid per row."""
+        cfg = self.config
+        n = len(w)
+        out_x, out_y, out_u = np.empty(n), np.empty(n), np.empty(n)
+        out_level = np.empty(n, np.int32)
+        valid = np.zeros(n, bool)
+        for rows in _time_slices(w):
+            part = _rows(w, rows)
+            guess = predict(self._state, part.tag, part.t)
+            seeded = np.isfinite(guess[:, 0])
+            if cfg.body_db > 0 and seeded.any():
+                part = self._without_body(part, guess)
+            x0 = guess if cfg.seed_from_track and seeded.any() else None
+            xs, ys, us, oks = (
+                self._solve(part, x0) if cfg.gain is None else self._solve_gain(part, x0, cfg.gain)
+            )
+            tr = track(
+                self._state, cfg.tracker, self.grid, part.t, part.tag, xs, ys, us, level[rows], oks
+            )
+            out_x[rows], out_y[rows], out_u[rows] = tr.x, tr.y, tr.uncertainty
+            out_level[rows], valid[rows] = tr.level, tr.valid
+        return out_x, out_y, out_u, out_level, valid
+
+    def _without_body(self, part: Windows, guess: npt.NDArray[np.float64]) -> Windows:
+        """The rows' readings less what the wearer's heading (its track's velocity) adds."""
+        st = self._state
+        velocity = np.full((len(part), 2), np.nan)
+        alive = np.isfinite(guess[:, 0])
+        velocity[alive] = st.mean[part.tag[alive], 2:4]
+        reader_xy = self.readers.xyz[np.maximum(part.reader, 0), :2]
+        excess = body_shadow.body_excess(reader_xy, guess, velocity, self.config.body_db)
+        return _with_rssi(part, part.rssi - excess)
+
+    def _solve_each_time(
         self, w: Windows, spec: gain_offset.GainSpec
     ) -> tuple[
         npt.NDArray[np.float64],
@@ -455,31 +476,35 @@ class Locator:
         npt.NDArray[np.float64],
         npt.NDArray[np.bool_],
     ]:
-        """`_solve` one update time after the other, each tag's readings corrected by its
-        gain offset so far, the offset then updated from the fix's residuals (in time
-        order, so a stream cut anywhere gives the same fixes)."""
+        """`_solve_gain` one update time after the other (in time order, so a stream cut
+        anywhere gives the same fixes)."""
         n = len(w)
-        if n and int(w.tag.max()) >= len(self._gain_state):
-            grow = int(w.tag.max()) + 1 - len(self._gain_state)
-            self._gain_state = np.concatenate((self._gain_state, np.zeros(grow)))
         x, y, u = np.empty(n), np.empty(n), np.empty(n)
         ok = np.zeros(n, bool)
-        cuts = np.flatnonzero(np.diff(w.t)) + 1
-        for a, b in zip(np.concatenate(([0], cuts)), np.concatenate((cuts, [n])), strict=True):
-            rows = slice(int(a), int(b))
-            part = _rows(w, rows)
-            applied = gain_offset.applied_offset(self._gain_state[part.tag], spec)
-            part = Windows(
-                part.t, part.tag, part.reader, part.rssi - applied[:, None],
-                part.samples, part.count, part.t_obs,
-            )  # fmt: skip
-            x[rows], y[rows], u[rows], ok[rows] = self._solve(part, None)
-            modelled, sigma = self._modelled(part, x[rows], y[rows])
-            used = (part.reader >= 0) & np.isfinite(part.rssi) & ok[rows][:, None]
-            residual = gain_offset.fix_residual(part.rssi, modelled, sigma, used, spec)
-            self._gain_state[part.tag] = gain_offset.step(
-                self._gain_state[part.tag], residual, spec
-            )
+        for rows in _time_slices(w):
+            x[rows], y[rows], u[rows], ok[rows] = self._solve_gain(_rows(w, rows), None, spec)
+        return x, y, u, ok
+
+    def _solve_gain(
+        self, part: Windows, x0: npt.NDArray[np.float64] | None, spec: gain_offset.GainSpec
+    ) -> tuple[
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.bool_],
+    ]:
+        """`_solve` the rows of one update time, each tag's readings corrected by its gain
+        offset so far; the offset then updated from the fix's residuals."""
+        if len(part) and int(part.tag.max()) >= len(self._gain_state):
+            grow = int(part.tag.max()) + 1 - len(self._gain_state)
+            self._gain_state = np.concatenate((self._gain_state, np.zeros(grow)))
+        applied = gain_offset.applied_offset(self._gain_state[part.tag], spec)
+        part = _with_rssi(part, part.rssi - applied[:, None])
+        x, y, u, ok = self._solve(part, x0)
+        modelled, sigma = self._modelled(part, x, y)
+        used = (part.reader >= 0) & np.isfinite(part.rssi) & ok[:, None]
+        residual = gain_offset.fix_residual(part.rssi, modelled, sigma, used, spec)
+        self._gain_state[part.tag] = gain_offset.step(self._gain_state[part.tag], residual, spec)
         return x, y, u, ok
 
     def _modelled(
@@ -545,6 +570,18 @@ def _reader_columns(
             else:
                 s_out[i, j] = sd if sd >= sigma_floor else sigma_floor
     return p, r_out, a_out, e_out, s_out
+
+
+def _time_slices(w: Windows) -> list[slice]:
+    """The rows of each update time (rows are ordered by time)."""
+    cuts = np.flatnonzero(np.diff(w.t)) + 1
+    bounds = np.concatenate(([0], cuts, [len(w)])).tolist()
+    return [slice(a, b) for a, b in itertools.pairwise(bounds)]
+
+
+def _with_rssi(w: Windows, rssi: npt.NDArray[np.float64]) -> Windows:
+    """Window rows with other RSSI values."""
+    return Windows(w.t, w.tag, w.reader, rssi, w.samples, w.count, w.t_obs)
 
 
 def _rows(w: Windows, sl: slice) -> Windows:

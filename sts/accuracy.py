@@ -89,7 +89,7 @@ def engine_positions(survey: Survey) -> PositionBatch:
 def least_squares_positions(survey: Survey) -> PositionBatch:
     """Plain least squares: the same solver on 1 s means of every reader, no tracking."""
     window = WindowSpec(interval=1.0, window=1.0, top_k=12, statistic=Statistic.MEAN)
-    config = replace(survey.config, tracking=False, window=window)
+    config = replace(survey.config, tracking=False, window=window, gain=None)
     batch = survey.batch.take(np.argsort(survey.batch.t, kind="stable"))
     positions, _ = locate_all(survey.floorplan, batch, survey.calibration, config)
     return positions

@@ -6,6 +6,8 @@ format = "sts-calibration"
 version = 1
 tag_height_m = 1.2          # height of the surveyed tag above the floor
 uncertainty_scale = 0.35    # reported radius = scale x filter radius (65% on the survey)
+body_db = 3.7               # optional: loss toward readers behind a walking wearer
+gain_offset = true          # optional: estimate each tag's gain offset online
 
 [calibration.global]        # the fit over every reader (used where one had few samples)
 rssi_1m = -62.0
@@ -23,9 +25,11 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from engine.gain_offset import GainSpec
+from engine.locate import LocatorConfig
 from geometry.calibration import (
     Calibration,
     calibration_from_dict,
@@ -37,9 +41,17 @@ from sts.toml_checks import read_toml
 
 
 def format_calibration(
-    cal: Calibration, reader_ids: Sequence[str], tag_height: float, uncertainty_scale: float
+    cal: Calibration,
+    reader_ids: Sequence[str],
+    tag_height: float,
+    uncertainty_scale: float,
+    locating: LocatorConfig | None = None,
 ) -> str:
-    """The calibration TOML text (deterministic: readers in floorplan order)."""
+    """The calibration TOML text (deterministic: readers in floorplan order). From
+    `locating`, the body loss (when the survey found one) and whether the gain offset
+    is estimated (the radius was fitted for it)."""
+    body_db = locating.body_db if locating is not None else 0.0
+    gain = locating is not None and locating.gain is not None
     data = calibration_to_dict(cal, reader_ids)
     lines = [
         "# Path-loss calibration written by `sts calibrate`:",
@@ -49,6 +61,8 @@ def format_calibration(
         "version = 1",
         f"tag_height_m = {tag_height:.3f}",
         f"uncertainty_scale = {uncertainty_scale:.4f}",
+        *([f"body_db = {body_db:.2f}"] if body_db > 0 else []),
+        *(["gain_offset = true"] if gain else []),
         "",
         "[calibration.global]",
         *_table_lines(data["global"]),
@@ -65,11 +79,25 @@ def _table_lines(table: Mapping[str, float | int]) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class CalibrationFile:
-    """What a calibration file holds: per-reader fits, tag height, uncertainty scale."""
+    """What a calibration file holds: per-reader fits, tag height, uncertainty scale,
+    the wearer's body loss."""
 
     readers: dict[str, ReaderCalibration]
     tag_height: float
     uncertainty_scale: float
+    body_db: float = 0.0
+    gain_offset: bool = False
+
+    def locator_config(self, base: LocatorConfig) -> LocatorConfig:
+        """`base` with what the survey measured (and the gain offset on if it was fitted
+        with it)."""
+        return replace(
+            base,
+            tag_height=self.tag_height,
+            uncertainty_scale=self.uncertainty_scale,
+            body_db=self.body_db,
+            gain=base.gain or (GainSpec() if self.gain_offset else None),
+        )
 
 
 def read_calibration(path: Path, floorplan: Floorplan) -> CalibrationFile:
@@ -83,10 +111,14 @@ def read_calibration(path: Path, floorplan: Floorplan) -> CalibrationFile:
         )
     tag_height = _number(path, "calibration.tag_height_m", head.get("tag_height_m", 1.2))
     scale = _number(path, "calibration.uncertainty_scale", head.get("uncertainty_scale", 1.0))
-    if not (0 < tag_height < 10 and 0 < scale <= 100):
+    body = _number(path, "calibration.body_db", head.get("body_db", 0.0))
+    gain = head.get("gain_offset", False)
+    if not isinstance(gain, bool):
+        raise ConfigError(f"{path}: calibration.gain_offset must be true or false, got {gain!r}")
+    if not (0 < tag_height < 10 and 0 < scale <= 100 and 0 <= body <= 30):
         raise ConfigError(
-            f"{path}: calibration.tag_height_m must be in (0, 10) m and uncertainty_scale in "
-            "(0, 100]; re-run `sts calibrate`"
+            f"{path}: calibration.tag_height_m must be in (0, 10) m, uncertainty_scale in "
+            "(0, 100] and body_db in [0, 30] dB; re-run `sts calibrate`"
         )
     ids = [r.id for r in floorplan.readers]
     cal = calibration_from_dict(
@@ -95,7 +127,7 @@ def read_calibration(path: Path, floorplan: Floorplan) -> CalibrationFile:
         source=str(path),
     )
     out = {rid: cal.reader(i) for i, rid in enumerate(ids)}
-    return CalibrationFile(out, tag_height, scale)
+    return CalibrationFile(out, tag_height, scale, body, gain)
 
 
 def _number(path: Path, key: str, value: object) -> float:

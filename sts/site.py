@@ -8,7 +8,7 @@ folder holds `floorplan.geojson` and, by convention, `rules.toml`, `roster.csv`,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from engine.engine import Engine
@@ -110,11 +110,7 @@ def build_engine(
     readers = None
     if site.calibration is not None:
         readers = site.calibration.readers
-        config = replace(
-            config,
-            tag_height=site.calibration.tag_height,
-            uncertainty_scale=site.calibration.uncertainty_scale,
-        )
+        config = site.calibration.locator_config(config)
     return Engine(
         site.floorplan,
         roster=None if site.roster is None else site.roster.entries,

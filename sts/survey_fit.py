@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
 
+from engine import body_shadow
 from engine.batches import ReadingBatch
 from engine.locate import RSSI_MAX, RSSI_MIN, LocatorConfig, locate_all
 from geometry.calibration import (
@@ -20,6 +22,12 @@ from sts.readings_csv import Truth
 DEFAULT_TAG_HEIGHT = 1.2
 #: A reading is used when the truth has a position within this many seconds of it.
 MAX_TRUTH_GAP_S = 2.0
+#: Readings of walking tags a body-loss fit needs.
+MIN_WALKING_READINGS = 200
+#: A body-loss fit below this is taken as none: a survey without a body in front of the
+#: badge fits 0.2-0.8 dB (tetam-ble's leave-one-out folds, benchmarks/RESULTS.md).
+MIN_BODY_DB = 1.5
+MAX_BODY_DB = 20.0
 
 
 def truth_at(
@@ -101,21 +109,81 @@ def fit_survey(
     )
 
 
-def fit_uncertainty_scale(
+def fit_body_db(
     floorplan: Floorplan,
     batch: ReadingBatch,
     truth: Truth,
     calibration: Mapping[str, ReaderCalibration],
     tag_height: float,
 ) -> float:
+    """The wearer's body loss (engine/body_shadow.py) as the locator will see it.
+
+    Each surveyed tag is located on its own without the correction; each reading's
+    heading is its track's (the velocity between the fix before it and the one before
+    that, as the locator knows it), its residual is taken at the true position, and the
+    fit is twice the slope of residual on cos(heading, reader). A heading from a track is
+    noisier than the wearer's own, so this is less than the loss itself, and it is what
+    corrects best. 0 when the survey says the badge has no body in front (a robot, a
+    badge on a pole) or too few readings come from walking.
+    """
+    xyz = np.array([[r.x, r.y, r.z] for r in floorplan.readers], np.float64)
+    cal = [calibration[r.id] for r in floorplan.readers]
+    rssi_1m = np.array([c.rssi_1m for c in cal])
+    exponent = np.array([c.exponent for c in cal])
+    config = LocatorConfig(tag_height=tag_height)
+    cosines, residuals = [], []
+    for code in np.unique(batch.tag).tolist():
+        mine = batch.take(np.flatnonzero(batch.tag == code))
+        mine = mine.take(np.argsort(mine.t, kind="stable"))
+        track, _ = locate_all(floorplan, mine, calibration, config)
+        if len(track) < 3:
+            continue
+        step = np.maximum(np.diff(track.t), 1e-3)
+        vx = np.concatenate(([np.nan], np.diff(track.x) / step))
+        vy = np.concatenate(([np.nan], np.diff(track.y) / step))
+        j = np.clip(np.searchsorted(track.t, mine.t, side="right") - 1, 0, len(track) - 1)
+        at = np.column_stack((track.x[j], track.y[j]))
+        reader = xyz[mine.reader]
+        cos = body_shadow.facing_cosine(reader[:, None, :2], at, np.column_stack((vx[j], vy[j])))[
+            :, 0
+        ]
+        x, y, ok = truth_at(truth, mine.tag, mine.t)
+        d = np.sqrt(
+            (x - reader[:, 0]) ** 2 + (y - reader[:, 1]) ** 2 + (tag_height - reader[:, 2]) ** 2
+        )
+        modelled = rssi_1m[mine.reader] - 10.0 * exponent[mine.reader] * np.log10(
+            np.maximum(d, 0.1)
+        )
+        residual = mine.rssi - modelled
+        keep = ok & (cos != 0.0) & np.isfinite(residual)
+        cosines.append(cos[keep])
+        residuals.append(residual[keep])
+    c = np.concatenate(cosines) if cosines else np.empty(0)
+    r = np.concatenate(residuals) if residuals else np.empty(0)
+    if len(c) < MIN_WALKING_READINGS or np.var(c) <= 0:
+        return 0.0
+    slope = np.mean((c - c.mean()) * (r - r.mean())) / np.var(c)
+    body = float(2.0 * slope)
+    return min(body, MAX_BODY_DB) if body >= MIN_BODY_DB else 0.0
+
+
+def fit_uncertainty_scale(
+    floorplan: Floorplan,
+    batch: ReadingBatch,
+    truth: Truth,
+    calibration: Mapping[str, ReaderCalibration],
+    tag_height: float,
+    config: LocatorConfig | None = None,
+) -> float:
     """The factor that makes the reported radius hold about 65% of the survey's fixes.
 
     Each surveyed tag is located on its own (survey walks may have been recorded at
-    different times) with the fitted calibration; the factor is the 65th percentile of
-    error / filter radius. 1.0 when the survey gives too few fixes to say.
+    different times) with the fitted calibration and `config` (the default locator when
+    None: fit for the configuration that will locate); the factor is the 65th
+    percentile of error / filter radius. 1.0 when the survey gives too few fixes to say.
     """
     ratios = []
-    config = LocatorConfig(tag_height=tag_height)
+    config = replace(config or LocatorConfig(), tag_height=tag_height, uncertainty_scale=1.0)
     for code in np.unique(batch.tag).tolist():
         mine = batch.take(np.flatnonzero(batch.tag == code))
         mine = mine.take(np.argsort(mine.t, kind="stable"))

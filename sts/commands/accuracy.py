@@ -59,11 +59,12 @@ def run(args: argparse.Namespace) -> int:
         notes.append("per-tag gain offset estimated online")
     if args.calibration is not None:
         cal = read_calibration(args.calibration, floorplan)
-        config = replace(
-            survey.config, tag_height=cal.tag_height, uncertainty_scale=cal.uncertainty_scale
-        )
-        survey = replace(survey, calibration=cal.readers, config=config)
+        survey = replace(survey, calibration=cal.readers, config=cal.locator_config(survey.config))
         notes.append(f"calibration: {args.calibration}")
+        if cal.body_db > 0:
+            notes.append(f"wearer's body loss {cal.body_db:.1f} dB (from the survey)")
+        if cal.gain_offset and not args.gain_offset:
+            notes.append("per-tag gain offset estimated online (as calibrated)")
     else:
         notes.append("calibration: none (default path-loss model)")
     fixes = evaluate(survey)

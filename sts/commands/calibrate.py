@@ -9,10 +9,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from engine.gain_offset import GainSpec
+from engine.locate import LocatorConfig
 from sts.calibration_toml import format_calibration
 from sts.output_files import write_replacing
 from sts.survey_files import load_survey
-from sts.survey_fit import DEFAULT_TAG_HEIGHT, fit_survey, fit_uncertainty_scale
+from sts.survey_fit import DEFAULT_TAG_HEIGHT, fit_body_db, fit_survey, fit_uncertainty_scale
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--min-samples", type=int, default=30, help="readings a reader needs for its own fit"
     )
+    p.add_argument(
+        "--gain-offset",
+        action="store_true",
+        help="estimate each tag's gain offset online wherever this calibration is used "
+        "(badges unlike the surveyed one); the reported radius is fitted for it",
+    )
     p.set_defaults(run=run)
 
 
@@ -49,13 +57,16 @@ def run(args: argparse.Namespace) -> int:
     cal = fit_survey(floorplan, readings.batch, truth, args.tag_height, args.min_samples)
     ids = [r.id for r in floorplan.readers]
     per = {rid: cal.reader(i) for i, rid in enumerate(ids)}
-    scale = fit_uncertainty_scale(floorplan, readings.batch, truth, per, args.tag_height)
-    text = format_calibration(cal, ids, args.tag_height, scale)
+    body = fit_body_db(floorplan, readings.batch, truth, per, args.tag_height)
+    config = LocatorConfig(gain=GainSpec() if args.gain_offset else None, body_db=body)
+    scale = fit_uncertainty_scale(floorplan, readings.batch, truth, per, args.tag_height, config)
+    text = format_calibration(cal, ids, args.tag_height, scale, config)
     write_replacing(args.out, text, inputs=(args.floorplan, args.readings, args.truth))
     glob = cal.global_
     print(
         f"sts calibrate: global rssi_1m {glob.rssi_1m:.1f} dBm, exponent {glob.exponent:.2f}, "
-        f"sigma {glob.sigma_db:.1f} dB; {len(per)} readers; reported radius x{scale:.2f} "
+        f"sigma {glob.sigma_db:.1f} dB, body {body:.1f} dB; {len(per)} readers; "
+        f"reported radius x{scale:.2f} "
         f"-> {args.out}",
         file=sys.stderr,
     )

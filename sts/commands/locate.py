@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -95,9 +94,7 @@ def run(args: argparse.Namespace) -> int:
     if args.calibration is not None:
         cal_file = read_calibration(args.calibration, floorplan)
         calibration = cal_file.readers
-        config = replace(
-            config, tag_height=cal_file.tag_height, uncertainty_scale=cal_file.uncertainty_scale
-        )
+        config = cal_file.locator_config(config)
     chunks = iter_readings(args.readings, [r.id for r in floorplan.readers])
     locator = Locator(floorplan, calibration, config)
     levels = [lv.id for lv in floorplan.levels]

@@ -33,12 +33,16 @@ def test_a_badge_10_db_hot_or_weak_is_located_like_the_surveyed_one() -> None:
     fp = tetam_floorplan()
     batch, truth = tetam_track("straight_05", fp)
     # Once the estimate has settled (~20 s): with the offset estimate the error does not
-    # depend on how hot the badge reads; without, a 10 dB weaker badge is lost.
+    # depend on how hot or weak an offset badge reads; without, a 10 dB weaker badge is
+    # lost. The surveyed badge (0 dB) stays within the dead band: located as without.
     with_gain = {}
-    for db in (0.0, 10.0, -10.0):
+    for db in (0.0, 10.0, -10.0, 16.0):
         positions, _ = locate_all(fp, hotter(batch, db), None, GAIN)
         with_gain[db] = median_error(positions, truth, after=20.0)
-    assert max(with_gain.values()) - min(with_gain.values()) < 0.3
+    off = [with_gain[db] for db in (10.0, -10.0, 16.0)]
+    assert max(off) - min(off) < 0.3
+    plain, _ = locate_all(fp, batch, None, PLAIN)
+    assert abs(with_gain[0.0] - median_error(plain, truth, after=20.0)) < 0.15
     weak_plain, _ = locate_all(fp, hotter(batch, -10.0), None, PLAIN)
     assert with_gain[-10.0] < median_error(weak_plain, truth, after=20.0) - 2.0
 
@@ -54,16 +58,35 @@ def test_streaming_with_the_gain_offset_gives_the_same_positions_as_one_batch() 
 
 
 def test_offsets_within_the_dead_band_are_not_applied_and_the_integrator_is_bounded() -> None:
-    spec = GainSpec(dead_band_db=3.0, limit_db=10.0, rate=0.5)
+    spec = GainSpec(dead_band_db=3.0, limit_db=10.0, rate=0.5, leak=0.0)
     np.testing.assert_allclose(
         applied_offset(np.array([-2.0, 2.9, 5.0, -7.0]), spec), [0, 0, 2, -4]
     )
     np.testing.assert_allclose(step(np.array([9.0, 0.0]), np.array([10.0, -4.0]), spec), [10, -2])
 
 
+def test_the_integrator_leaks_within_the_dead_band_only() -> None:
+    spec = GainSpec(dead_band_db=4.0, rate=0.5, leak=0.5)
+    # 1 + 0.5 x 2 = 2 is within the band: halved; 3 + 0.5 x 4 = 5 is beyond: kept.
+    np.testing.assert_allclose(step(np.array([1.0, 3.0]), np.array([2.0, 4.0]), spec), [1, 5])
+    # A residual that only wanders (+-3 dB, alternating) never leaves the band.
+    state = np.zeros(1)
+    for k in range(200):
+        state = step(state, np.array([3.0 if k % 2 else -3.0]), spec)
+        assert applied_offset(state, spec)[0] == 0.0
+    # A steady residual settles within the band below dead_band x leak / rate = 4 dB,
+    # and pushes through it above, to be integrated without loss.
+    for _ in range(50):
+        state = step(state, np.array([3.5]), spec)
+    assert applied_offset(state, spec)[0] == 0.0
+    for _ in range(5):
+        state = step(state, np.array([5.0]), spec)
+    assert applied_offset(state, spec)[0] > 8.0
+
+
 @pytest.mark.parametrize(
     "kwargs", [{"prior_db": 0.0}, {"rate": 0.0}, {"rate": 1.5}, {"dead_band_db": -1.0},
-               {"limit_db": 2.0}],
+               {"limit_db": 2.0}, {"leak": 1.0}, {"leak": -0.1}],
 )  # fmt: skip
 def test_bad_gain_parameters_are_a_config_error(kwargs) -> None:
     with pytest.raises(ConfigError):
