@@ -99,7 +99,8 @@ class RuleSet:
         only = config.alert_only_groups
         # Asked by the Engine on every batch: computed once (the roster is fixed here).
         self._alert_only_tags = frozenset(t for t, g in self.tag_groups.items() if g in only)
-        self.book = AlertBook(config.cooldown_s)
+        own = {r.id: r.cooldown_s for r in config.rules if r.cooldown_s is not None}
+        self.book = AlertBook(config.cooldown_s, own)
         self._kind: dict[str, ZoneKind] = {}
         self._level: dict[str, str] = {}
         self.campus_zones: frozenset[str] = frozenset()
