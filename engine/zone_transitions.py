@@ -122,7 +122,7 @@ class KindHysteresis:
 
     kinds: frozenset[str]
     dwell_s: float
-    band_m: float  # the band of these zones is at most this (and at most their cap)
+    band_m: float = math.inf  # the band of these zones is at most this (and their cap)
 
     def __post_init__(self) -> None:
         if not (self.kinds and self.dwell_s >= 0 and self.band_m >= 0):

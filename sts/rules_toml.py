@@ -7,6 +7,7 @@ reported at once in one `ConfigError`, each line naming the file, the key and th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +100,8 @@ def parse_rules(
 
 
 def _zone_hysteresis(probs: Problems, data: Mapping[str, Any]) -> tuple[KindHysteresis, ...]:
-    """[[zone_hysteresis]]: the dwell (s) and largest band (m) of zones of some kinds."""
+    """[[zone_hysteresis]]: the dwell (s) and largest band (m, default: no limit beyond
+    the engine's) of zones of some kinds."""
     out = []
     for _, where, table in array_of_tables(probs, data, "zone_hysteresis", "setting"):
         check_keys(probs, where, table, {"kinds", "dwell_s", "band_m"})
@@ -110,7 +112,11 @@ def _zone_hysteresis(probs: Problems, data: Mapping[str, Any]) -> tuple[KindHyst
         if not kinds:
             probs.add(f"{where}.kinds", "names no zone kind", 'write kinds = ["restricted"]')
         dwell = number(probs, f"{where}.dwell_s", table.get("dwell_s"), maximum=600.0)
-        band = number(probs, f"{where}.band_m", table.get("band_m"), maximum=100.0)
+        band = (
+            number(probs, f"{where}.band_m", table["band_m"], maximum=100.0)
+            if "band_m" in table
+            else math.inf
+        )
         if kinds and not unknown and dwell is not None and band is not None:
             out.append(KindHysteresis(frozenset(kinds), dwell, band))
     return tuple(out)

@@ -148,6 +148,9 @@ def test_zone_hysteresis_per_kind_and_a_rule_cooldown_are_read() -> None:
     loaded = parse_rules(tomllib.loads(doc), "rules.toml", floorplan(), GROUPS, TAGS)
     [fast] = loaded.zone_hysteresis
     assert (fast.kinds, fast.dwell_s, fast.band_m) == ({"restricted"}, 0.0, 1.0)
+    no_band = tomllib.loads('[[zone_hysteresis]]\nkinds = ["restricted"]\ndwell_s = 1\n')
+    [own_dwell] = parse_rules(no_band, "rules.toml", floorplan()).zone_hysteresis
+    assert own_dwell.band_m == float("inf")
     assert loaded.config.rules[0].cooldown_s == 0.0
 
 
