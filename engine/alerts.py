@@ -14,7 +14,7 @@ Every allowed move is a row of `TRANSITIONS`; any other move raises
 - one condition is one alert: while an alert for the same (rule, student, zone) is open, a
   new trigger updates it (evidence, `occurrences`) instead of raising another;
 - cooldown: after an alert is resolved, the same (rule, student, zone) cannot raise again
-  for `cooldown_s` seconds (suppressed triggers are counted);
+  for `cooldown_s` seconds, or the rule's own cooldown (suppressed triggers are counted);
 - alert ids are a hash of (rule, student, zone, raise time): the same input gives the same
   ids, on any worker.
 """
@@ -101,10 +101,14 @@ def alert_id(rule: str, tag: str, zone: str, t: float) -> str:
 class AlertBook:
     """Every alert the engine knows, keyed by id, with de-duplication and cooldown."""
 
-    def __init__(self, cooldown_s: float = 300.0) -> None:
-        if cooldown_s < 0:
+    def __init__(
+        self, cooldown_s: float = 300.0, per_rule: Mapping[str, float] | None = None
+    ) -> None:
+        if cooldown_s < 0 or any(v < 0 for v in (per_rule or {}).values()):
             raise ValueError("cooldown_s must be >= 0")
         self.cooldown_s = cooldown_s
+        self.per_rule = dict(per_rule or {})  # rule id -> its own cooldown (s)
+        self._longest = max([cooldown_s, *self.per_rule.values()])
         self._alerts: dict[str, Alert] = {}
         self._open: dict[AlertKey, str] = {}
         self._open_by_tag: dict[str, set[AlertKey]] = {}  # so per-student checks stay O(1)
@@ -164,7 +168,8 @@ class AlertBook:
             self.deduplicated += 1
             return None
         last = self._last_resolved.get(key)
-        if last is not None and t - last < self.cooldown_s:
+        cooldown = self.per_rule.get(rule.split("/")[0], self.cooldown_s)
+        if last is not None and t - last < cooldown:
             self.suppressed += 1
             return None
         aid = alert_id(rule, tag, zone, t)
@@ -229,7 +234,7 @@ class AlertBook:
         ]
         for aid in gone:
             del self._alerts[aid]
-        horizon = before - self.cooldown_s
+        horizon = before - self._longest
         for key in [k for k, t in self._last_resolved.items() if t < horizon]:
             del self._last_resolved[key]
         return len(gone)

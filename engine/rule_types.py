@@ -60,6 +60,7 @@ class Rule:
     max_out_s: float | None = None  # hall pass: longest time out of the room
     message: str = ""
     when: str = "always"  # "always", "school_hours" or "outside_school_hours"
+    cooldown_s: float | None = None  # None: the rules file's [alerts] cooldown
 
 
 #: Values of `Rule.when`: when a rule may raise, read from the timetable's calendar.

@@ -101,7 +101,8 @@ class RuleSet:
         self._alert_only_tags = frozenset(t for t, g in self.tag_groups.items() if g in only)
         #: Tracked, but no alert is raised about them (consent to attendance, not safety).
         self.quiet_tags: frozenset[str] = frozenset()
-        self.book = AlertBook(config.cooldown_s)
+        own = {r.id: r.cooldown_s for r in config.rules if r.cooldown_s is not None}
+        self.book = AlertBook(config.cooldown_s, own)
         self._kind: dict[str, ZoneKind] = {}
         self._level: dict[str, str] = {}
         self.campus_zones: frozenset[str] = frozenset()

@@ -65,6 +65,7 @@ from engine.zone_transitions import (
     TRANSITIONS,
     Emit,
     Hysteresis,
+    KindHysteresis,
     Observation,
     ZoneState,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "BatchRejectedError",
     "Emit",
     "Hysteresis",
+    "KindHysteresis",
     "Observation",
     "ZoneState",
     "ZoneStateMachine",
@@ -116,6 +118,7 @@ class ZoneStateMachine:
         self._alloc_students(0)
         self._zone_level = np.zeros(0, np.int32)
         self._cap = np.zeros(0, np.float64)
+        self._dwell = np.zeros(0, np.float64)
         self._zone_ids: list[str] = []
         self._eroded: dict[tuple[int, int], shapely.Geometry] = {}
         for zone in index.zones:
@@ -220,10 +223,13 @@ class ZoneStateMachine:
             extra = self.index.capacity - len(self._zone_level)
             self._zone_level = np.concatenate([self._zone_level, np.full(extra, -1, np.int32)])
             self._cap = np.concatenate([self._cap, np.zeros(extra)])
+            self._dwell = np.concatenate([self._dwell, np.zeros(extra)])
             self._zone_ids += [""] * extra
         self._zone_level[number] = self.index.level_code(zone.level)
         radius = float(shapely.maximum_inscribed_circle(zone.polygon).length)
-        self._cap[number] = self.h.small_zone_fraction * radius
+        dwell_s, band_m = self.h.for_kind(zone.kind)
+        self._cap[number] = min(self.h.small_zone_fraction * radius, band_m)
+        self._dwell[number] = dwell_s
         self._zone_ids[number] = zone.id
         self._eroded = {k: v for k, v in self._eroded.items() if k[0] != number}
         return number
@@ -361,8 +367,9 @@ class ZoneStateMachine:
         band = np.minimum(fixes.threshold[row], self._cap[zone])
         clear = np.where(depth > band, _O.IN, np.where(depth < -band, _O.OUT, _O.BAND))
         seen = np.where(on_level, clear, _O.OFF_LEVEL).astype(np.int64)
-        waited = fixes.t[row] - self.slot_since[student, column] >= self.h.dwell_s
-        dwell_met = np.where(PENDING[state], waited, self.h.dwell_s <= 0).astype(np.int64)
+        dwell = self._dwell[zone]
+        waited = fixes.t[row] - self.slot_since[student, column] >= dwell
+        dwell_met = np.where(PENDING[state], waited, dwell <= 0).astype(np.int64)
         next_state, emit = NEXT[state, seen, dwell_met], EMIT[state, seen, dwell_met]
         return RoundPairs(row, column, zone, student, state, next_state, emit)
 
@@ -376,10 +383,8 @@ class ZoneStateMachine:
         clear = hits.distance > np.minimum(fixes.threshold[row], self._cap[zone])
         row, zone = row[~known & clear], zone[~known & clear]
         first = fixes.first[row]
-        if self.h.dwell_s <= 0:
-            state = np.full(len(row), _S.INSIDE, np.int8)
-        else:
-            state = np.where(first, _S.INSIDE, _S.ENTERING).astype(np.int8)
+        at_once = first | (self._dwell[zone] <= 0)
+        state = np.where(at_once, _S.INSIDE, _S.ENTERING).astype(np.int8)
         kind = np.where(first, _K[EventKind.INSIDE], _K[EventKind.ENTER]).astype(np.int64)
         return Arrivals(row, zone, state, kind)
 

@@ -7,10 +7,11 @@ fix is clearly IN a zone when it is more than b inside the boundary, clearly OUT
 more than b outside, in the BAND otherwise, and OFF_LEVEL when it is on another level.
 A pending transition (ENTERING, LEAVING) starts at the first clear fix and is
 confirmed by a clear fix at least `dwell_s` later; any fix that is not clear in the
-same direction cancels it. A level change exits at once
-(the locator already applies level hysteresis). The whole decision is the table
-`TRANSITIONS` below, compiled to lookup arrays applied to every (student, zone) pair
-of a round at once.
+same direction cancels it. Zones of some kinds may have their own dwell and a tighter
+band (`KindHysteresis`: a restricted zone should alert on the first fix inside it).
+A level change exits at once (the locator already applies level hysteresis). The
+whole decision is the table `TRANSITIONS` below, compiled to lookup arrays applied to
+every (student, zone) pair of a round at once.
 """
 
 from __future__ import annotations
@@ -116,6 +117,22 @@ PENDING = np.array([False, True, False, True])
 
 
 @dataclass(frozen=True, slots=True)
+class KindHysteresis:
+    """The dwell and largest band of zones of some kinds (overriding `Hysteresis`)."""
+
+    kinds: frozenset[str]
+    dwell_s: float
+    band_m: float = math.inf  # the band of these zones is at most this (and their cap)
+
+    def __post_init__(self) -> None:
+        if not (self.kinds and self.dwell_s >= 0 and self.band_m >= 0):
+            raise ConfigError(
+                f"hysteresis for kinds {sorted(self.kinds)}: dwell_s = {self.dwell_s!r}, "
+                f"band_m = {self.band_m!r}; name at least one kind, use numbers >= 0"
+            )
+
+
+@dataclass(frozen=True, slots=True)
 class Hysteresis:
     """How sure a fix must be before a zone transition counts, and badge silence limits."""
 
@@ -126,6 +143,14 @@ class Hysteresis:
     stale_s: float = 30.0  # silent this long: `stale`
     lost_s: float = 120.0  # silent this long: `lost`
     tolerance_s: float = 0.5  # rows this much older than the newest are still accepted
+    by_kind: tuple[KindHysteresis, ...] = ()  # the first that names a zone's kind wins
+
+    def for_kind(self, kind: str) -> tuple[float, float]:
+        """(dwell_s, largest band in m) of a zone of this kind (inf: no band limit)."""
+        for override in self.by_kind:
+            if kind in override.kinds:
+                return override.dwell_s, override.band_m
+        return self.dwell_s, math.inf
 
     def __post_init__(self) -> None:
         checks = {

@@ -30,7 +30,15 @@ from engine.batches import ReadingBatch
 from engine.schedule import Timetable
 from geometry.errors import ConfigError
 from geometry.model import Floorplan, ZoneKind
-from simulator.day_plan import OUTSIDE, Places, Visit, group_slots, staff_plan, student_plan
+from simulator.day_plan import (
+    OUTSIDE,
+    Places,
+    Visit,
+    group_slots,
+    staff_plan,
+    student_plan,
+    survey_plan,
+)
 from simulator.feed import Command, FeedItem, Readings
 from simulator.population import Badge, Person
 from simulator.radio import (
@@ -156,10 +164,13 @@ class CampusSim:
         first = min((s.start for s in day), default=self.world.day_epoch + 9 * 3600)
         last = max((s.end for s in day), default=self.world.day_epoch + 15 * 3600)
         plans: list[list[Visit]] = []
+        surveyors = [i for i, p in enumerate(self.people) if p.staff and not p.absent]
         for i, person in enumerate(self.people):
             rng = self.rngs[i]
             if person.absent:
                 plans.append([])
+            elif person.staff and self.scenario.survey.stop_s > 0:
+                plans.append(self._survey_plan(surveyors.index(i), len(surveyors), person))
             elif person.staff:
                 plans.append(staff_plan(first, last, self.places, rng))
             else:
@@ -174,6 +185,11 @@ class CampusSim:
                     )
                 )
         return plans
+
+    def _survey_plan(self, k: int, surveyors: int, person: Person) -> list[Visit]:
+        """Surveyor k of n walks every n-th walkable zone, from the scenario's start."""
+        zones = sorted(self.graph.reachable)[k::surveyors]
+        return survey_plan(self.t_start, zones, self.scenario.survey, self.graph, person.speed_mps)
 
     # ---- output ------------------------------------------------------------------------------
 

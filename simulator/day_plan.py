@@ -20,7 +20,7 @@ import numpy as np
 from engine.schedule import Timetable
 from geometry.model import ZoneKind
 from simulator.population import Person
-from simulator.scenario import BehaviourSpec
+from simulator.scenario import BehaviourSpec, SurveySpec
 from simulator.walk_graph import WalkGraph
 
 OUTSIDE = -1  # not on any walkable zone: off campus, beyond the entrance
@@ -218,4 +218,27 @@ def staff_plan(start: float, end: float, places: Places, rng: np.random.Generato
         reason = "staff"
         t += float(rng.uniform(15 * 60, 25 * 60))
     visits.append(Visit(end + float(rng.uniform(0, 1800)), OUTSIDE, "leave"))
+    return visits
+
+
+def survey_plan(
+    start: float, zones: Sequence[int], spec: SurveySpec, graph: WalkGraph, speed_mps: float
+) -> list[Visit]:
+    """A surveyor's walk: `stops_per_zone` spots in each zone in turn, then leave.
+
+    Each visit is timed for the walk to it (the route between zone centres, or across the
+    zone to the next spot in it, at the surveyor's speed, plus `walk_allowance_s` for
+    doors and stairs), so every stop stands about `stop_s`.
+    """
+    visits = []
+    t, here = start, zones[0] if zones else OUTSIDE
+    for zone in zones:
+        x0, y0, x1, y1 = graph.zones[zone].polygon.bounds
+        across = float(np.hypot(x1 - x0, y1 - y0)) / speed_mps
+        t += graph.distance(here, zone) / speed_mps if zone != here else 0.0
+        for _ in range(spec.stops_per_zone):
+            visits.append(Visit(t, zone, "survey"))
+            t += spec.stop_s + across + spec.walk_allowance_s
+        here = zone
+    visits.append(Visit(t, OUTSIDE, "leave"))
     return visits

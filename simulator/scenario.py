@@ -14,6 +14,8 @@
     restricted_per_day = 0.05
     [evacuation]
     mode = "drill"
+    [survey]                      # a site survey: staff stand at spots in every zone
+    stop_s = 30
     [radio]                       # any field of simulator.radio.RadioParams
     sigma_db = 6.0
     [[events]]
@@ -75,6 +77,15 @@ class BehaviourSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class SurveySpec:
+    """A site survey: staff walk every walkable zone instead of their day (`stop_s` 0: off)."""
+
+    stop_s: float = 0.0  # how long a surveyor stands at each spot
+    stops_per_zone: int = 3  # spots per zone, drawn at random inside it
+    walk_allowance_s: float = 10.0  # time allowed per stop for doors, stairs and queues
+
+
+@dataclass(frozen=True, slots=True)
 class EvacuationSpec:
     """How people evacuate when the fire alarm sounds."""
 
@@ -108,6 +119,7 @@ class Scenario:
     population: PopulationSpec = field(default_factory=PopulationSpec)
     behaviour: BehaviourSpec = field(default_factory=BehaviourSpec)
     evacuation: EvacuationSpec = field(default_factory=EvacuationSpec)
+    survey: SurveySpec = field(default_factory=SurveySpec)
     radio: RadioParams = field(default_factory=RadioParams)
     events: tuple[ScenarioEvent, ...] = ()
     source: str = ""
@@ -284,6 +296,7 @@ TOP_KEYS = {
     "population",
     "behaviour",
     "evacuation",
+    "survey",
     "radio",
     "events",
 }
@@ -332,6 +345,7 @@ def parse_scenario(data: dict[str, Any], source: str, base: Path) -> Scenario:
         population=_spec(probs, "population", data.get("population"), PopulationSpec),
         behaviour=_spec(probs, "behaviour", data.get("behaviour"), BehaviourSpec),
         evacuation=_spec(probs, "evacuation", data.get("evacuation"), EvacuationSpec),
+        survey=_spec(probs, "survey", data.get("survey"), SurveySpec),
         radio=radio,
         events=_events(probs, data.get("events")),
         source=source,

@@ -31,7 +31,7 @@ from store.db import open_store, transaction
 from store.tokens import issue_token
 from sts.demo_morning import Morning, plan_morning
 from sts.server.app import ServeOptions, Server
-from sts.site import Site, SiteFiles, load_site
+from sts.site import Site, SiteFiles, load_site, nominal_radio
 
 #: Data generated per step of the radio model, s (bounded memory whatever the speed).
 CHUNK_S = 60.0
@@ -133,7 +133,7 @@ async def play_morning(
 
 def run_live_demo(demo: LiveDemo) -> int:
     """Start the server, print how to open the dashboard, play the morning; 0 when stopped."""
-    site = load_site(SiteFiles.campus(demo.campus))
+    site = load_site(nominal_radio(SiteFiles.campus(demo.campus)))
     if site.roster is None or site.timetable is None:
         raise SystemExit(f"{demo.campus}: the demo needs roster.csv and timetable.toml there")
     morning = plan_morning(site.floorplan, site.timetable.timetable, site.roster, demo.seed)
@@ -141,7 +141,13 @@ def run_live_demo(demo: LiveDemo) -> int:
     gateway, people = issue_demo_tokens(demo.data)
     print("demo: loading the campus and compiling the engine's kernels...", flush=True)
     server = Server(
-        ServeOptions(site=demo.campus, port=demo.port, data=demo.data, tick_s=demo.tick_s)
+        ServeOptions(
+            site=demo.campus,
+            port=demo.port,
+            data=demo.data,
+            tick_s=demo.tick_s,
+            calibrated=False,
+        )
     )
 
     def ready(url: str) -> None:

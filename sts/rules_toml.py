@@ -7,6 +7,7 @@ reported at once in one `ConfigError`, each line naming the file, the key and th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 from engine.events import Severity
 from engine.roster import Roster
 from engine.rules import STATELESS_TYPES, TIMETABLE_TYPES, WHEN, Rule, RulesConfig, RuleType
+from engine.zone_state import KindHysteresis
 from geometry.model import Floorplan, ZoneKind
 from sts.toml_checks import (
     Problems,
@@ -28,7 +30,7 @@ from sts.toml_checks import (
     str_list,
 )
 
-_COMMON_KEYS = {"id", "type", "severity", "message", "groups"}
+_COMMON_KEYS = {"id", "type", "severity", "message", "groups", "cooldown_min"}
 _RULE_KEYS: Mapping[RuleType, set[str]] = {
     RuleType.RESTRICTED_ZONE: {"zones", "kinds", "levels", "after_min", "when"},
     RuleType.SAFE_AREA_LEFT: {"zones", "after_min"},
@@ -55,6 +57,7 @@ class LoadedRules:
 
     config: RulesConfig
     timetable: str | None = None
+    zone_hysteresis: tuple[KindHysteresis, ...] = ()  # [[zone_hysteresis]]: per zone kind
 
 
 def parse_rules(
@@ -72,7 +75,8 @@ def parse_rules(
     None defers to whether the document names a timetable.
     """
     probs = Problems(source)
-    check_keys(probs, "(top level)", data, {"version", "timetable", "alerts", "policy", "rules"})
+    top = {"version", "timetable", "alerts", "policy", "rules", "zone_hysteresis"}
+    check_keys(probs, "(top level)", data, top)
     if data.get("version", 1) != 1:
         probs.add("version", f"unsupported version {data.get('version')!r}", "write version = 1")
     timetable = data.get("timetable")
@@ -90,8 +94,32 @@ def parse_rules(
         has_timetable=timetable is not None if has_timetable is None else has_timetable,
     )
     rules = _rules(probs, data, context)
+    by_kind = _zone_hysteresis(probs, data)
     probs.raise_if_any("rules")
-    return LoadedRules(RulesConfig(tuple(rules), cooldown_s, alert_only), timetable)
+    return LoadedRules(RulesConfig(tuple(rules), cooldown_s, alert_only), timetable, by_kind)
+
+
+def _zone_hysteresis(probs: Problems, data: Mapping[str, Any]) -> tuple[KindHysteresis, ...]:
+    """[[zone_hysteresis]]: the dwell (s) and largest band (m, default: no limit beyond
+    the engine's) of zones of some kinds."""
+    out = []
+    for _, where, table in array_of_tables(probs, data, "zone_hysteresis", "setting"):
+        check_keys(probs, where, table, {"kinds", "dwell_s", "band_m"})
+        kinds = str_list(probs, f"{where}.kinds", table.get("kinds", []))
+        unknown = [k for k in kinds or [] if k not in set(ZoneKind)]
+        for k in unknown:
+            probs.add(f"{where}.kinds", f"unknown zone kind {k!r}", 'use a kind like "restricted"')
+        if not kinds:
+            probs.add(f"{where}.kinds", "names no zone kind", 'write kinds = ["restricted"]')
+        dwell = number(probs, f"{where}.dwell_s", table.get("dwell_s"), maximum=600.0)
+        band = (
+            number(probs, f"{where}.band_m", table["band_m"], maximum=100.0)
+            if "band_m" in table
+            else math.inf
+        )
+        if kinds and not unknown and dwell is not None and band is not None:
+            out.append(KindHysteresis(frozenset(kinds), dwell, band))
+    return tuple(out)
 
 
 def _cooldown_s(probs: Problems, data: Mapping[str, Any]) -> float:
@@ -228,12 +256,14 @@ def _parse_rule(
     limits = _hall_pass(rule, groups, context) if rtype == RuleType.HALL_PASS else _HallPassLimits()
     when = _when(rule, context)
     message = _message(rule)
+    cooldown_s = rule.minutes_s("cooldown_min") if "cooldown_min" in table else None
     # Every problem is already reported; the caller raises, so a half-read rule is dropped.
     if len(probs.lines) > before:
         return None
     return Rule(
         id=rid,
         type=rtype,
+        cooldown_s=cooldown_s,
         severity=severity,
         groups=frozenset(groups),
         zones=selection.zones,
@@ -446,4 +476,5 @@ def load_rules(
     groups = roster.groups if roster is not None else None
     tags = roster.tags if roster is not None else None
     loaded = parse_rules(data, str(path), floorplan, groups, tags, has_timetable)
-    return LoadedRules(loaded.config, resolve_path(Path(path), loaded.timetable))
+    timetable = resolve_path(Path(path), loaded.timetable)
+    return LoadedRules(loaded.config, timetable, loaded.zone_hysteresis)

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from simulator.scenario import Scenario, load_scenario
+from sts.simulation import Calibration
 
 
 def add_overrides(p: argparse.ArgumentParser) -> None:
@@ -28,3 +29,20 @@ def add_source(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--campus", type=Path, help="campus folder (default: the one the recording names)"
     )
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
+        "--calibration",
+        type=Path,
+        metavar="CAL.toml",
+        help="path-loss calibration from `sts calibrate` (default: the campus's calibration.toml)",
+    )
+    which.add_argument(
+        "--no-calibration",
+        action="store_true",
+        help="ignore the campus's calibration.toml: the plan's nominal reader model",
+    )
+
+
+def calibration_from(args: argparse.Namespace) -> Calibration:
+    """The calibration `--calibration` / `--no-calibration` chose."""
+    return Calibration(path=args.calibration, off=args.no_calibration)

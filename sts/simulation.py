@@ -3,7 +3,8 @@
 
 The engine of a simulation folder is always built the same way (`folder_site`): the
 folder's floorplan (the campus plan, with readers placed if it had none), the campus's
-rules, timetable and calibration, and the folder's roster (the simulated population).
+rules, timetable and calibration (or another calibration file, or none: `Calibration`),
+and the folder's roster (the simulated population).
 A run that feeds the engine while it simulates and a replay of the recording therefore
 configure identical engines, and `drive` gives both the same calls in the same order.
 """
@@ -94,10 +95,28 @@ def _scenario_json(sc: Scenario) -> str:
     return json.dumps(plain(sc), indent=1, sort_keys=True) + "\n"
 
 
-def folder_site(folder: Path, campus: Path | None = None) -> Site:
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """Which path-loss calibration a replay's engine uses (default: the campus's own)."""
+
+    path: Path | None = None  # a file from `sts calibrate` instead of the campus's
+    off: bool = False  # none: the plan's nominal reader model
+
+    def files(self, campus: SiteFiles) -> SiteFiles:
+        """The campus's site files with this choice of calibration."""
+        if self.off:
+            return dataclasses.replace(campus, calibration=None)
+        if self.path is not None:
+            return dataclasses.replace(campus, calibration=self.path)
+        return campus
+
+
+def folder_site(
+    folder: Path, campus: Path | None = None, calibration: Calibration = Calibration()
+) -> Site:
     """The engine's site for a simulation folder (see the module docstring)."""
     header = FeedReader(folder / RECORDING).header
-    campus_files = SiteFiles.campus(campus or Path(header["campus"]))
+    campus_files = calibration.files(SiteFiles.campus(campus or Path(header["campus"])))
     files = dataclasses.replace(campus_files, floorplan=folder / "floorplan.geojson")
     site = load_site(files)
     return dataclasses.replace(site, roster=read_roster(folder / "roster.csv"))
@@ -209,10 +228,12 @@ def _breaches(prepared: Prepared, roster: Roster, segments: Segments) -> list[An
     )
 
 
-def open_feed(folder: Path, campus: Path | None = None) -> tuple[FeedReader, Site]:
+def open_feed(
+    folder: Path, campus: Path | None = None, calibration: Calibration = Calibration()
+) -> tuple[FeedReader, Site]:
     """The feed of a simulation folder (or a bare recording with `campus`) and its site."""
     if (folder / RECORDING).is_dir():
-        return FeedReader(folder / RECORDING), folder_site(folder, campus)
+        return FeedReader(folder / RECORDING), folder_site(folder, campus, calibration)
     if campus is None:
         from geometry.errors import InputError
 
@@ -220,4 +241,4 @@ def open_feed(folder: Path, campus: Path | None = None) -> tuple[FeedReader, Sit
             f"{folder}: not a simulation folder (no recording/ inside); for a bare recording "
             "give the campus with --campus"
         )
-    return FeedReader(folder), load_site(SiteFiles.campus(campus))
+    return FeedReader(folder), load_site(calibration.files(SiteFiles.campus(campus)))

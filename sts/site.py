@@ -8,14 +8,14 @@ folder holds `floorplan.geojson` and, by convention, `rules.toml`, `roster.csv`,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from engine.engine import Engine
 from engine.locate import LocatorConfig
 from engine.roster import Roster
 from engine.rules import RulesConfig, RuleSet
-from engine.zone_state import Hysteresis
+from engine.zone_state import Hysteresis, KindHysteresis
 from geometry.errors import Problem
 from geometry.model import Floorplan
 from sts.calibration_toml import CalibrationFile, read_calibration
@@ -53,6 +53,12 @@ class SiteFiles:
         )
 
 
+def nominal_radio(files: SiteFiles) -> SiteFiles:
+    """The site without its calibration: for readings drawn from the plan's nominal reader
+    model (the scripted demo's radio), which is what the engine assumes uncalibrated."""
+    return replace(files, calibration=None)
+
+
 @dataclass(frozen=True, slots=True)
 class Site:
     """A validated site: floorplan, roster, rules, timetable and calibration, as loaded."""
@@ -64,6 +70,7 @@ class Site:
     rules: RulesConfig | None
     timetable: LoadedTimetable | None
     calibration: CalibrationFile | None
+    zone_hysteresis: tuple[KindHysteresis, ...] = ()  # the rules file's, per zone kind
 
 
 def load_site(files: SiteFiles) -> Site:
@@ -72,10 +79,11 @@ def load_site(files: SiteFiles) -> Site:
     floorplan = loaded.floorplan
     roster = read_roster(files.roster) if files.roster is not None else None
     rules = None
+    by_kind: tuple[KindHysteresis, ...] = ()
     timetable_path = files.timetable
     if files.rules is not None:
         loaded_rules = load_rules(files.rules, floorplan, roster)
-        rules = loaded_rules.config
+        rules, by_kind = loaded_rules.config, loaded_rules.zone_hysteresis
         if timetable_path is None and loaded_rules.timetable is not None:
             timetable_path = Path(loaded_rules.timetable)
     timetable = (
@@ -84,7 +92,7 @@ def load_site(files: SiteFiles) -> Site:
     calibration = (
         read_calibration(files.calibration, floorplan) if files.calibration is not None else None
     )
-    return Site(files, floorplan, loaded.warnings, roster, rules, timetable, calibration)
+    return Site(files, floorplan, loaded.warnings, roster, rules, timetable, calibration, by_kind)
 
 
 def build_engine(
@@ -93,7 +101,9 @@ def build_engine(
     hysteresis: Hysteresis | None = None,
     locator: LocatorConfig | None = None,
 ) -> Engine:
-    """The Engine for a site: consent from the roster (every tag without one), its rules.
+    """The Engine for a site: consent from the roster (every tag without one), its rules,
+    its calibration, and the rules file's per-kind hysteresis (unless `hysteresis` has its
+    own).
 
     Without a roster every tag counts as consented: the development default of the
     batch commands, which say so; the server will refuse to start without one.
@@ -111,11 +121,14 @@ def build_engine(
     if site.calibration is not None:
         readers = site.calibration.readers
         config = site.calibration.locator_config(config)
+    zone_h = hysteresis or Hysteresis()
+    if site.zone_hysteresis and not zone_h.by_kind:
+        zone_h = replace(zone_h, by_kind=site.zone_hysteresis)
     return Engine(
         site.floorplan,
         roster=None if site.roster is None else site.roster.entries,
         rules=rule_set,
-        hysteresis=hysteresis,
+        hysteresis=zone_h,
         locator=config,
         calibration=readers,
     )

@@ -163,11 +163,11 @@ def run(args: argparse.Namespace) -> int:
 
 def run_batch(args: argparse.Namespace) -> int:
     """Run the demo morning at once and print what a safety team would see."""
-    from sts.site import SiteFiles, load_site
+    from sts.site import SiteFiles, load_site, nominal_radio
 
     started = time.perf_counter()
     out: Path = args.out
-    site = load_site(SiteFiles.campus(args.campus))
+    site = load_site(nominal_radio(SiteFiles.campus(args.campus)))
     if site.roster is None or site.rules is None or site.timetable is None:
         raise InputError(
             f"{args.campus}: the demo needs roster.csv, rules.toml and timetable.toml there"

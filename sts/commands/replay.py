@@ -24,7 +24,7 @@ from simulator.wire import item_time
 from sts.hub import Hub
 from sts.progress import Progress
 from sts.recording_pseudonyms import add_pseudonym_options, identified, real_tags
-from sts.scenario_args import add_source
+from sts.scenario_args import add_source, calibration_from
 from sts.simulation import drive_all, open_feed
 from sts.sinks import JsonLinesSink
 from sts.site import build_engine
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if (args.url is None) == (args.events_out is None):
         print("sts: give --events-out (into the engine) or --url (into a server)", file=sys.stderr)
         return 2
-    feed, site = open_feed(args.dir, args.campus)
+    feed, site = open_feed(args.dir, args.campus, calibration_from(args))
     header = feed.header
     if args.url is not None:
         readers = tuple(r.id for r in site.floorplan.readers)

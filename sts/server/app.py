@@ -49,7 +49,7 @@ from sts.server.tick_loop import TickLoop
 from sts.server.training import check_mode, data_folder, run_training, training_site
 from sts.server.webhooks import senders
 from sts.simulation import Prepared
-from sts.site import Site, SiteFiles, build_engine, load_site
+from sts.site import Site, SiteFiles, build_engine, load_site, nominal_radio
 from transports.feed_protocol import SUBPROTOCOLS, CloseCode
 from transports.ingest_codec import FrameError, decode_frame
 from transports.mqtt_ingest import MqttSettings, MqttSource
@@ -72,6 +72,7 @@ class ServeOptions:
     config: ServeConfig = field(default_factory=ServeConfig)
     training: Path | None = None  # a scenario: serve a simulated school (training.py)
     speed: float = 1.0  # the simulated school's pace in training, x real time
+    calibrated: bool = True  # False: the plan's nominal reader model (the scripted demo)
 
 
 def is_loopback(host: str) -> bool:
@@ -94,7 +95,8 @@ class Server:
         if options.training is not None:
             site, self.training = training_site(options.training)
         else:
-            site = load_site(SiteFiles.campus(options.site))
+            files = SiteFiles.campus(options.site)
+            site = load_site(files if options.calibrated else nominal_radio(files))
         # no written retention policy, no service
         self.policy = load_policy(Path(site.files.floorplan))
         if site.roster is None:

@@ -150,6 +150,16 @@ def test_cooldown_after_resolve() -> None:
     assert again is not None and again.id != a.id
 
 
+def test_a_rule_with_its_own_cooldown_raises_again_after_it() -> None:
+    book = AlertBook(cooldown_s=300.0, per_rule={"restricted": 0.0})
+    for rule in ("restricted", "dwell"):
+        a = book.trigger(rule, Severity.WARNING, "badge-1", "boiler", 0.0)
+        assert a is not None
+        book.resolve(a.id, "Sam", 10.0)
+    assert book.trigger("restricted", Severity.WARNING, "badge-1", "boiler", 11.0) is not None
+    assert book.trigger("dwell", Severity.WARNING, "badge-1", "boiler", 11.0) is None
+
+
 def test_alert_ids_are_deterministic() -> None:
     def run() -> list[str]:
         book = AlertBook()

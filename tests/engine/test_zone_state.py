@@ -17,6 +17,7 @@ from engine.zone_state import (
     TRANSITIONS,
     BatchRejectedError,
     Hysteresis,
+    KindHysteresis,
     Observation,
     ZoneState,
     ZoneStateMachine,
@@ -118,6 +119,20 @@ def test_small_zone_threshold_is_capped_by_its_inradius() -> None:
     assert kinds(fix(sm, 1.0, (0, 101.0, 1.0), u=3.0), "closet") == ["enter"]
     # the band is symmetric: 1 m outside is clearly out of the closet too
     assert kinds(fix(sm, 2.0, (0, 103.0, 1.0), u=3.0), "closet") == ["exit"]
+
+
+def test_a_kind_with_its_own_hysteresis_is_entered_on_the_first_fix_inside() -> None:
+    boiler = Zone("boiler", "Boiler", "L0", ZoneKind.RESTRICTED, box(100, 0, 120, 20))
+    fast = KindHysteresis(frozenset({"restricted"}), dwell_s=0.0, band_m=0.5)
+    sm = machine(dwell=3.0, zones=(ROOM, boiler), k=1.0, by_kind=(fast,))
+    fix(sm, 0.0, (0, -10.0, 10.0), u=2.0)
+    fix(sm, 0.5, (0, 90.0, 10.0), u=2.0)
+    # 1 m deep, u = 2: the room would need 3 m and 3 s; the boiler room 0.5 m and no dwell
+    assert kinds(fix(sm, 1.0, (0, 101.0, 10.0), u=2.0), "boiler") == ["enter"]
+    assert kinds(fix(sm, 2.0, (0, 99.0, 10.0), u=2.0), "boiler") == ["exit"]
+    fix(sm, 3.0, (0, -10.0, 10.0), student=1, u=2.0)
+    assert kinds(fix(sm, 4.0, (0, 1.0, 10.0), student=1, u=2.0), "room") == []
+    assert Hysteresis(by_kind=(fast,)).for_kind("classroom") == (3.0, float("inf"))
 
 
 def test_dwell_delays_enter_and_visit_duration_counts_from_enter() -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from geometry.errors import ConfigError
 from simulator.scenario import load_scenario
+from simulator.truth import visits_of
 from simulator.walk_graph import WalkGraph
 from sts.cli import main
 from sts.hub import Hub
@@ -244,3 +245,26 @@ def test_radio_overrides_take_negative_levels_and_whole_numbers(tmp_path):
     assert sc.population.students == 12
     with pytest.raises(ConfigError, match=r"radio\.candidates: must be a whole number"):
         load_scenario(scenario_file(tmp_path, NORTHFIELD, "[radio]\ncandidates = 2.5\n"))
+
+
+def test_a_survey_stands_in_every_reachable_zone(tmp_path):
+    body = """
+start = "16:30"
+duration_min = 40
+seed = 9
+[population]
+students = 0
+staff = 4
+absent_rate = 0.0
+dead_badge_rate = 0.0
+[survey]
+stop_s = 5
+stops_per_zone = 2
+walk_allowance_s = 10
+"""
+    prepared = prepare(load_scenario(scenario_file(tmp_path, NORTHFIELD, body)))
+    simulate(prepared, tmp_path / "run")
+    visits = visits_of(read_truth(tmp_path / "run" / TRUTH))
+    surveyed = {v.zone for v in visits if v.t_out - v.t_in >= 5.0}
+    assert surveyed >= set(prepared.world.graph.reachable)
+    assert {v.tag for v in visits} == {0, 1, 2, 3}

@@ -139,6 +139,39 @@ def test_good_rules_parse_into_every_type() -> None:
     assert (hp.max_out, hp.max_out_s, hp.flagged) == (2, 480.0, (("s3", "s4"),))
 
 
+def test_zone_hysteresis_per_kind_and_a_rule_cooldown_are_read() -> None:
+    doc = (
+        '[[zone_hysteresis]]\nkinds = ["restricted"]\ndwell_s = 0\nband_m = 1.0\n'
+        '[[rules]]\nid = "r"\ntype = "restricted_zone"\nkinds = ["restricted"]\n'
+        "cooldown_min = 0\n"
+    )
+    loaded = parse_rules(tomllib.loads(doc), "rules.toml", floorplan(), GROUPS, TAGS)
+    [fast] = loaded.zone_hysteresis
+    assert (fast.kinds, fast.dwell_s, fast.band_m) == ({"restricted"}, 0.0, 1.0)
+    no_band = tomllib.loads('[[zone_hysteresis]]\nkinds = ["restricted"]\ndwell_s = 1\n')
+    [own_dwell] = parse_rules(no_band, "rules.toml", floorplan()).zone_hysteresis
+    assert own_dwell.band_m == float("inf")
+    assert loaded.config.rules[0].cooldown_s == 0.0
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "fix"),
+    [
+        ('kinds = ["boiler"]\ndwell_s = 0\nband_m = 1', "zone_hysteresis[0].kinds", "restricted"),
+        ("kinds = []\ndwell_s = 0\nband_m = 1", "zone_hysteresis[0].kinds", "kinds = ["),
+        ('kinds = ["restricted"]\nband_m = 1', "zone_hysteresis[0].dwell_s", "dwell_s = 5"),
+        ('kinds = ["restricted"]\ndwell_s = 0\nband_m = -1', ".band_m", "band_m"),
+        ('kinds = ["restricted"]\ndwell_s = 0\nband_m = 1\nmargin = 2', ".margin", "band_m"),
+    ],
+)
+def test_each_zone_hysteresis_problem_names_the_key_and_the_fix(
+    body: str, key: str, fix: str
+) -> None:
+    msg = rules_problem("[[zone_hysteresis]]\n" + body + "\n")
+    [line] = [ln for ln in msg.splitlines()[1:] if key in ln]
+    assert "Fix:" in line and fix in line.split("Fix:")[1]
+
+
 RULE_HEAD = 'timetable = "t.toml"\n[[rules]]\nid = "r"\n'
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.zone_state import Hysteresis
 from geometry.errors import ConfigError
 from sts.site import SiteFiles, build_engine, load_site
 
@@ -18,10 +19,14 @@ def test_a_campus_folder_finds_its_conventional_files() -> None:
     assert files.rules == NORTHFIELD / "rules.toml"
     assert files.roster == NORTHFIELD / "roster.csv"
     assert files.timetable == NORTHFIELD / "timetable.toml"
-    assert files.calibration is None  # Northfield ships none
+    assert files.calibration == NORTHFIELD / "calibration.toml"  # from its site survey
     site = load_site(files)
     engine = build_engine(site)
     assert engine.rules is not None and not engine.open_consent
+    assert site.calibration is not None and len(site.calibration.readers) == 161
+    # the rules file's per-kind hysteresis reaches the engine, unless one is given
+    assert [set(k.kinds) for k in engine.hysteresis.by_kind] == [{"restricted"}]
+    assert build_engine(site, hysteresis=Hysteresis(dwell_s=1.0)).hysteresis.by_kind
     consented = {e.tag for e in site.roster.entries if e.consent} if site.roster else set()
     assert set(engine.tag_ids) == consented
 

@@ -1,0 +1,57 @@
+"""The restricted zones' hysteresis against recall, delay and false alerts, on simulated days.
+
+Each setting replaces the rules file's [[zone_hysteresis]] for the restricted kind
+(`dwell_s`, and optionally a band cap in metres) and evaluates every folder as
+`sts evaluate` does (the campus's calibration, the simulated safety team).
+
+    .venv/bin/python benchmarks/restricted_dwell_sweep.py out/day out/breaches \\
+        --setting 3 --setting 2 --setting 1 --setting 0 --setting 1,2 --setting 0,1
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine.zone_state import Hysteresis, KindHysteresis  # noqa: E402
+from sts.evaluation import EvaluateOptions, evaluate  # noqa: E402
+
+RULE = "restricted-areas"
+
+
+def hysteresis(setting: str) -> Hysteresis:
+    """`DWELL` or `DWELL,BAND` for the restricted kind (the engine's defaults elsewhere)."""
+    dwell, _, band = setting.partition(",")
+    restricted = KindHysteresis(
+        frozenset({"restricted"}), float(dwell), float(band) if band else math.inf
+    )
+    return Hysteresis(by_kind=(restricted,))
+
+
+def main() -> int:
+    """Print one row per setting and folder."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("folders", type=Path, nargs="+", help="folders from `sts simulate`")
+    parser.add_argument("--setting", action="append", required=True, help="DWELL[,BAND]")
+    args = parser.parse_args()
+    print("setting   folder       room   recall  detected  d50 s  d90 s  false  per 1000 h")
+    for setting in args.setting:
+        for folder in args.folders:
+            ev = evaluate(folder, EvaluateOptions(hysteresis=hysteresis(setting)))
+            b = next(b for b in ev.breaches if b.rule == RULE)
+            print(
+                f"{setting:<9} {folder.name:<11} {ev.zone_state.room_accuracy:6.1%} "
+                f"{b.recall:7.1%} {b.detected:>4}/{b.breaches:<4} {b.median_delay_s:6.1f} "
+                f"{b.p90_delay_s:6.1f} {b.false_alerts:>6} {b.false_per_1000_student_hours:10.2f}",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
