@@ -1,7 +1,8 @@
 """The running server follows the consent registry: withdrawals and expiry act at once.
 
-`sts consent withdraw` (another process) writes the registry; every poll the server
-compares the registry's active safety consents with its consent gate. A badge whose
+`sts consent withdraw` (another process) writes the registry; a poll that finds it
+written since the last one (or a grant's start or expiry passed) compares the
+registry's active safety consents with its consent gate. A badge whose
 consent was withdrawn or has expired goes through the hub as `withdraw_consent` (a
 ChangeRecord reaches the store and every subscriber; the engine forgets the student),
 and what the store holds about it is purged in the same transaction; the badge's next
@@ -43,6 +44,8 @@ class ConsentWatch:
         self.conn = conn
         self.hub = hub
         self.engine_now = engine_now
+        self._version: int | None = None  # the registry's data_version at the last poll
+        self._next_change: float | None = None
 
     def _audit(self, wall: float, action: str, subject: str, detail: str) -> None:
         audit.append(
@@ -74,8 +77,24 @@ class ConsentWatch:
             for tag in consent.inactive_tags(self.conn, wall):
                 consent.purge_history(self.conn, tag)
 
+    def _changed(self, wall: float) -> bool:
+        """Whether the registry may differ from the gate: written since, or a time passed."""
+        # Reading every active consent each poll cost the event loop milliseconds per
+        # second at 10,000 badges; the registry is written by other processes (`sts
+        # consent`), which SQLite's data_version reveals, and otherwise changes only when
+        # a grant starts or expires.
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        due = self._next_change is not None and wall >= self._next_change
+        if version == self._version and not due:
+            return False
+        self._version = version
+        self._next_change = consent.next_change_at(self.conn, wall)
+        return True
+
     def poll(self, wall: float) -> int:
         """Apply the registry's changes since the last poll; how many badges changed."""
+        if not self._changed(wall):
+            return 0
         active = consent.active_tags(self.conn, wall)
         current = self._gate_tags()
         gone, new = sorted(current - active), sorted(active - current)
