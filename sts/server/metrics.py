@@ -17,6 +17,8 @@ from prometheus_client import (
 )
 
 LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+#: Finer below 1 ms: the server's own stages are measured in fractions of a millisecond.
+STAGE_BUCKETS = (0.0001, 0.0002, 0.0005, *LATENCY_BUCKETS)
 
 
 class Metrics:
@@ -77,12 +79,35 @@ class Metrics:
             "sts_position_updates_sent", "Position rows sent across clients", registry=r
         )
         self.tick_seconds = Histogram(
-            "sts_tick_seconds", "Duration of one tick", buckets=LATENCY_BUCKETS, registry=r
+            "sts_tick_seconds",
+            "Duration of one tick (engine, store, hand-over to the writers)",
+            buckets=STAGE_BUCKETS,
+            registry=r,
         )
         self.latency = Histogram(
             "sts_reading_to_send_seconds",
-            "From a frame's arrival to its tick's messages handed to the sockets",
+            "From a frame's arrival to its tick's messages handed to the clients' writers",
             buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.arrival_to_engine = Histogram(
+            "sts_arrival_to_engine_seconds",
+            "From a frame's arrival to the start of the tick that gives it to the engine",
+            buckets=STAGE_BUCKETS,
+            registry=r,
+        )
+        self.publish_to_socket = Histogram(
+            "sts_publish_to_socket_seconds",
+            "From a message handed to a client's writer to its frame written to the socket",
+            ["type"],
+            buckets=STAGE_BUCKETS,
+            registry=r,
+        )
+        self.arrival_to_socket = Histogram(
+            "sts_arrival_to_socket_seconds",
+            "From the arrival of the oldest frame behind a message to its frame on the socket",
+            ["type"],
+            buckets=STAGE_BUCKETS,
             registry=r,
         )
 
