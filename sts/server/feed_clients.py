@@ -150,15 +150,14 @@ class FeedClient:
                 await self.ws.send(item.frame)
                 self.sending_since = None
                 self.last_sent = time.monotonic()
-                metrics.messages_sent.labels(item.kind).inc()
+                sent = metrics.sent(item.kind)
+                sent.messages.inc()
                 if item.rows:
                     metrics.position_updates.inc(item.rows)
                 if item.published_at:
-                    waited = self.last_sent - item.published_at
-                    metrics.publish_to_socket.labels(item.kind).observe(waited)
+                    sent.publish_to_socket.observe(self.last_sent - item.published_at)
                 if item.arrived_at:
-                    in_server = time.time() - item.arrived_at
-                    metrics.arrival_to_socket.labels(item.kind).observe(in_server)
+                    sent.arrival_to_socket.observe(time.time() - item.arrived_at)
         except ConnectionClosed:
             pass
 

@@ -7,6 +7,8 @@ reasons and roles fixed lists. No label ever holds a student id.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -21,11 +23,20 @@ LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.
 STAGE_BUCKETS = (0.0001, 0.0002, 0.0005, *LATENCY_BUCKETS)
 
 
+class SentMetrics(NamedTuple):
+    """The children of the send metrics for one message type."""
+
+    messages: Counter
+    publish_to_socket: Histogram
+    arrival_to_socket: Histogram
+
+
 class Metrics:
     """Every metric the server exports (names in docs/protocol.md, Observability)."""
 
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
+        self._sent: dict[str, SentMetrics] = {}
         ProcessCollector(registry=r)  # process_cpu_seconds_total, resident memory
         self.readings_in = Counter(
             "sts_readings_in", "Readings received, by gateway", ["gateway"], registry=r
@@ -110,6 +121,17 @@ class Metrics:
             buckets=STAGE_BUCKETS,
             registry=r,
         )
+
+    def sent(self, kind: str) -> SentMetrics:
+        """The metrics of one message type's sends (labelled once: sends are the hot path)."""
+        out = self._sent.get(kind)
+        if out is None:
+            out = self._sent[kind] = SentMetrics(
+                self.messages_sent.labels(kind),
+                self.publish_to_socket.labels(kind),
+                self.arrival_to_socket.labels(kind),
+            )
+        return out
 
     def render(self) -> bytes:
         """The text exposition format."""
