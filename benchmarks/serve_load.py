@@ -175,7 +175,7 @@ async def gateway(args: argparse.Namespace) -> None:
 
 async def subscribers(args: argparse.Namespace) -> None:
     """`--count` counting subscribers (benchmarks/feed_counter.py) until `--stop` exists."""
-    filters = {"types": ["alert", "positions"]}
+    filters = {"types": args.types.split(",")}
     feeds = [await counting_feed(args.url, args.token, filters) for _ in range(args.count)]
     Path(args.out + ".ready").write_text("")
     while not Path(args.stop).exists():
@@ -301,7 +301,16 @@ def measure(
     stop, go, cmd_out, gw_out = tmp / "stop", tmp / "go", tmp / "commander.json", tmp / "gw.json"
     per = args.subscribers // args.processes
     subs = [
-        child("subscribers", args, url=server.url, token=token, count=per, out=o, stop=stop)
+        child(
+            "subscribers",
+            args,
+            url=server.url,
+            token=token,
+            count=per,
+            out=o,
+            stop=stop,
+            types=args.types,
+        )
         for o in outs
     ]
     cmd = child("commander", args, url=server.url, token=token, out=cmd_out, go=go)
@@ -316,15 +325,18 @@ def measure(
     wait_ready([gw_out], [gw])
     pids = {"server": [server.proc.pid], "gateway": [gw.pid], "subscribers": [s.pid for s in subs]}
     before, cpu0, wall0 = server.metrics(), snapshot(pids), time.time()
+    mid: dict[str, float] = {}
     while gw.poll() is None:
         cpu_gw = proc_times(gw.pid)  # its last reading before it exits
+        if not mid and time.time() > wall0 + BURST_AT_S:
+            mid = server.metrics()  # the single alerts are in; the burst's are yet to come
         time.sleep(0.2)
     assert gw.returncode == 0, "the gateway failed"
     time.sleep(SETTLE_S)
     del pids["gateway"]
     cpu1, wall1 = snapshot(pids) | {"gateway": cpu_gw}, time.time()
     cpu = {k: (float(cpu1[k][0] - cpu0[k][0]), float(cpu1[k][1] - cpu0[k][1])) for k in cpu0}
-    run = Run(wall1 - wall0, cpu, peak_rss(server.proc.pid), before, server.metrics())
+    run = Run(wall1 - wall0, cpu, peak_rss(server.proc.pid), before, mid, server.metrics())
     go.write_text("")
     cmd.wait(180)
     time.sleep(1.0)
@@ -356,6 +368,7 @@ def main() -> None:
     p.add_argument("--out")
     p.add_argument("--stop")
     p.add_argument("--go")
+    p.add_argument("--types", default="alert,positions", help="what the subscribers take")
     args = p.parse_args()
     if args.role == "gateway":
         asyncio.run(gateway(args))

@@ -1,9 +1,12 @@
 """The figures of a serve_load run: at the subscribers, inside the server, and the CPU bill.
 
-Latency at the subscriber runs from the send of the first gateway frame whose readings
-let the engine emit the fix that raised an alert (the Locator emits a fix at T once a
-reading past T + 0.5 s has arrived) to the alert's arrival. Inside the server, the
-/metrics histograms (differences between the run's start and end) split the way into
+Alerts are reported in two phases: `single` (the intruders, one at a time, before
+BURST_AT_S) and `burst` (hundreds raised within a few ticks, each fanned out to every
+subscriber, so their latency is mostly the fan-out queue). Latency at the subscriber
+runs from the send of the first gateway frame whose readings let the engine emit the
+fix that raised an alert (the Locator emits a fix at T once a reading past T + 0.5 s
+has arrived) to the alert's arrival. Inside the server, the /metrics histograms
+(differences between snapshots at the phases' starts and ends) split the way into
 the wait for the engine, the tick, and the wait in each client's writer; quantiles are
 read from the buckets (linear inside a bucket, as Prometheus' histogram_quantile).
 """
@@ -31,16 +34,22 @@ class Run:
     wall_s: float
     cpu_s: dict[str, tuple[float, float]]  # server, gateway, subscribers: (on CPU, waiting), s
     peak_rss: int
-    before: dict[str, float]  # /metrics when the gateway started, and after the run
-    after: dict[str, float]
+    before: dict[str, float]  # /metrics when the gateway started,
+    mid: dict[str, float]  # when the burst started walking (BURST_AT_S),
+    after: dict[str, float]  # and after the run
 
-    def delta(self, key: str) -> float:
-        """How much a sample grew during the run."""
-        return self.after.get(key, 0.0) - self.before.get(key, 0.0)
+    def delta(self, key: str, phase: str = "run") -> float:
+        """How much a sample grew during the run, or its `single` or `burst` phase."""
+        start, end = {
+            "run": (self.before, self.after),
+            "single": (self.before, self.mid),
+            "burst": (self.mid, self.after),
+        }[phase]
+        return end.get(key, 0.0) - start.get(key, 0.0)
 
-    def total(self, prefix: str) -> float:
+    def total(self, prefix: str, phase: str = "run") -> float:
         """The growth of every sample whose name{labels} starts with `prefix`."""
-        return sum(self.delta(k) for k in self.after if k.startswith(prefix))
+        return sum(self.delta(k, phase) for k in self.after if k.startswith(prefix))
 
 
 @dataclass
@@ -51,11 +60,11 @@ class Fanout:
     server_cpu_s: float
 
 
-def quantile(run: Run, name: str, q: float, label: str = "") -> float:
-    """The q-quantile (0..1) of a histogram's observations during the run, seconds."""
+def quantile(run: Run, name: str, q: float, label: str = "", phase: str = "run") -> float:
+    """The q-quantile (0..1) of a histogram's observations during a phase, seconds."""
     pattern = re.compile(rf'^{name}_bucket\{{(?:{label},)?le="([^"]+)"(?:,{label})?\}}$')
     buckets = sorted(
-        (float("inf") if m.group(1) == "+Inf" else float(m.group(1)), run.delta(k))
+        (float("inf") if m.group(1) == "+Inf" else float(m.group(1)), run.delta(k, phase))
         for k in run.after
         if (m := pattern.match(k)) and (not label or label in k)
     )
@@ -83,16 +92,18 @@ def client_side(args: argparse.Namespace, frames: list[list[float]], subs: list[
     """Latency, rows and the burst as the subscribers saw them."""
     stamp = np.array([f[0] for f in frames])
     sent = np.array([f[1] for f in frames])
-    latencies = []
+    latencies: dict[str, list[float]] = {"single": [], "burst": []}
     for sub in subs:
         for arrived, _aid, t in sub["alerts"]:
             i = int(np.searchsorted(stamp, t + LATE_TOLERANCE_S, side="right"))
             if i < len(sent):
-                latencies.append(arrived - sent[i])
-    print(
-        f"reading-to-alert latency at the subscriber: p50 {ms(percentile(latencies, 50))}, "
-        f"p99 {ms(percentile(latencies, 99))} (n={len(latencies)})"
-    )
+                phase = "burst" if t >= sent[0] + BURST_AT_S else "single"
+                latencies[phase].append(arrived - sent[i])
+    for phase, values in latencies.items():
+        print(
+            f"reading-to-alert latency at the subscriber, {phase} alerts: p50 "
+            f"{ms(percentile(values, 50))}, p99 {ms(percentile(values, 99))} (n={len(values)})"
+        )
     span = sent[-1] - sent[0]
     rows = sum(s["rows"] for s in subs)
     print(f"position rows counted by the subscribers: {rows / span:,.0f} /s")
@@ -120,11 +131,16 @@ def server_side(run: Run) -> None:
         ("frame arrival to socket, positions", "sts_arrival_to_socket_seconds", 'type="positions"'),
     )
     for what, name, label in stages:
-        p50, p99 = quantile(run, name, 0.5, label), quantile(run, name, 0.99, label)
-        print(f"in the server, {what}: p50 {ms(p50)}, p99 {ms(p99)}")
+        figures = []
+        for phase in ("single", "burst"):
+            p50, p99 = (quantile(run, name, q, label, phase) for q in (0.5, 0.99))
+            figures.append(f"{phase} p50 {ms(p50)}, p99 {ms(p99)}")
+        print(f"in the server, {what}: {'; '.join(figures)}")
     readings = run.total("sts_readings_in_total")
     rejected = run.total("sts_readings_rejected_total")
     print(f"readings counted in: {readings:,.0f}; rejected: {rejected:,.0f}")
+    events = [run.total("sts_events_total", phase) for phase in ("single", "burst")]
+    print(f"zone events stored: single phase {events[0]:,.0f}, burst phase {events[1]:,.0f}")
     rows = run.delta("sts_position_updates_sent_total")
     alerts = run.delta('sts_messages_sent_total{type="alert"}')
     print(f"position rows sent by the server: {rows / run.wall_s:,.0f} /s")

@@ -25,7 +25,7 @@ from engine.engine import EngineOutput
 from engine.records import ChangeKind, change_record_dict
 from store import feed_log
 from sts.server.metrics import Metrics
-from transports.feed_protocol import Meta, View, encode, meta_of
+from transports.feed_protocol import Meta, Subscription, View, encode, meta_of
 from transports.json_codec import dumps, encode_event, encode_record, event_record
 
 _CONSENT_KINDS = (ChangeKind.CONSENT_GRANTED, ChangeKind.CONSENT_WITHDRAWN)
@@ -162,14 +162,15 @@ class Feed:
     def _store(self, message: dict[str, Any], tag: str) -> int | None:
         if self.training:
             message["training"] = True
-        clean = json.loads(dumps(message))
+        body = dumps(message)
+        clean = json.loads(body)  # what every client gets: the stored body's values
         seq = feed_log.append(
             self.conn,
             at=time.time(),
             kind=str(message["type"]),
             uid=str(message.get("change") or message["id"]),
             tag=tag,
-            body=dumps(clean),
+            body=body,
         )
         if seq is not None:  # None: already stored (a replay after a restart)
             clean["seq"] = seq
@@ -194,14 +195,27 @@ class Feed:
             durable.published_at, durable.arrived_at = now, arrived_at
             for listener in self.listeners:
                 listener(durable)
-        for client in list(self.clients):
-            client.offer(pending)
+        if pending:
+            self._offer(pending)
         positions, self.positions = self.positions, None
         if positions is not None:
             self._publish_positions(positions, arrived_at)
         depth = max((c.queue_depth for c in self.clients), default=0)
         self.metrics.queue_depth.set(depth)
         return len(pending)
+
+    def _offer(self, pending: list[Durable]) -> None:
+        """Each subscription's messages, chosen once and handed to each of its clients."""
+        chosen: dict[Subscription, list[Durable]] = {}
+        last_seq = pending[-1].seq
+        for client in list(self.clients):
+            sub = client.subscription
+            if sub is None:
+                continue
+            wanted = chosen.get(sub)
+            if wanted is None:
+                wanted = chosen[sub] = [d for d in pending if sub.wants(d.meta, self.group_of)]
+            client.offer(wanted, last_seq)
 
     def _publish_positions(self, positions: PositionFrame, arrived_at: float) -> None:
         cache: dict[tuple[Any, ...], tuple[bytes | str, int]] = {}

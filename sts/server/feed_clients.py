@@ -78,17 +78,13 @@ class FeedClient:
         self.catching_up = after_seq < self.feed.last_seq
         self._wake.set()
 
-    def offer(self, messages: Sequence[Durable]) -> None:
-        """Newly committed messages: queued when live and wanted."""
-        sub = self.subscription
-        if sub is None or self.catching_up or self.closing:
+    def offer(self, wanted: Sequence[Durable], last_seq: int) -> None:
+        """Newly committed messages up to `last_seq`, those this subscription wants: queued
+        when live (the ones after the cursor)."""
+        if self.subscription is None or self.catching_up or self.closing:
             return
-        for durable in messages:
-            if durable.seq <= self.cursor:
-                continue
-            if sub.wants(durable.meta, self.feed.group_of):
-                self._queue.append(durable)
-            self.cursor = durable.seq
+        self._queue.extend(d for d in wanted if d.seq > self.cursor)
+        self.cursor = max(self.cursor, last_seq)
         if len(self._queue) > self.max_queue:
             # Too far behind to hold in memory: read from the store from the last one sent.
             self.cursor = self._queue[0].seq - 1

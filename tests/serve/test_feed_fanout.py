@@ -4,7 +4,7 @@ of that view; clients whose roles see different things never share a frame."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgpack
 import numpy as np
@@ -13,6 +13,7 @@ from engine.batches import PositionBatch
 from engine.engine import EngineOutput
 from store.db import open_store
 from sts.server.feed import Durable, Feed, Outgoing
+from sts.server.feed_clients import FeedClient
 from sts.server.metrics import Metrics
 from transports.feed_protocol import Filters, Subscription, View, meta_of
 
@@ -31,8 +32,9 @@ class Client:
         self.durable: list[Durable] = []
         self.positions: Outgoing | None = None
 
-    def offer(self, messages: list[Durable]) -> None:
-        self.durable += [m for m in messages if self.subscription.wants(m.meta, GROUPS)]
+    def offer(self, wanted: list[Durable], last_seq: int) -> None:
+        self.durable += wanted
+        self.last_seq = last_seq
 
     def offer_positions(self, positions: Outgoing) -> None:
         self.positions = positions
@@ -126,3 +128,20 @@ def test_a_published_alert_carries_its_hand_over_and_arrival_times(tmp_path: Pat
     assert [d.seq for d in a.durable] == [7] and b.durable == []  # not one of b's groups
     assert a.durable[0].arrived_at == 123.0 and a.durable[0].published_at > 0
     assert np.isfinite(a.durable[0].published_at)
+
+
+def test_a_client_queues_only_what_follows_its_cursor_and_skips_past_the_rest(
+    tmp_path: Path,
+) -> None:
+    feed = feed_with(tmp_path)
+    client = FeedClient(
+        cast(Any, None), feed, view=View("safety"), token_id="t", max_queue=10, binary=True
+    )
+    client.subscribe(Subscription(View("safety")), after_seq=0)
+    first, second = (
+        Durable(seq, alert_message("a1"), meta_of(alert_message("a1"))) for seq in (3, 4)
+    )
+    client.offer([first], last_seq=6)  # 4..6 were not wanted: the cursor passes them
+    assert (client.queue_depth, client.cursor) == (1, 6)
+    client.offer([second], last_seq=6)  # already behind the cursor: never queued twice
+    assert client.queue_depth == 1
