@@ -125,8 +125,8 @@ def _row(row: Any, i: int) -> tuple[float, str, str, float]:
 
 def _table(values: Sequence[str]) -> tuple[tuple[str, ...], npt.NDArray[np.int32]]:
     """Distinct values (sorted) and each value's code into them."""
-    # A dict of the distinct values, not np.unique over an object array: sorting
-    # thousands of Python strings was most of a gateway frame's encoding.
+    # A set and a dict, not np.unique over an object array, which sorts every row's
+    # string with Python comparisons: a gateway frame has thousands of rows and few ids.
     table = sorted(set(values))
     index = {v: i for i, v in enumerate(table)}
     codes = np.fromiter((index[v] for v in values), np.int32, len(values))

@@ -329,9 +329,9 @@ class Server:
             max_size=max(limits.ingest.max_frame_bytes, limits.feed.max_message_bytes),
             ping_interval=None,  # heartbeats are the protocol's own (see FeedClient.check)
             max_queue=16,
-            # Per-message deflate compresses every frame once per connection: the same
-            # positions frame for 100 subscribers cost 100 compressions (most of the
-            # server's CPU under load). Frames are encoded once and sent as they are.
+            # Per-message deflate compresses every frame once per connection, so one
+            # positions frame for 100 subscribers would be compressed 100 times. Frames
+            # are encoded once per view and sent to each of its clients as they are.
             compression=None,
             ssl=context,
             server_header="sts",

@@ -79,10 +79,10 @@ class ConsentWatch:
 
     def _changed(self, wall: float) -> bool:
         """Whether the registry may differ from the gate: written since, or a time passed."""
-        # Reading every active consent each poll cost the event loop milliseconds per
-        # second at 10,000 badges; the registry is written by other processes (`sts
-        # consent`), which SQLite's data_version reveals, and otherwise changes only when
-        # a grant starts or expires.
+        # Reading every active consent on each poll blocks the event loop for milliseconds
+        # at a school's size. The registry is written by other processes (`sts consent`),
+        # which SQLite's data_version reveals, and otherwise changes only when a grant
+        # starts or expires.
         version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         due = self._next_change is not None and wall >= self._next_change
         if version == self._version and not due:
