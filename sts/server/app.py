@@ -318,6 +318,7 @@ class Server:
         self._stop = asyncio.Event()
         self._arrived = asyncio.Event()
         loop = asyncio.get_running_loop()
+        self.feed.after_writers = loop.call_soon
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stop.set)
         async with serve(

@@ -125,6 +125,9 @@ class Feed:
         ] = []  # called per stored message (webhooks, when they come)
         _, self.last_seq = feed_log.bounds(conn)
         self.training = False  # every message says "training": true (sts/server/training.py)
+        # Runs a callback once the writers woken now have had their turn (the server
+        # gives loop.call_soon); None: at once.
+        self.after_writers: Callable[[Callable[[], None]], object] | None = None
 
     # ---- the sink -------------------------------------------------------------------------
 
@@ -198,7 +201,11 @@ class Feed:
         if pending:
             self._offer(pending)
         positions, self.positions = self.positions, None
-        if positions is not None:
+        if positions is not None and pending and self.after_writers is not None:
+            # Every client's alerts and events go out before anyone's positions frame:
+            # otherwise the last client's alert waits for the others' positions sends.
+            self.after_writers(lambda: self._publish_positions(positions, arrived_at))
+        elif positions is not None:
             self._publish_positions(positions, arrived_at)
         depth = max((c.queue_depth for c in self.clients), default=0)
         self.metrics.queue_depth.set(depth)

@@ -145,3 +145,20 @@ def test_a_client_queues_only_what_follows_its_cursor_and_skips_past_the_rest(
     assert (client.queue_depth, client.cursor) == (1, 6)
     client.offer([second], last_seq=6)  # already behind the cursor: never queued twice
     assert client.queue_depth == 1
+
+
+def test_positions_wait_until_every_client_had_its_alerts(tmp_path: Path) -> None:
+    a, b = Client(View("safety")), Client(View("safety"))
+    feed = feed_with(tmp_path, a, b)
+    later: list[Any] = []
+    feed.after_writers = later.append
+    message = alert_message("a1")
+    feed.pending.append(Durable(7, message, meta_of(message)))
+    publish_positions(feed)  # a tick with an alert and positions
+    assert [d.seq for d in a.durable] == [7] == [d.seq for d in b.durable]
+    assert a.positions is None and b.positions is None  # not yet: the writers go first
+    assert len(later) == 1
+    later[0]()
+    assert tags_in(a.positions) == list(TAGS) and b.positions is not None
+    publish_positions(feed)  # positions alone: nothing to wait for
+    assert len(later) == 1
