@@ -163,6 +163,16 @@ def active_tags(conn: sqlite3.Connection, now: float, scope: str = GATE_SCOPE) -
     return {str(r[0]) for r in rows}
 
 
+def next_change_at(conn: sqlite3.Connection, now: float) -> float | None:
+    """The next time after `now` a consent starts or expires by itself (None: none due)."""
+    row = conn.execute(
+        "SELECT MIN(at) FROM (SELECT granted_at AS at FROM consent WHERE granted_at > ? "
+        "UNION ALL SELECT expires_at FROM consent WHERE expires_at > ?)",
+        (now, now),
+    ).fetchone()
+    return None if row[0] is None else float(row[0])
+
+
 def inactive_tags(conn: sqlite3.Connection, now: float, scope: str = GATE_SCOPE) -> set[str]:
     """The tags with a consent row in `scope` that is withdrawn or expired at `now`."""
     return {r.tag for r in list_all(conn) if r.scope == scope and not r.active_at(now)} - (

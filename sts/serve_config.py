@@ -43,7 +43,7 @@ class IngestLimits:
     max_frame_bytes: int = 4_194_304  # largest gateway frame
     max_rows: int = 200_000  # readings per frame
     idle_s: float = 2.0  # no readings this long: time moves on by the wall clock
-    batch_s: float = 0.002  # a frame is processed this long after it arrives (0: next tick)
+    batch_s: float = 0.0  # a frame waits this long for others before the engine (0: none)
     journal_keep_s: float = 3600.0  # processed frames kept this long to spot resends
 
 

@@ -124,8 +124,13 @@ def _row(row: Any, i: int) -> tuple[float, str, str, float]:
 
 
 def _table(values: Sequence[str]) -> tuple[tuple[str, ...], npt.NDArray[np.int32]]:
-    table, codes = np.unique(np.asarray(values, dtype=object), return_inverse=True)
-    return tuple(str(v) for v in table), codes.astype(np.int32).ravel()
+    """Distinct values (sorted) and each value's code into them."""
+    # A set and a dict, not np.unique over an object array, which sorts every row's
+    # string with Python comparisons: a gateway frame has thousands of rows and few ids.
+    table = sorted(set(values))
+    index = {v: i for i, v in enumerate(table)}
+    codes = np.fromiter((index[v] for v in values), np.int32, len(values))
+    return tuple(str(v) for v in table), codes
 
 
 def _rows(frame_id: str | None, rows: Any, max_rows: int) -> DecodedFrame:
@@ -210,16 +215,36 @@ def encode_columns(
     """A columns frame (msgpack) from per-row tag and reader ids: what a gateway sends."""
     tag_ids, tag = _table(tags) if len(tags) else ((), np.empty(0, np.int32))
     reader_ids, reader = _table(readers) if len(readers) else ((), np.empty(0, np.int32))
+    return encode_coded_columns(frame_id, t, Coded(tag, tag_ids), Coded(reader, reader_ids), rssi)
+
+
+@dataclass(frozen=True, slots=True)
+class Coded:
+    """A column of ids as codes into a table of the distinct ids."""
+
+    codes: npt.NDArray[np.int32]
+    ids: Sequence[str]
+
+    def only_used(self) -> Coded:
+        """The same column with a table of only the ids its codes use."""
+        used, codes = np.unique(self.codes, return_inverse=True)
+        return Coded(codes.astype(np.int32).ravel(), [self.ids[i] for i in used.tolist()])
+
+
+def encode_coded_columns(
+    frame_id: str | None, t: npt.ArrayLike, tag: Coded, reader: Coded, rssi: npt.ArrayLike
+) -> bytes:
+    """A columns frame (msgpack) from columns already coded into tables."""
     packed: bytes = msgpack.packb(
         {
             "type": "columns",
             "id": frame_id,
             "t": np.ascontiguousarray(t, "<f8").tobytes(),
             "rssi": np.ascontiguousarray(rssi, "<f4").tobytes(),
-            "tag": np.ascontiguousarray(tag, "<i4").tobytes(),
-            "tag_ids": list(tag_ids),
-            "reader": np.ascontiguousarray(reader, "<i4").tobytes(),
-            "reader_ids": list(reader_ids),
+            "tag": np.ascontiguousarray(tag.codes, "<i4").tobytes(),
+            "tag_ids": list(tag.ids),
+            "reader": np.ascontiguousarray(reader.codes, "<i4").tobytes(),
+            "reader_ids": list(reader.ids),
         }
     )
     return packed

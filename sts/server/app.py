@@ -142,8 +142,7 @@ class Server:
         gateways: dict[int, TokenInfo] = {}
         self.ingest = IngestEndpoint(self.desk, config.ingest, self.metrics, self.conn, gateways)
         self._arrived: asyncio.Event | None = None
-        if config.ingest.batch_s > 0:
-            self.ingest.on_queued = self._wake
+        self.ingest.on_queued = self._wake
         self.feed_endpoint = FeedEndpoint(
             self.feed, self.hub, self.auth, config.feed, self.metrics, self.ticks.now, self.conn
         )
@@ -250,9 +249,9 @@ class Server:
         """Until the next tick is due, run the engine on frames soon after they arrive.
 
         Why not wait for the tick: a reading would sit up to a whole tick before the
-        engine saw it. Frames arriving within `batch_s` of each other go in together,
-        and frames arriving during a slow tick form the next batch, so under load the
-        batches grow instead of the latency."""
+        engine saw it. Frames already received when the loop gets to them (or within
+        `batch_s`, when set) go in together, and frames arriving during a slow tick form
+        the next batch, so under load the batches grow instead of the latency."""
         arrived = self._arrived
         batch_s = self.options.config.ingest.batch_s
         while (left := deadline - time.monotonic()) > 0:
@@ -320,9 +319,9 @@ class Server:
                 file=sys.stderr,
             )
         self._stop = asyncio.Event()
-        if opts.config.ingest.batch_s > 0:
-            self._arrived = asyncio.Event()
+        self._arrived = asyncio.Event()
         loop = asyncio.get_running_loop()
+        self.feed.after_writers = loop.call_soon
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stop.set)
         async with serve(
@@ -334,6 +333,10 @@ class Server:
             max_size=max(limits.ingest.max_frame_bytes, limits.feed.max_message_bytes),
             ping_interval=None,  # heartbeats are the protocol's own (see FeedClient.check)
             max_queue=16,
+            # Per-message deflate compresses every frame once per connection, so one
+            # positions frame for 100 subscribers would be compressed 100 times. Frames
+            # are encoded once per view and sent to each of its clients as they are.
+            compression=None,
             ssl=context,
             server_header="sts",
         ) as server:

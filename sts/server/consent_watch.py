@@ -1,13 +1,14 @@
 """The running server follows the consent registry: withdrawals and expiry act at once.
 
-`sts consent withdraw` (another process) writes the registry; every poll the server
-compares the badges with an active consent in any scope with its consent gate. A
-badge left with none goes through the hub as `withdraw_consent` (a ChangeRecord
-reaches the store and every subscriber; the engine forgets the student), and what the
-store holds about it is purged in the same transaction; the badge's next reading is
-dropped by the gate. A new grant is admitted the same way. Badges with attendance
-consent but no safety consent are the rules' quiet tags: tracked for attendance, no
-alert raised about them (their stored alerts are purged when they become quiet).
+`sts consent withdraw` (another process) writes the registry; a poll that finds it
+written since the last one (or a grant's start or expiry passed) compares the badges
+with an active consent in any scope with its consent gate. A badge left with none goes
+through the hub as `withdraw_consent` (a ChangeRecord reaches the store and every
+subscriber; the engine forgets the student), and what the store holds about it is
+purged in the same transaction; the badge's next reading is dropped by the gate. A new
+grant is admitted the same way. Badges with attendance consent but no safety consent
+are the rules' quiet tags: tracked for attendance, no alert raised about them (their
+stored alerts are purged when they become quiet).
 
 At start-up the gate (built from the roster) is brought in line with the registry
 without records: the engine has processed nothing yet. An empty registry is first
@@ -46,6 +47,8 @@ class ConsentWatch:
         self.conn = conn
         self.hub = hub
         self.engine_now = engine_now
+        self._version: int | None = None  # the registry's data_version at the last poll
+        self._next_change: float | None = None
 
     def _audit(self, wall: float, action: str, subject: str, detail: str) -> None:
         audit.append(
@@ -91,8 +94,24 @@ class ConsentWatch:
                 consent.purge_alerts(self.conn, tag)
         checkpoint(self.conn)  # the purged bytes leave the WAL too
 
+    def _changed(self, wall: float) -> bool:
+        """Whether the registry may differ from the gate: written since, or a time passed."""
+        # Reading every active consent on each poll blocks the event loop for milliseconds
+        # at a school's size. The registry is written by other processes (`sts consent`),
+        # which SQLite's data_version reveals, and otherwise changes only when a grant
+        # starts or expires.
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        due = self._next_change is not None and wall >= self._next_change
+        if version == self._version and not due:
+            return False
+        self._version = version
+        self._next_change = consent.next_change_at(self.conn, wall)
+        return True
+
     def poll(self, wall: float) -> int:
         """Apply the registry's changes since the last poll; how many badges changed."""
+        if not self._changed(wall):
+            return 0
         active = consent.processed_tags(self.conn, wall)
         current = self._gate_tags()
         gone, new = sorted(current - active), sorted(active - current)

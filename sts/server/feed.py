@@ -15,7 +15,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from engine.engine import EngineOutput
 from engine.records import ChangeKind, change_record_dict
 from store import feed_log
 from sts.server.metrics import Metrics
-from transports.feed_protocol import Meta, View, encode, meta_of
+from transports.feed_protocol import Meta, Subscription, View, encode, meta_of
 from transports.json_codec import dumps, encode_event, encode_record, event_record
 
 _CONSENT_KINDS = (ChangeKind.CONSENT_GRANTED, ChangeKind.CONSENT_WITHDRAWN)
@@ -42,6 +42,8 @@ class Durable:
     seq: int
     message: dict[str, Any]
     meta: Meta
+    published_at: float = 0.0  # monotonic time handed to the writers (0: read from the store)
+    arrived_at: float = 0.0  # wall time the oldest frame behind it arrived (0: not from one)
     _frames: dict[tuple[bool, bool], bytes | str] = field(default_factory=dict)
 
     @classmethod
@@ -57,6 +59,16 @@ class Durable:
         if out is None:
             out = self._frames[key] = encode(view.redact(self.message), binary)
         return out
+
+
+class Outgoing(NamedTuple):
+    """A frame for one client's writer, and what to count when it is sent."""
+
+    frame: bytes | str
+    kind: str  # the message type (or "control")
+    rows: int = 0  # position rows in it
+    published_at: float = 0.0  # monotonic time it was handed over (0: not a live message)
+    arrived_at: float = 0.0  # wall time the oldest gateway frame behind it arrived (0: none)
 
 
 def newest_per_tag(batch: PositionBatch) -> PositionBatch:
@@ -113,6 +125,9 @@ class Feed:
         ] = []  # called per stored message (webhooks, when they come)
         _, self.last_seq = feed_log.bounds(conn)
         self.training = False  # every message says "training": true (sts/server/training.py)
+        # Runs a callback once the writers woken now have had their turn (the server
+        # gives loop.call_soon); None: at once.
+        self.after_writers: Callable[[Callable[[], None]], object] | None = None
 
     # ---- the sink -------------------------------------------------------------------------
 
@@ -150,14 +165,15 @@ class Feed:
     def _store(self, message: dict[str, Any], tag: str) -> int | None:
         if self.training:
             message["training"] = True
-        clean = json.loads(dumps(message))
+        body = dumps(message)
+        clean = json.loads(body)  # what every client gets: the stored body's values
         seq = feed_log.append(
             self.conn,
             at=time.time(),
             kind=str(message["type"]),
             uid=str(message.get("change") or message["id"]),
             tag=tag,
-            body=dumps(clean),
+            body=body,
         )
         if seq is not None:  # None: already stored (a replay after a restart)
             clean["seq"] = seq
@@ -172,23 +188,45 @@ class Feed:
         self.pending.clear()
         self.positions = None
 
-    def publish(self) -> int:
-        """Hand the committed messages and the tick's positions to every client."""
+    def publish(self, arrived_at: float = 0.0) -> int:
+        """Hand the committed messages and the tick's positions to every client.
+
+        `arrived_at`: wall time the oldest gateway frame behind them arrived (metrics)."""
         pending, self.pending = self.pending, []
+        now = time.monotonic()
         for durable in pending:
+            durable.published_at, durable.arrived_at = now, arrived_at
             for listener in self.listeners:
                 listener(durable)
-        for client in list(self.clients):
-            client.offer(pending)
+        if pending:
+            self._offer(pending)
         positions, self.positions = self.positions, None
-        if positions is not None:
-            self._publish_positions(positions)
+        if positions is not None and pending and self.after_writers is not None:
+            # Every client's alerts and events go out before anyone's positions frame:
+            # otherwise the last client's alert waits for the others' positions sends.
+            self.after_writers(lambda: self._publish_positions(positions, arrived_at))
+        elif positions is not None:
+            self._publish_positions(positions, arrived_at)
         depth = max((c.queue_depth for c in self.clients), default=0)
         self.metrics.queue_depth.set(depth)
         return len(pending)
 
-    def _publish_positions(self, positions: PositionFrame) -> None:
+    def _offer(self, pending: list[Durable]) -> None:
+        """Each subscription's messages, chosen once and handed to each of its clients."""
+        chosen: dict[Subscription, list[Durable]] = {}
+        last_seq = pending[-1].seq
+        for client in list(self.clients):
+            sub = client.subscription
+            if sub is None:
+                continue
+            wanted = chosen.get(sub)
+            if wanted is None:
+                wanted = chosen[sub] = [d for d in pending if sub.wants(d.meta, self.group_of)]
+            client.offer(wanted, last_seq)
+
+    def _publish_positions(self, positions: PositionFrame, arrived_at: float) -> None:
         cache: dict[tuple[Any, ...], tuple[bytes | str, int]] = {}
+        now = time.monotonic()
         groups = np.array([self.group_of.get(t, "") for t in positions.tag_ids], dtype=object)
         for client in list(self.clients):
             sub = client.subscription
@@ -200,7 +238,7 @@ class Feed:
                 cache[key] = self._positions_frame(positions, groups, key, client.binary)
             frame, rows = cache[key]
             if rows:
-                client.offer_positions(frame, rows)
+                client.offer_positions(Outgoing(frame, "positions", rows, now, arrived_at))
 
     def _positions_frame(
         self, positions: PositionFrame, groups: Any, key: tuple[Any, ...], binary: bool

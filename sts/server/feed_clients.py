@@ -22,7 +22,7 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from sts.server.feed import Durable, Feed
+from sts.server.feed import Durable, Feed, Outgoing
 from transports.feed_protocol import CloseCode, Subscription, View, encode
 
 log = logging.getLogger("sts.serve.feed")
@@ -55,7 +55,7 @@ class FeedClient:
         self.catching_up = False
         self._queue: deque[Durable] = deque()
         self._control: deque[bytes | str] = deque()
-        self._positions: tuple[bytes | str, int] | None = None
+        self._positions: Outgoing | None = None
         self._wake = asyncio.Event()
         self.sending_since: float | None = None  # monotonic time the current send began
         self.last_sent = time.monotonic()
@@ -78,17 +78,13 @@ class FeedClient:
         self.catching_up = after_seq < self.feed.last_seq
         self._wake.set()
 
-    def offer(self, messages: Sequence[Durable]) -> None:
-        """Newly committed messages: queued when live and wanted."""
-        sub = self.subscription
-        if sub is None or self.catching_up or self.closing:
+    def offer(self, wanted: Sequence[Durable], last_seq: int) -> None:
+        """Newly committed messages up to `last_seq`, those this subscription wants: queued
+        when live (the ones after the cursor)."""
+        if self.subscription is None or self.catching_up or self.closing:
             return
-        for durable in messages:
-            if durable.seq <= self.cursor:
-                continue
-            if sub.wants(durable.meta, self.feed.group_of):
-                self._queue.append(durable)
-            self.cursor = durable.seq
+        self._queue.extend(d for d in wanted if d.seq > self.cursor)
+        self.cursor = max(self.cursor, last_seq)
         if len(self._queue) > self.max_queue:
             # Too far behind to hold in memory: read from the store from the last one sent.
             self.cursor = self._queue[0].seq - 1
@@ -96,9 +92,9 @@ class FeedClient:
             self.catching_up = True
         self._wake.set()
 
-    def offer_positions(self, frame: bytes | str, rows: int) -> None:
+    def offer_positions(self, positions: Outgoing) -> None:
         """The newest positions frame for this client (replaces one not yet sent)."""
-        self._positions = (frame, rows)
+        self._positions = positions
         self._wake.set()
 
     def send_control(self, message: dict[str, Any]) -> None:
@@ -122,17 +118,18 @@ class FeedClient:
         if len(page) < PAGE:
             self.catching_up = False  # caught up; nothing can be published before we return
 
-    def _next(self) -> tuple[bytes | str, str, int] | None:
+    def _next(self) -> Outgoing | None:
         if self._control:
-            return self._control.popleft(), "control", 0
+            return Outgoing(self._control.popleft(), "control")
         if not self._queue and self.catching_up:
             self._catch_up()
         if self._queue:
             durable = self._queue.popleft()
-            return durable.frame(self.view, self.binary), str(durable.message["type"]), 0
+            frame, kind = durable.frame(self.view, self.binary), str(durable.message["type"])
+            return Outgoing(frame, kind, 0, durable.published_at, durable.arrived_at)
         if self._positions is not None:
-            (frame, rows), self._positions = self._positions, None
-            return frame, "positions", rows
+            positions, self._positions = self._positions, None
+            return positions
         return None
 
     async def run_writer(self) -> None:
@@ -145,14 +142,18 @@ class FeedClient:
                     self._wake.clear()
                     await self._wake.wait()
                     continue
-                frame, kind, rows = item
                 self.sending_since = time.monotonic()
-                await self.ws.send(frame)
+                await self.ws.send(item.frame)
                 self.sending_since = None
                 self.last_sent = time.monotonic()
-                metrics.messages_sent.labels(kind).inc()
-                if rows:
-                    metrics.position_updates.inc(rows)
+                sent = metrics.sent(item.kind)
+                sent.messages.inc()
+                if item.rows:
+                    metrics.position_updates.inc(item.rows)
+                if item.published_at:
+                    sent.publish_to_socket.observe(self.last_sent - item.published_at)
+                if item.arrived_at:
+                    sent.arrival_to_socket.observe(time.time() - item.arrived_at)
         except ConnectionClosed:
             pass
 

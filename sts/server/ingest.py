@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.batches import ReadingBatch
-from transports.ingest_codec import DecodedFrame, encode_columns
+from transports.ingest_codec import Coded, DecodedFrame, encode_coded_columns
 
 if TYPE_CHECKING:
     from engine.consent import ConsentGate
@@ -127,11 +127,12 @@ class IngestDesk:
         )
         t, tag, rdr, rs = frame.t[keep], tag_lut[frame.tag[keep]], reader[keep], rssi[keep]
         self.accepted[gateway] += int(keep.sum())
-        journal = encode_columns(
+        # The journal's tables name only the rows kept: no tag without consent is stored.
+        journal = encode_coded_columns(
             frame.frame_id,
             t,
-            [self._tag_ids[c] for c in tag.tolist()],
-            [self.reader_ids[c] for c in rdr.tolist()],
+            Coded(frame.tag[keep], frame.tag_ids).only_used(),
+            Coded(rdr, self.reader_ids).only_used(),
             rs,
         )
         pending = _Pending(gateway, 0, t, tag, rdr, rs)

@@ -86,6 +86,8 @@ class TickLoop:
         wall = self.last_tick_wall = time.time()
         engine = self.hub.engine
         tick_input = self.desk.take(self.clock.floor(engine.clock))
+        if tick_input is not None and tick_input.arrived_at:
+            self.metrics.arrival_to_engine.observe(max(0.0, wall - tick_input.arrived_at))
         try:
             with transaction(self.conn):
                 out = self._run(tick_input, wall)
@@ -99,7 +101,7 @@ class TickLoop:
                 with transaction(self.conn):
                     ingest_journal.mark_processed(self.conn, tick_input.journal_id)
             out = None
-        sent = self.feed.publish()
+        sent = self.feed.publish(tick_input.arrived_at if tick_input is not None else 0.0)
         if out is not None:
             for reason, n in out.rejected.items():
                 if n:

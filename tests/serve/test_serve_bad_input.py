@@ -175,6 +175,25 @@ def test_bad_sign_ins_and_bad_messages_on_the_feed(server: ServerProcess) -> Non
         assert m[f'sts_frames_rejected_total{{code="{code}",endpoint="/feed"}}'] >= 1
 
 
+def test_frames_go_uncompressed_even_to_a_client_that_offers_deflate(
+    server: ServerProcess,
+) -> None:
+    """Encoded once, sent as is: per-connection compression would encode every frame again."""
+    good = issue(server.data, "safety", "Deflate")
+
+    async def run() -> None:
+        ticket = await post_ticket(server.url, good)
+        async with websockets.connect(
+            server.ws_url + "/feed", subprotocols=["sts.v1.json"], compression="deflate"
+        ) as ws:
+            assert "permessage-deflate" in str(ws.request.headers["Sec-WebSocket-Extensions"])
+            assert "Sec-WebSocket-Extensions" not in ws.response.headers
+            await ws.send(json.dumps({"type": "auth", "ticket": ticket}))
+            assert json.loads(await ws.recv())["type"] == "welcome"
+
+    asyncio.run(run())
+
+
 def test_a_revoked_token_closes_its_sockets(server: ServerProcess) -> None:
     token = issue(server.data, "safety", "Leaver")
 
