@@ -139,12 +139,13 @@ def test_server_start_seeds_from_the_roster_and_follows_the_registry(tmp_path: P
     granted = {e.tag for e in site.roster.entries if e.consent}
     assert {t for t in hub.engine.gate.tags if t} == granted
     assert seen == []  # start-up alignment is silent: nothing was processed yet
-    consent.withdraw(conn, "NF-1001", "safety", 1001.0)  # attendance consent remains
+    other = open_store(tmp_path)  # `sts consent` writes from another process
+    consent.withdraw(other, "NF-1001", "safety", 1001.0)  # attendance consent remains
     assert watch.poll(1001.5) == 1 and seen == []
     assert hub.engine.gate.student("badge-0001") is not None
     assert "badge-0001" in hub.engine.rules.quiet_tags  # type: ignore[union-attr]
-    consent.withdraw(conn, "NF-1001", "attendance", 1001.7)
-    consent.grant(conn, student_id="NF-X", tag="badge-new", scope="safety", granted_at=0.0)
+    consent.withdraw(other, "NF-1001", "attendance", 1001.7)
+    consent.grant(other, student_id="NF-X", tag="badge-new", scope="safety", granted_at=0.0)
     assert watch.poll(1002.0) == 2
     assert hub.engine.gate.student("badge-0001") is None
     assert hub.engine.gate.student("badge-new") is not None
