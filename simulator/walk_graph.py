@@ -4,8 +4,9 @@ Nodes are *ports*: the midpoint of every door or exit, the midpoint of the share
 of two open zones that touch without a door (a path meeting a yard), the centre of a
 zone nested in another open zone (a muster point on the sports field), and one port per
 level of every stairwell or lift stacked over another. Inside a zone people walk in
-straight lines between its ports; rooms are convex enough for that on the plans we
-have, and the error is a short cut across a corner.
+straight lines between its ports; in a zone that is not convex (an L-shaped corridor)
+only where the line stays inside it, turning at a waypoint 1.5 m inside each inward
+corner, so nobody walks through the rooms beside a corridor's bend.
 
 Every port that is a real door or a stairwell is a *passage* with a capacity: people
 pass at most `flow x width` per second (doors 1.3 persons/s/m, stairs 1.0, the
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from shapely.geometry import Point, Polygon
+from shapely.geometry import LineString, Point, Polygon
 
 from geometry.errors import InputError
 from geometry.model import Floorplan, Opening, Zone, ZoneKind
@@ -119,15 +120,72 @@ class WalkGraph:
             self._add_opening(opening)
         self._add_open_edges()
         self._add_stairs()
-        for zone, ports in enumerate(
-            self._zone_ports
-        ):  # inside a zone every port reaches every other
-            for a, b in itertools.combinations(ports, 2):
-                d = float(
-                    np.hypot(self.ports[a].x - self.ports[b].x, self.ports[a].y - self.ports[b].y)
-                )
-                self._edges[a].append((b, d, zone))
-                self._edges[b].append((a, d, zone))
+        for zone in range(len(self.zones)):
+            self._add_corners(zone)
+        for zone in range(len(self.zones)):
+            self._join_inside(zone)
+
+    def _join_inside(self, zone: int) -> None:
+        """Edges between the ports of one zone: every pair in a convex zone; in another,
+        the pairs a straight walk joins without leaving it (via the corner waypoints), and
+        a straight edge where that leaves a pair apart (a shape the corners do not route)."""
+        polygon = self.zones[zone].polygon
+        convex = polygon.convex_hull.area - polygon.area < 1e-6
+        inside = polygon.buffer(0.05)
+        ports = self._zone_ports[zone]
+        group = {p: p for p in ports}  # union-find over the pairs joined inside
+
+        def root(p: int) -> int:
+            while group[p] != p:
+                p = group[p]
+            return p
+
+        apart = []
+        for a, b in itertools.combinations(ports, 2):
+            pa, pb = self.ports[a], self.ports[b]
+            if convex or inside.covers(LineString([(pa.x, pa.y), (pb.x, pb.y)])):
+                self._join(a, b, zone)
+                group[root(a)] = root(b)
+            else:
+                apart.append((a, b))
+        for a, b in apart:
+            if root(a) != root(b):
+                self._join(a, b, zone)
+                group[root(a)] = root(b)
+
+    def _join(self, a: int, b: int, zone: int) -> None:
+        pa, pb = self.ports[a], self.ports[b]
+        metres = float(np.hypot(pa.x - pb.x, pa.y - pb.y))
+        self._edges[a].append((b, metres, zone))
+        self._edges[b].append((a, metres, zone))
+
+    def _add_corners(self, zone: int) -> None:
+        """A waypoint 1.5 m inside each inward corner of a non-convex zone with square
+        corners (an L-shaped corridor), so a walk through the zone turns the corner
+        instead of cutting through the rooms beside it."""
+        z = self.zones[zone]
+        polygon = z.polygon
+        if polygon.convex_hull.area - polygon.area < 1e-6:
+            return
+        placed: set[tuple[float, float]] = set()
+        for vx, vy in list(polygon.exterior.coords)[:-1]:
+            # An inward corner of a square-cornered shape: exactly one of the four
+            # diagonal neighbours lies outside the zone.
+            outside = [
+                (dx, dy)
+                for dx in (-1, 1)
+                for dy in (-1, 1)
+                if not polygon.contains(Point(vx + 0.1 * dx, vy + 0.1 * dy))
+            ]
+            if len(outside) != 1:
+                continue
+            dx, dy = outside[0]
+            spot = (round(vx - 1.5 * dx, 2), round(vy - 1.5 * dy, 2))
+            if spot in placed or not polygon.contains(Point(*spot)):
+                continue
+            placed.add(spot)
+            port = Port(f"{z.id}@corner{len(placed)}", self._level(z.level), *spot, (zone,))
+            self._add_port(port)
 
     def _add_opening(self, opening: Opening) -> None:
         zones = [self.zone_number[z] for z in opening.zones if z in self.zone_number]
@@ -220,6 +278,16 @@ class WalkGraph:
         return max(min(x1 - x0, y1 - y0) / 2.0, 1.0)  # two flights side by side
 
     # ---- queries -----------------------------------------------------------------------------
+
+    def walks_inside(self) -> list[tuple[int, Port, Port]]:
+        """Every straight walk inside one zone the graph allows (stairs between levels
+        are not walks): (zone, from, to)."""
+        return [
+            (zone, self.ports[a], self.ports[b])
+            for a, edges in self._edges.items()
+            for b, _metres, zone in edges
+            if a < b and zone >= 0 and self.ports[a].level == self.ports[b].level
+        ]
 
     def zone_level(self, zone: int) -> int:
         """The level number of a walkable zone."""

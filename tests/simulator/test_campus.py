@@ -235,6 +235,20 @@ def test_nobody_walks_through_a_restricted_or_staff_only_zone_on_the_way_elsewhe
     )
 
 
+@pytest.mark.parametrize("campus", [NORTHFIELD, ROOT / "tests" / "data" / "imdf" / "mini-school"])
+def test_every_walk_inside_a_zone_stays_inside_it(campus):
+    from shapely.geometry import LineString
+
+    from sts.floorplan_io import load_floorplan
+
+    graph = WalkGraph(load_floorplan(campus).floorplan)
+    walks = graph.walks_inside()
+    assert walks
+    for zone, a, b in walks:
+        polygon = graph.zones[zone].polygon.buffer(0.05)
+        assert polygon.covers(LineString([(a.x, a.y), (b.x, b.y)])), (graph.zones[zone].id, a, b)
+
+
 def test_radio_overrides_take_negative_levels_and_whole_numbers(tmp_path):
     body = (
         "[radio]\nrssi_1m = -61\nsensitivity_dbm = -95\ncandidates = 8\n"
