@@ -1,14 +1,15 @@
-"""Engine at live shapes: the time of each 1 s tick of `Engine.process` on Northfield.
+"""Engine at live shapes: the time of each tick of `Engine.process` on Northfield.
 
 Run: .venv/bin/python benchmarks/engine_ticks.py [--badges 40 1000 10000]
-     [--seconds 600 300 120] [--load idle busy] [--sensitivity -80]
+     [--seconds 600 300 120] [--load idle busy] [--sensitivity -80] [--tick 1.0]
 
 The engine is built as `sts track` builds it (floorplans/northfield: its rules and
 timetable, a roster of N consented badges whose groups cycle through the real roster's),
 at 09:00 on the demo Monday, so the timetabled rules are live. 90% of the badges sit at
 a random point of a classroom, 10% walk between classrooms through the plan's doors and
 stairs; the plain path-loss radio of `simulator.scripted_walks` (4 dB noise) hears each
-advertisement (1 Hz) on about 8 readers. The readings are cut into 1 s ticks and each
+advertisement (1 Hz) on about 8 readers. The readings are cut into ticks of `--tick`
+seconds (1 s; a server's gateway frames come every 0.1 s) and each
 `Engine.process` call is timed alone (readings generation is not); the first
 `--warm` ticks (the first fixes, the rules' first look) are left out. Per tick: p50, p99
 and max, the median time of its two big stages (the Locator, the zone state machine;
@@ -135,9 +136,9 @@ def live_readings(
     return hear(truth, fp, model, seed=seed + 1)
 
 
-def ticks(batch: ReadingBatch) -> list[ReadingBatch]:
-    """The batch cut into whole seconds of data time."""
-    k = np.floor(batch.t).astype(np.int64)
+def ticks(batch: ReadingBatch, tick_s: float = 1.0) -> list[ReadingBatch]:
+    """The batch cut into whole ticks of data time."""
+    k = np.floor(batch.t / tick_s).astype(np.int64)
     cuts = np.flatnonzero(np.diff(k)) + 1
     edges = np.concatenate(([0], cuts, [len(batch)]))
     return [batch.take(np.arange(a, b)) for a, b in itertools.pairwise(edges)]
@@ -229,6 +230,7 @@ def main() -> None:
     ap.add_argument("--load", nargs="+", choices=("idle", "busy"), default=["idle", "busy"])
     ap.add_argument("--warm", type=int, default=10)
     ap.add_argument("--sensitivity", type=float, default=SENSITIVITY_DBM)
+    ap.add_argument("--tick", type=float, default=1.0, help="seconds of readings per call")
     args = ap.parse_args()
     seconds = args.seconds + [args.seconds[-1]] * (len(args.badges) - len(args.seconds))
     split = " ".join(f"{name + ' p50':>8}" for name, _, _ in STAGES) + f" {'cpu p99':>8}"
@@ -239,7 +241,7 @@ def main() -> None:
     for n, secs in zip(args.badges, seconds, strict=False):
         site = live_site(n)
         batch = live_readings(site, secs, sensitivity=args.sensitivity)
-        parts = ticks(batch)
+        parts = ticks(batch, args.tick)
         del batch
         for load in args.load:
             with busy_core(load == "busy"):
