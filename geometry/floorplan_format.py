@@ -613,6 +613,14 @@ def dump_floorplan(fp: Floorplan) -> dict[str, Any]:
                 },
             }
         )
+    levels = [{"id": lv.id, "ordinal": lv.ordinal, "name": lv.name} for lv in fp.levels]
+    return floorplan_document(site, levels, features)
+
+
+def floorplan_document(
+    site: dict[str, Any], levels: list[dict[str, Any]], features: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The project GeoJSON envelope (crs local) around a plan's site, levels and features."""
     return {
         "type": "FeatureCollection",
         "sts": {
@@ -620,7 +628,7 @@ def dump_floorplan(fp: Floorplan) -> dict[str, Any]:
             "version": FORMAT_VERSION,
             "crs": "local",
             "site": site,
-            "levels": [{"id": lv.id, "ordinal": lv.ordinal, "name": lv.name} for lv in fp.levels],
+            "levels": levels,
         },
         "features": features,
     }

@@ -17,6 +17,8 @@ from pathlib import Path
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box, mapping
 
+from geometry.floorplan_format import floorplan_document
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "tests" / "data" / "kolakowski-flat"
 LEVEL = "L0"
@@ -90,17 +92,11 @@ def build() -> dict[str, object]:
                 },
             }
         )
-    return {
-        "type": "FeatureCollection",
-        "sts": {
-            "format": "sts-floorplan",
-            "version": 1,
-            "crs": "local",
-            "site": {"id": "kolakowski", "name": "Kolakowski flat (BLE RSS, Warsaw)"},
-            "levels": [{"id": LEVEL, "ordinal": 0, "name": "Flat"}],
-        },
-        "features": features,
-    }
+    return floorplan_document(
+        {"id": "kolakowski", "name": "Kolakowski flat (BLE RSS, Warsaw)"},
+        [{"id": LEVEL, "ordinal": 0, "name": "Flat"}],
+        features,
+    )
 
 
 def main() -> None:

@@ -22,6 +22,8 @@ from pathlib import Path
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box, mapping
 
+from geometry.floorplan_format import floorplan_document
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "tests" / "data" / "tetam-ble"
 LEVEL = "L0"
@@ -138,17 +140,11 @@ def build() -> dict[str, object]:
                 "properties": {"feature_type": "reader", "level": LEVEL, "z": z, "name": alias},
             }
         )
-    return {
-        "type": "FeatureCollection",
-        "sts": {
-            "format": "sts-floorplan",
-            "version": 1,
-            "crs": "local",
-            "site": {"id": "tetam", "name": "TETAM BLE test area (Bogazici University)"},
-            "levels": [{"id": LEVEL, "ordinal": 0, "name": "Ground floor"}],
-        },
-        "features": features,
-    }
+    return floorplan_document(
+        {"id": "tetam", "name": "TETAM BLE test area (Bogazici University)"},
+        [{"id": LEVEL, "ordinal": 0, "name": "Ground floor"}],
+        features,
+    )
 
 
 def main() -> None:
