@@ -130,7 +130,7 @@ class WalkGraph:
         the pairs a straight walk joins without leaving it (via the corner waypoints), and
         a straight edge where that leaves a pair apart (a shape the corners do not route)."""
         polygon = self.zones[zone].polygon
-        convex = polygon.convex_hull.area - polygon.area < 1e-6
+        convex = _convex(polygon)
         inside = polygon.buffer(0.05)
         ports = self._zone_ports[zone]
         group = {p: p for p in ports}  # union-find over the pairs joined inside
@@ -165,7 +165,7 @@ class WalkGraph:
         instead of cutting through the rooms beside it."""
         z = self.zones[zone]
         polygon = z.polygon
-        if polygon.convex_hull.area - polygon.area < 1e-6:
+        if _convex(polygon):
             return
         placed: set[tuple[float, float]] = set()
         for vx, vy in list(polygon.exterior.coords)[:-1]:
@@ -416,3 +416,8 @@ class WalkGraph:
         ]
         points.append(self.centre(goal))
         return float(sum(np.hypot(b[0] - a[0], b[1] - a[1]) for a, b in itertools.pairwise(points)))
+
+
+def _convex(polygon: Polygon) -> bool:
+    """Whether a zone is convex: a straight walk between two of its points stays in it."""
+    return bool(polygon.convex_hull.area - polygon.area < 1e-6)
