@@ -86,6 +86,11 @@ class PositionFrame:
     tag_ids: tuple[str, ...]
     level_ids: tuple[str, ...]
 
+    def groups(self, group_of: Mapping[str, str]) -> Any:
+        """Each fix's group ("" when none), for the fixes of this tick only."""
+        tags = self.tag_ids
+        return np.array([group_of.get(tags[i], "") for i in self.batch.tag.tolist()], object)
+
     def rows(self, mask: Any) -> dict[str, Any]:
         """The selected rows as columns (positions message body, without type/seq)."""
         b = self.batch.take(mask)
@@ -227,7 +232,7 @@ class Feed:
     def _publish_positions(self, positions: PositionFrame, arrived_at: float) -> None:
         cache: dict[tuple[Any, ...], tuple[bytes | str, int]] = {}
         now = time.monotonic()
-        groups = np.array([self.group_of.get(t, "") for t in positions.tag_ids], dtype=object)
+        groups: Any = None  # each fix's group, looked up once when a view filters by group
         for client in list(self.clients):
             sub = client.subscription
             if sub is None or not sub.wants(Meta("positions"), self.group_of):
@@ -235,6 +240,8 @@ class Feed:
             view, f = sub.view, sub.filters
             key = (view.role == "teacher", view.groups, f.levels, f.groups, client.binary)
             if key not in cache:
+                if groups is None and (key[0] or key[3]):
+                    groups = positions.groups(self.group_of)
                 cache[key] = self._positions_frame(positions, groups, key, client.binary)
             frame, rows = cache[key]
             if rows:
@@ -246,11 +253,10 @@ class Feed:
         teacher, teacher_groups, levels, wanted_groups, _ = key
         b = positions.batch
         mask = np.ones(len(b), bool)
-        row_groups = groups[b.tag] if len(b) else np.empty(0, object)
         if teacher:
-            mask &= np.isin(row_groups, list(teacher_groups))
+            mask &= np.isin(groups, list(teacher_groups))
         if wanted_groups:
-            mask &= np.isin(row_groups, list(wanted_groups))
+            mask &= np.isin(groups, list(wanted_groups))
         if levels:
             level_codes = [i for i, lv in enumerate(self.level_ids) if lv in levels]
             mask &= np.isin(b.level, level_codes)

@@ -7,6 +7,12 @@ Positions are a single slot, replaced every tick: a slow client gets the newest 
 never a backlog. When the queue passes `max_queue` the client goes back to catching
 up (the messages are in the store: nothing is dropped); when its socket has stayed
 full for `slow_after_s` it is closed with TOO_SLOW and resumes after reconnecting.
+
+What is handed over is written to the socket at once, in the publisher's own call,
+while the socket takes it (its buffer under the library's high-water mark) and nothing
+is ahead of it: an alert reaches the hundredth client without a hundred task switches.
+The writer task takes over when the socket is full (it waits for it to drain, which is
+what the slow-client check times) and when the client catches up from the store.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from sts.server.feed import Durable, Feed, Outgoing
 from transports.feed_protocol import CloseCode, Subscription, View, encode
@@ -62,6 +69,7 @@ class FeedClient:
         self.last_heard = time.monotonic()
         self.closing = False
         self.writer: asyncio.Task[None] | None = None
+        self._waiting_on_socket = False  # the writer is in a send that waits for a drain
 
     @property
     def queue_depth(self) -> int:
@@ -90,12 +98,12 @@ class FeedClient:
             self.cursor = self._queue[0].seq - 1
             self._queue.clear()
             self.catching_up = True
-        self._wake.set()
+        self._hand_over()
 
     def offer_positions(self, positions: Outgoing) -> None:
         """The newest positions frame for this client (replaces one not yet sent)."""
         self._positions = positions
-        self._wake.set()
+        self._hand_over()
 
     def send_control(self, message: dict[str, Any]) -> None:
         """A live message (welcome, done, error, lost, heartbeat) ahead of the queue."""
@@ -103,7 +111,7 @@ class FeedClient:
         if self.feed.training:
             message["training"] = True
         self._control.append(encode(message, self.binary))
-        self._wake.set()
+        self._hand_over()
 
     # ---- the writer -----------------------------------------------------------------------
 
@@ -118,10 +126,12 @@ class FeedClient:
         if len(page) < PAGE:
             self.catching_up = False  # caught up; nothing can be published before we return
 
-    def _next(self) -> Outgoing | None:
+    def _next(self, *, read_store: bool = True) -> Outgoing | None:
         if self._control:
             return Outgoing(self._control.popleft(), "control")
         if not self._queue and self.catching_up:
+            if not read_store:
+                return None
             self._catch_up()
         if self._queue:
             durable = self._queue.popleft()
@@ -132,9 +142,49 @@ class FeedClient:
             return positions
         return None
 
+    def _socket_takes(self) -> bool:
+        """Whether a frame can be written now without waiting (nothing ahead, room)."""
+        ws = self.ws
+        return (
+            self.writer is not None
+            and not self.closing
+            and not self._waiting_on_socket
+            and not ws.paused
+            and ws.protocol.state is State.OPEN
+        )
+
+    def _hand_over(self) -> None:
+        """Write what is ready while the socket takes it; the writer task does the rest."""
+        while self._socket_takes():
+            item = self._next(read_store=False)
+            if item is None:
+                return
+            self._write(item)
+        self._wake.set()
+
+    def _write(self, item: Outgoing) -> None:
+        """One frame into the socket's buffer, now (the library's own framing)."""
+        data = item.frame.encode() if isinstance(item.frame, str) else item.frame
+        if self.binary:
+            self.ws.protocol.send_binary(data)
+        else:
+            self.ws.protocol.send_text(data)
+        self.ws.send_data()
+        self._sent(item)
+
+    def _sent(self, item: Outgoing) -> None:
+        self.last_sent = time.monotonic()
+        sent = self.feed.metrics.sent(item.kind)
+        sent.messages.inc()
+        if item.rows:
+            self.feed.metrics.position_updates.inc(item.rows)
+        if item.published_at:
+            sent.publish_to_socket.observe(self.last_sent - item.published_at)
+        if item.arrived_at:
+            sent.arrival_to_socket.observe(time.time() - item.arrived_at)
+
     async def run_writer(self) -> None:
         """Send whatever is ready, in order, until the connection closes."""
-        metrics = self.feed.metrics
         try:
             while not self.closing:
                 item = self._next()
@@ -142,18 +192,18 @@ class FeedClient:
                     self._wake.clear()
                     await self._wake.wait()
                     continue
+                if self._socket_takes():
+                    self._write(item)
+                    continue
+                # The socket is full (or closing): send() waits for it to drain, or raises.
                 self.sending_since = time.monotonic()
-                await self.ws.send(item.frame)
+                self._waiting_on_socket = True
+                try:
+                    await self.ws.send(item.frame, text=not self.binary)
+                finally:
+                    self._waiting_on_socket = False
                 self.sending_since = None
-                self.last_sent = time.monotonic()
-                sent = metrics.sent(item.kind)
-                sent.messages.inc()
-                if item.rows:
-                    metrics.position_updates.inc(item.rows)
-                if item.published_at:
-                    sent.publish_to_socket.observe(self.last_sent - item.published_at)
-                if item.arrived_at:
-                    sent.arrival_to_socket.observe(time.time() - item.arrived_at)
+                self._sent(item)
         except ConnectionClosed:
             pass
 
