@@ -71,6 +71,13 @@ class Outgoing(NamedTuple):
     arrived_at: float = 0.0  # wall time the oldest gateway frame behind it arrived (0: none)
 
 
+def event_body(line: str, uid: str, training: bool) -> str:
+    """An event message's stored JSON, `dumps(message)`, built around the event's own line
+    (json_codec.encode_event): the record is not cleaned and encoded a second time."""
+    flag = ',"training":true' if training else ""
+    return f'{{"event":{line},"id":"{uid}"{flag},"type":"event"}}'
+
+
 def newest_per_tag(batch: PositionBatch) -> PositionBatch:
     """One fix per tag, its newest (latest wins within a tick)."""
     order = np.lexsort((batch.t, batch.tag))[::-1]
@@ -140,9 +147,10 @@ class Feed:
         """Store this output's durable messages (inside the caller's transaction)."""
         for event in out.events:
             line = encode_event(event)
-            message = {"type": "event", "id": _uid("ev", line), "event": event_record(event)}
-            self._store(message, event.tag)
-            self.metrics.events.labels(event.kind.value).inc()
+            uid = _uid("ev", line)
+            message = {"type": "event", "id": uid, "event": event_record(event)}
+            self._store(message, event.tag, event_body(line, uid, self.training))
+            self.metrics.event(event.kind.value).inc()
         for alert in out.alerts:
             record = alert_record(alert)
             self.alert_tag[alert.id] = alert.tag
@@ -167,10 +175,11 @@ class Feed:
     def close(self) -> None:
         """Nothing to finish: every message is stored as it is written."""
 
-    def _store(self, message: dict[str, Any], tag: str) -> int | None:
+    def _store(self, message: dict[str, Any], tag: str, body: str = "") -> int | None:
+        """Append one message (`body`: its `dumps`, when the caller has it already)."""
         if self.training:
             message["training"] = True
-        body = dumps(message)
+        body = body or dumps(message)
         clean = json.loads(body)  # what every client gets: the stored body's values
         seq = feed_log.append(
             self.conn,
