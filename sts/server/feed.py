@@ -31,6 +31,12 @@ from transports.json_codec import dumps, encode_event, encode_record, event_reco
 _CONSENT_KINDS = (ChangeKind.CONSENT_GRANTED, ChangeKind.CONSENT_WITHDRAWN)
 
 
+#: Clients handed a tick's positions per turn of the event loop: the frames are written
+#: to idle sockets as they are handed over, so a gateway frame arriving meanwhile waits
+#: for one group of writes, not for a whole site's positions to every client.
+POSITIONS_PER_TURN = 16
+
+
 def _uid(prefix: str, text: str) -> str:
     return f"{prefix}-{hashlib.blake2b(text.encode(), digest_size=10).hexdigest()}"
 
@@ -140,6 +146,7 @@ class Feed:
         # Runs a callback once the writers woken now have had their turn (the server
         # gives loop.call_soon); None: at once.
         self.after_writers: Callable[[Callable[[], None]], object] | None = None
+        self._positions_turn = 0  # counts positions hand-overs (a newer one stops an older)
 
     # ---- the sink -------------------------------------------------------------------------
 
@@ -239,9 +246,28 @@ class Feed:
             client.offer(wanted, last_seq)
 
     def _publish_positions(self, positions: PositionFrame, arrived_at: float) -> None:
+        self._positions_turn += 1
+        self._hand_positions(self._positions_for(positions, arrived_at), self._positions_turn)
+
+    def _hand_positions(self, handed: list[tuple[Any, Outgoing]], turn: int) -> None:
+        """Hand positions to a group of clients, the rest at the loop's next turn."""
+        if turn != self._positions_turn:
+            return  # a newer tick's positions went to every client: latest wins
+        group = handed if self.after_writers is None else handed[:POSITIONS_PER_TURN]
+        for client, outgoing in group:
+            client.offer_positions(outgoing)
+        rest = handed[len(group) :]
+        if rest and self.after_writers is not None:
+            self.after_writers(lambda: self._hand_positions(rest, turn))
+
+    def _positions_for(
+        self, positions: PositionFrame, arrived_at: float
+    ) -> list[tuple[Any, Outgoing]]:
+        """Each client's positions frame (encoded once per view), clients with none left out."""
         cache: dict[tuple[Any, ...], tuple[bytes | str, int]] = {}
         now = time.monotonic()
         groups: Any = None  # each fix's group, looked up once when a view filters by group
+        handed = []
         for client in list(self.clients):
             sub = client.subscription
             if sub is None or not sub.wants(Meta("positions"), self.group_of):
@@ -254,7 +280,8 @@ class Feed:
                 cache[key] = self._positions_frame(positions, groups, key, client.binary)
             frame, rows = cache[key]
             if rows:
-                client.offer_positions(Outgoing(frame, "positions", rows, now, arrived_at))
+                handed.append((client, Outgoing(frame, "positions", rows, now, arrived_at)))
+        return handed
 
     def _positions_frame(
         self, positions: PositionFrame, groups: Any, key: tuple[Any, ...], binary: bool

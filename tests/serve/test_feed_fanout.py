@@ -17,7 +17,7 @@ from engine.engine import EngineOutput
 from engine.events import EventKind, Evidence, ZoneEvent
 from store import feed_log
 from store.db import open_store
-from sts.server.feed import Durable, Feed, Outgoing
+from sts.server.feed import POSITIONS_PER_TURN, Durable, Feed, Outgoing
 from sts.server.feed_clients import FeedClient
 from sts.server.metrics import Metrics
 from transports.feed_protocol import Filters, Subscription, View, meta_of
@@ -195,3 +195,23 @@ def test_an_event_message_is_stored_as_dumps_would_write_it(tmp_path: Path, trai
         stored = feed_log.after(feed.conn, durable.seq - 1, 1)[0].body
         assert stored == dumps(message)
         assert durable.message == {**json.loads(dumps(message)), "seq": durable.seq}
+
+
+def test_positions_go_out_a_group_of_clients_per_turn_and_the_newest_wins(
+    tmp_path: Path,
+) -> None:
+    clients = [Client(View("safety")) for _ in range(2 * POSITIONS_PER_TURN + 1)]
+    feed = feed_with(tmp_path, *clients)
+    later: list[Any] = []
+    feed.after_writers = later.append
+    publish_positions(feed)
+    assert sum(c.positions is not None for c in clients) == POSITIONS_PER_TURN
+    later.pop(0)()
+    assert sum(c.positions is not None for c in clients) == 2 * POSITIONS_PER_TURN
+    first = {id(c.positions) for c in clients if c.positions is not None}
+    publish_positions(feed)  # a newer tick's positions before the older reached everyone
+    later.pop(0)()  # the older hand-over's last group: superseded, hands nothing
+    assert sum(c.positions is not None for c in clients) == 2 * POSITIONS_PER_TURN
+    while later:
+        later.pop(0)()
+    assert all(c.positions is not None and id(c.positions) not in first for c in clients)
