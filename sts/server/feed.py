@@ -4,7 +4,8 @@
 changes, change records), each with a unique id, and appends them to the store inside
 the tick's transaction; `publish()`, called after the commit, hands them to every
 client whose subscription wants them. Positions are not stored: the newest batch of a
-tick is kept and sent once per client per tick (latest wins).
+tick is kept and sent once per client per tick (latest wins), and prepared (the newest
+fix per badge, a frame per view) only after the tick's durable messages went out.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ class Feed:
         self.metrics = metrics
         self.clients: set[Any] = set()  # FeedClient, kept loose to avoid an import cycle
         self.pending: list[Durable] = []
-        self.positions: PositionFrame | None = None
+        self.positions: PositionBatch | None = None  # the tick's fixes, prepared once sent
         self.alert_tag: dict[str, str] = {}
         self.listeners: list[
             Callable[[Durable], None]
@@ -175,9 +176,7 @@ class Feed:
             self._store(message, tag or "")
         if len(out.positions):
             self.metrics.fixes.inc(len(out.positions))
-            self.positions = PositionFrame(
-                newest_per_tag(out.positions), tuple(self._tag_ids()), self.level_ids
-            )
+            self.positions = out.positions
 
     def close(self) -> None:
         """Nothing to finish: every message is stored as it is written."""
@@ -221,13 +220,13 @@ class Feed:
                 listener(durable)
         if pending:
             self._offer(pending)
-        positions, self.positions = self.positions, None
-        if positions is not None and pending and self.after_writers is not None:
-            # Every client's alerts and events go out before anyone's positions frame:
-            # otherwise the last client's alert waits for the others' positions sends.
-            self.after_writers(lambda: self._publish_positions(positions, arrived_at))
-        elif positions is not None:
-            self._publish_positions(positions, arrived_at)
+        fixes, self.positions = self.positions, None
+        if fixes is not None and pending and self.after_writers is not None:
+            # Every client's alerts and events go out before anyone's positions frame is
+            # even prepared: otherwise the last client's alert waits for the positions.
+            self.after_writers(lambda: self._publish_positions(fixes, arrived_at))
+        elif fixes is not None:
+            self._publish_positions(fixes, arrived_at)
         depth = max((c.queue_depth for c in self.clients), default=0)
         self.metrics.queue_depth.set(depth)
         return len(pending)
@@ -245,7 +244,8 @@ class Feed:
                 wanted = chosen[sub] = [d for d in pending if sub.wants(d.meta, self.group_of)]
             client.offer(wanted, last_seq)
 
-    def _publish_positions(self, positions: PositionFrame, arrived_at: float) -> None:
+    def _publish_positions(self, fixes: PositionBatch, arrived_at: float) -> None:
+        positions = PositionFrame(newest_per_tag(fixes), tuple(self._tag_ids()), self.level_ids)
         self._positions_turn += 1
         self._hand_positions(self._positions_for(positions, arrived_at), self._positions_turn)
 
