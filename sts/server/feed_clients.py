@@ -75,6 +75,7 @@ class FeedClient:
         self.writer: asyncio.Task[None] | None = None
         self._waiting_on_socket = False  # the writer is in a send that waits for a drain
         self._flush_due = False  # a write of what is ready is scheduled
+        self._full_since: float | None = None  # a direct write left the socket full then
 
     @property
     def queue_depth(self) -> int:
@@ -181,6 +182,7 @@ class FeedClient:
         if done:
             # Data frames only, the connection open: no end-of-stream marker among them.
             self.ws.transport.write(b"".join(self.ws.protocol.data_to_send()))
+            self._note_fill()
             for item in done:
                 self._sent(item)
         if size >= FLUSH_BYTES:
@@ -200,7 +202,20 @@ class FeedClient:
         """One frame into the socket's buffer, now."""
         self._frame(item)
         self.ws.send_data()
+        self._note_fill()
         self._sent(item)
+
+    def _note_fill(self) -> None:
+        """After a direct write (made with the socket not full): full since now, or not."""
+        self._full_since = time.monotonic() if self.ws.paused else None
+
+    def _stuck_since(self) -> float | None:
+        """Since when the socket has stayed full: a send waiting, or a direct write's fill."""
+        if self.sending_since is not None:
+            return self.sending_since
+        if self._full_since is not None and self.ws.paused:
+            return self._full_since
+        return None
 
     def _sent(self, item: Outgoing) -> None:
         self.last_sent = time.monotonic()
@@ -243,11 +258,12 @@ class FeedClient:
         """Close the client when too slow or silent; send a heartbeat when idle."""
         if self.closing:
             return
-        if self.sending_since is not None and now - self.sending_since > slow_after_s:
+        stuck_since = self._stuck_since()
+        if stuck_since is not None and now - stuck_since > slow_after_s:
             self.close(CloseCode.TOO_SLOW, f"too slow; resume after seq {self._resume_seq()}")
         elif now - self.last_heard > timeout_s:
             self.close(CloseCode.NO_HEARTBEAT, "no heartbeat from the client")
-        elif now - self.last_sent > heartbeat_s and self.sending_since is None:
+        elif now - self.last_sent > heartbeat_s and stuck_since is None:
             self.last_sent = now
             self.send_control({"type": "heartbeat", "at": time.time()})
 
