@@ -284,6 +284,20 @@ def main_run(args: argparse.Namespace) -> None:
         server.stop()
 
 
+def wait_sends_settle(server: ServerProcess, timeout_s: float = 60.0) -> None:
+    """Until the server's count of alert messages sent stops growing (its replies to the
+    commander can be done while the changes are still on their way to the subscribers)."""
+    key = 'sts_messages_sent_total{type="alert"}'
+    deadline = time.monotonic() + timeout_s
+    last = -1.0
+    while time.monotonic() < deadline:
+        sent = server.metrics().get(key, 0.0)
+        if sent == last:
+            return
+        last = sent
+        time.sleep(1.0)
+
+
 def snapshot(pids: dict[str, list[int]]) -> dict[str, np.ndarray]:
     """[on CPU, waiting] seconds so far of each party, and the whole machine's busy time."""
     out = {k: sum((proc_times(p) for p in v), np.zeros(2)) for k, v in pids.items()}
@@ -339,7 +353,7 @@ def measure(
     run = Run(wall1 - wall0, cpu, peak_rss(server.proc.pid), before, mid, server.metrics())
     go.write_text("")
     cmd.wait(180)
-    time.sleep(1.0)
+    wait_sends_settle(server)
     cpu2 = snapshot(pids)
     fanout = Fanout(json.loads(cmd_out.read_text()), float(cpu2["server"][0] - cpu1["server"][0]))
     stop.write_text("")

@@ -29,8 +29,9 @@ from engine.batches import ReadingBatch
 from geometry.errors import ConfigError
 from store import feed_log, ingest_journal
 from store.alert_records import alerts_from_bodies
-from store.db import open_store, transaction
+from store.db import db_path, open_store, transaction
 from store.tokens import TokenInfo, invalid_ids
+from store.wal_checkpoints import Checkpointer, defer_checkpoints
 from sts.data_option import default_data
 from sts.hub import Hub
 from sts.retention_policy import load_policy
@@ -58,6 +59,8 @@ log = logging.getLogger("sts.serve")
 
 #: How often stored messages past the horizon are pruned, s.
 PRUNE_EVERY_S = 60.0
+#: How often the WAL is copied into the database, off the event loop, s.
+CHECKPOINT_EVERY_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,8 @@ class Server:
         data = data_folder(options.data, options.training is not None)
         self.conn = open_store(data)
         check_mode(self.conn, options.training is not None, data)
+        defer_checkpoints(self.conn)  # the commits of ticks and frames never copy the WAL
+        self.checkpointer = Checkpointer(db_path(data))
         self.metrics = Metrics()
         group_of = site.roster.tag_groups(consented_only=False)
         level_ids = tuple(lv.id for lv in site.floorplan.levels)
@@ -277,6 +282,11 @@ class Server:
             )
             ingest_journal.prune(self.conn, wall - limits.ingest.journal_keep_s)
 
+    async def _checkpoint_forever(self) -> None:
+        while True:
+            await asyncio.sleep(CHECKPOINT_EVERY_S)
+            await asyncio.to_thread(self.checkpointer.run)
+
     async def _poll_revocations(self) -> None:
         while True:
             await asyncio.sleep(self.options.config.feed.revocation_poll_s)
@@ -345,6 +355,7 @@ class Server:
             tasks = [
                 loop.create_task(self._tick_forever()),
                 loop.create_task(self._poll_revocations()),
+                loop.create_task(self._checkpoint_forever()),
                 *(loop.create_task(sender.run()) for sender in self.webhooks),
                 loop.create_task(self.consent.run(limits.feed.revocation_poll_s)),
                 loop.create_task(retention_forever(self.conn, self.policy)),
@@ -374,6 +385,7 @@ class Server:
                 mqtt.stop()
             for client in list(self.feed.clients):
                 client.close(CloseCode.GOING_AWAY, "server shutting down; resume later")
+        self.checkpointer.close()
         self.conn.close()
 
     def _start_mqtt(self, loop: asyncio.AbstractEventLoop) -> MqttSource | None:

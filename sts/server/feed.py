@@ -4,7 +4,8 @@
 changes, change records), each with a unique id, and appends them to the store inside
 the tick's transaction; `publish()`, called after the commit, hands them to every
 client whose subscription wants them. Positions are not stored: the newest batch of a
-tick is kept and sent once per client per tick (latest wins).
+tick is kept and sent once per client per tick (latest wins), and prepared (the newest
+fix per badge, a frame per view) only after the tick's durable messages went out.
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ from transports.feed_protocol import Meta, Subscription, View, encode, meta_of
 from transports.json_codec import dumps, encode_event, encode_record, event_record
 
 _CONSENT_KINDS = (ChangeKind.CONSENT_GRANTED, ChangeKind.CONSENT_WITHDRAWN)
+
+
+#: Clients handed a tick's positions per turn of the event loop: the frames are written
+#: to idle sockets as they are handed over, so a gateway frame arriving meanwhile waits
+#: for one group of writes, not for a whole site's positions to every client.
+POSITIONS_PER_TURN = 16
 
 
 def _uid(prefix: str, text: str) -> str:
@@ -71,6 +78,13 @@ class Outgoing(NamedTuple):
     arrived_at: float = 0.0  # wall time the oldest gateway frame behind it arrived (0: none)
 
 
+def event_body(line: str, uid: str, training: bool) -> str:
+    """An event message's stored JSON, `dumps(message)`, built around the event's own line
+    (json_codec.encode_event): the record is not cleaned and encoded a second time."""
+    flag = ',"training":true' if training else ""
+    return f'{{"event":{line},"id":"{uid}"{flag},"type":"event"}}'
+
+
 def newest_per_tag(batch: PositionBatch) -> PositionBatch:
     """One fix per tag, its newest (latest wins within a tick)."""
     order = np.lexsort((batch.t, batch.tag))[::-1]
@@ -85,6 +99,11 @@ class PositionFrame:
     batch: PositionBatch
     tag_ids: tuple[str, ...]
     level_ids: tuple[str, ...]
+
+    def groups(self, group_of: Mapping[str, str]) -> Any:
+        """Each fix's group ("" when none), for the fixes of this tick only."""
+        tags = self.tag_ids
+        return np.array([group_of.get(tags[i], "") for i in self.batch.tag.tolist()], object)
 
     def rows(self, mask: Any) -> dict[str, Any]:
         """The selected rows as columns (positions message body, without type/seq)."""
@@ -118,7 +137,7 @@ class Feed:
         self.metrics = metrics
         self.clients: set[Any] = set()  # FeedClient, kept loose to avoid an import cycle
         self.pending: list[Durable] = []
-        self.positions: PositionFrame | None = None
+        self.positions: PositionBatch | None = None  # the tick's fixes, prepared once sent
         self.alert_tag: dict[str, str] = {}
         self.listeners: list[
             Callable[[Durable], None]
@@ -128,6 +147,7 @@ class Feed:
         # Runs a callback once the writers woken now have had their turn (the server
         # gives loop.call_soon); None: at once.
         self.after_writers: Callable[[Callable[[], None]], object] | None = None
+        self._positions_turn = 0  # counts positions hand-overs (a newer one stops an older)
 
     # ---- the sink -------------------------------------------------------------------------
 
@@ -135,9 +155,10 @@ class Feed:
         """Store this output's durable messages (inside the caller's transaction)."""
         for event in out.events:
             line = encode_event(event)
-            message = {"type": "event", "id": _uid("ev", line), "event": event_record(event)}
-            self._store(message, event.tag)
-            self.metrics.events.labels(event.kind.value).inc()
+            uid = _uid("ev", line)
+            message = {"type": "event", "id": uid, "event": event_record(event)}
+            self._store(message, event.tag, event_body(line, uid, self.training))
+            self.metrics.event(event.kind.value).inc()
         for alert in out.alerts:
             record = alert_record(alert)
             self.alert_tag[alert.id] = alert.tag
@@ -155,17 +176,16 @@ class Feed:
             self._store(message, tag or "")
         if len(out.positions):
             self.metrics.fixes.inc(len(out.positions))
-            self.positions = PositionFrame(
-                newest_per_tag(out.positions), tuple(self._tag_ids()), self.level_ids
-            )
+            self.positions = out.positions
 
     def close(self) -> None:
         """Nothing to finish: every message is stored as it is written."""
 
-    def _store(self, message: dict[str, Any], tag: str) -> int | None:
+    def _store(self, message: dict[str, Any], tag: str, body: str = "") -> int | None:
+        """Append one message (`body`: its `dumps`, when the caller has it already)."""
         if self.training:
             message["training"] = True
-        body = dumps(message)
+        body = body or dumps(message)
         clean = json.loads(body)  # what every client gets: the stored body's values
         seq = feed_log.append(
             self.conn,
@@ -200,13 +220,13 @@ class Feed:
                 listener(durable)
         if pending:
             self._offer(pending)
-        positions, self.positions = self.positions, None
-        if positions is not None and pending and self.after_writers is not None:
-            # Every client's alerts and events go out before anyone's positions frame:
-            # otherwise the last client's alert waits for the others' positions sends.
-            self.after_writers(lambda: self._publish_positions(positions, arrived_at))
-        elif positions is not None:
-            self._publish_positions(positions, arrived_at)
+        fixes, self.positions = self.positions, None
+        if fixes is not None and pending and self.after_writers is not None:
+            # Every client's alerts and events go out before anyone's positions frame is
+            # even prepared: otherwise the last client's alert waits for the positions.
+            self.after_writers(lambda: self._publish_positions(fixes, arrived_at))
+        elif fixes is not None:
+            self._publish_positions(fixes, arrived_at)
         depth = max((c.queue_depth for c in self.clients), default=0)
         self.metrics.queue_depth.set(depth)
         return len(pending)
@@ -224,10 +244,30 @@ class Feed:
                 wanted = chosen[sub] = [d for d in pending if sub.wants(d.meta, self.group_of)]
             client.offer(wanted, last_seq)
 
-    def _publish_positions(self, positions: PositionFrame, arrived_at: float) -> None:
+    def _publish_positions(self, fixes: PositionBatch, arrived_at: float) -> None:
+        positions = PositionFrame(newest_per_tag(fixes), tuple(self._tag_ids()), self.level_ids)
+        self._positions_turn += 1
+        self._hand_positions(self._positions_for(positions, arrived_at), self._positions_turn)
+
+    def _hand_positions(self, handed: list[tuple[Any, Outgoing]], turn: int) -> None:
+        """Hand positions to a group of clients, the rest at the loop's next turn."""
+        if turn != self._positions_turn:
+            return  # a newer tick's positions went to every client: latest wins
+        group = handed if self.after_writers is None else handed[:POSITIONS_PER_TURN]
+        for client, outgoing in group:
+            client.offer_positions(outgoing)
+        rest = handed[len(group) :]
+        if rest and self.after_writers is not None:
+            self.after_writers(lambda: self._hand_positions(rest, turn))
+
+    def _positions_for(
+        self, positions: PositionFrame, arrived_at: float
+    ) -> list[tuple[Any, Outgoing]]:
+        """Each client's positions frame (encoded once per view), clients with none left out."""
         cache: dict[tuple[Any, ...], tuple[bytes | str, int]] = {}
         now = time.monotonic()
-        groups = np.array([self.group_of.get(t, "") for t in positions.tag_ids], dtype=object)
+        groups: Any = None  # each fix's group, looked up once when a view filters by group
+        handed = []
         for client in list(self.clients):
             sub = client.subscription
             if sub is None or not sub.wants(Meta("positions"), self.group_of):
@@ -235,10 +275,13 @@ class Feed:
             view, f = sub.view, sub.filters
             key = (view.role == "teacher", view.groups, f.levels, f.groups, client.binary)
             if key not in cache:
+                if groups is None and (key[0] or key[3]):
+                    groups = positions.groups(self.group_of)
                 cache[key] = self._positions_frame(positions, groups, key, client.binary)
             frame, rows = cache[key]
             if rows:
-                client.offer_positions(Outgoing(frame, "positions", rows, now, arrived_at))
+                handed.append((client, Outgoing(frame, "positions", rows, now, arrived_at)))
+        return handed
 
     def _positions_frame(
         self, positions: PositionFrame, groups: Any, key: tuple[Any, ...], binary: bool
@@ -246,11 +289,10 @@ class Feed:
         teacher, teacher_groups, levels, wanted_groups, _ = key
         b = positions.batch
         mask = np.ones(len(b), bool)
-        row_groups = groups[b.tag] if len(b) else np.empty(0, object)
         if teacher:
-            mask &= np.isin(row_groups, list(teacher_groups))
+            mask &= np.isin(groups, list(teacher_groups))
         if wanted_groups:
-            mask &= np.isin(row_groups, list(wanted_groups))
+            mask &= np.isin(groups, list(wanted_groups))
         if levels:
             level_codes = [i for i, lv in enumerate(self.level_ids) if lv in levels]
             mask &= np.isin(b.level, level_codes)

@@ -37,6 +37,7 @@ class Metrics:
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
         self._sent: dict[str, SentMetrics] = {}
+        self._events: dict[str, Counter] = {}
         ProcessCollector(registry=r)  # process_cpu_seconds_total, resident memory
         self.readings_in = Counter(
             "sts_readings_in", "Readings received, by gateway", ["gateway"], registry=r
@@ -121,6 +122,13 @@ class Metrics:
             buckets=STAGE_BUCKETS,
             registry=r,
         )
+
+    def event(self, kind: str) -> Counter:
+        """The counter of one event kind (labelled once: every event passes here)."""
+        out = self._events.get(kind)
+        if out is None:
+            out = self._events[kind] = self.events.labels(kind)
+        return out
 
     def sent(self, kind: str) -> SentMetrics:
         """The metrics of one message type's sends (labelled once: sends are the hot path)."""

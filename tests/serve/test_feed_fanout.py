@@ -3,19 +3,25 @@ of that view; clients whose roles see different things never share a frame."""
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 from typing import Any, cast
 
 import msgpack
 import numpy as np
+import pytest
 
 from engine.batches import PositionBatch
 from engine.engine import EngineOutput
+from engine.events import EventKind, Evidence, ZoneEvent
+from store import feed_log
 from store.db import open_store
-from sts.server.feed import Durable, Feed, Outgoing
+from sts.server.feed import POSITIONS_PER_TURN, Durable, Feed, Outgoing
 from sts.server.feed_clients import FeedClient
 from sts.server.metrics import Metrics
 from transports.feed_protocol import Filters, Subscription, View, meta_of
+from transports.json_codec import dumps, event_record
 
 TAGS = ("a1", "a2", "b1")
 GROUPS = {"a1": "7A", "a2": "7A", "b1": "8B"}
@@ -162,3 +168,50 @@ def test_positions_wait_until_every_client_had_its_alerts(tmp_path: Path) -> Non
     assert tags_in(a.positions) == list(TAGS) and b.positions is not None
     publish_positions(feed)  # positions alone: nothing to wait for
     assert len(later) == 1
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_an_event_message_is_stored_as_dumps_would_write_it(tmp_path: Path, training: bool) -> None:
+    events = (
+        ZoneEvent(
+            1.0e9 + 0.123456,
+            "a1",
+            "L0-room",
+            "L0",
+            EventKind.ENTER,
+            "v1",
+            None,
+            Evidence(1.23456, -0.0, "L0", math.nan, 0.5),
+        ),
+        ZoneEvent(1.0e9, "b1", "", "", EventKind.LOST, "", 12.5, None),
+    )
+    feed = feed_with(tmp_path)
+    feed.training = training
+    feed.write(EngineOutput(events=events))
+    for durable, event in zip(feed.pending, events, strict=True):
+        message = {"type": "event", "id": durable.message["id"], "event": event_record(event)}
+        if training:
+            message["training"] = True
+        stored = feed_log.after(feed.conn, durable.seq - 1, 1)[0].body
+        assert stored == dumps(message)
+        assert durable.message == {**json.loads(dumps(message)), "seq": durable.seq}
+
+
+def test_positions_go_out_a_group_of_clients_per_turn_and_the_newest_wins(
+    tmp_path: Path,
+) -> None:
+    clients = [Client(View("safety")) for _ in range(2 * POSITIONS_PER_TURN + 1)]
+    feed = feed_with(tmp_path, *clients)
+    later: list[Any] = []
+    feed.after_writers = later.append
+    publish_positions(feed)
+    assert sum(c.positions is not None for c in clients) == POSITIONS_PER_TURN
+    later.pop(0)()
+    assert sum(c.positions is not None for c in clients) == 2 * POSITIONS_PER_TURN
+    first = {id(c.positions) for c in clients if c.positions is not None}
+    publish_positions(feed)  # a newer tick's positions before the older reached everyone
+    later.pop(0)()  # the older hand-over's last group: superseded, hands nothing
+    assert sum(c.positions is not None for c in clients) == 2 * POSITIONS_PER_TURN
+    while later:
+        later.pop(0)()
+    assert all(c.positions is not None and id(c.positions) not in first for c in clients)
