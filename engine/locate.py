@@ -269,6 +269,11 @@ class Locator:
         k_end = int(np.floor(self._watermark / self.config.window.interval))
         return self._emit(k_end)
 
+    def gain_state_db(self) -> npt.NDArray[np.float64]:
+        """Per tag code (tags not yet seen: absent), the gain offset integrator so far, dB
+        (engine/gain_offset.py); zeros when the estimate is off."""
+        return self._gain_state.copy()
+
     def forget(self, tags: npt.ArrayLike) -> None:
         """Drop every trace of these tag codes: buffered readings, track, level (consent
         withdrawn). Their next reading starts afresh."""
