@@ -4,11 +4,13 @@
   measure on the sixth; pooled over the six held-out tracks.
 - kolakowski-flat: calibrate on calib1-4, measure on robot_test.
 
-    .venv/bin/python benchmarks/accuracy_folds.py [--device-offset DB] [--gain-offset] [--no-body]
+    .venv/bin/python benchmarks/accuracy_folds.py [--device-offset DB] [--no-gain-offset]
+        [--no-body]
 
 Each fold calibrates as `sts calibrate` does: path loss, the wearer's body loss
-(`--no-body`: without), and the radius scale fitted for the locator that will run
-(`--gain-offset`: as `sts calibrate --gain-offset`). --device-offset adds DB to every
+(`--no-body`: without), the per-tag gain offset's reference (`--no-gain-offset`:
+without the estimate, as before it was the default) and the radius scale fitted for the
+locator that will run. --device-offset adds DB to every
 held-out reading: a device the calibration never saw that reads that much hotter (or,
 negative, weaker) than the surveyed one.
 """
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 from engine.batches import ReadingBatch  # noqa: E402
 from engine.gain_offset import GainSpec  # noqa: E402
-from engine.locate import LocatorConfig  # noqa: E402
 from sts.accuracy import Fixes, Survey, evaluate, score  # noqa: E402
 from sts.floorplan_io import load_floorplan  # noqa: E402
 from sts.readings_csv import Truth, read_readings, read_truth  # noqa: E402
-from sts.survey_fit import calibrate, fit_body_db, fit_uncertainty_scale  # noqa: E402
+from sts.survey_fit import calibrate, fit_locating  # noqa: E402
 from sts.tetam_mbd import TRACKS, mbd_to_csv  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
@@ -63,7 +63,7 @@ def join(parts):
 
 
 DEVICE_OFFSET_DB = 0.0
-GAIN: GainSpec | None = None  # --gain-offset: the per-tag gain offset estimate on
+GAIN: GainSpec | None = GainSpec()  # --no-gain-offset: without the per-tag gain offset
 BODY = True  # --no-body: without the body-loss fit (body_db 0)
 
 
@@ -76,10 +76,7 @@ def fold(floorplan, train, test, tag_height: float) -> dict[str, Fixes]:
     )
     test = (shifted, truth)
     _, per = calibrate(floorplan, *train, tag_height)
-    body = fit_body_db(floorplan, *train, per, tag_height) if BODY else 0.0
-    config = LocatorConfig(gain=GAIN, body_db=body)
-    scale = fit_uncertainty_scale(floorplan, *train, per, tag_height, config)
-    config = replace(config, tag_height=tag_height, uncertainty_scale=scale)
+    config = fit_locating(floorplan, *train, per, tag_height, GAIN, BODY)
     return evaluate(Survey(floorplan, *test, per, config))
 
 
@@ -169,8 +166,8 @@ def main() -> int:
     global DEVICE_OFFSET_DB, GAIN, BODY
     if "--no-body" in sys.argv:
         BODY = False
-    if "--gain-offset" in sys.argv:
-        GAIN = GainSpec()
+    if "--no-gain-offset" in sys.argv:
+        GAIN = None
     if "--device-offset" in sys.argv:
         DEVICE_OFFSET_DB = float(sys.argv[sys.argv.index("--device-offset") + 1])
     print(kolakowski())

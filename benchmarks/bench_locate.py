@@ -86,7 +86,7 @@ def test_locate_pipeline_body_and_gain(benchmark, world) -> None:
     """The same, as a site calibrated with the body loss and the gain offset locates:
     solved and tracked one update time after the other."""
     fp, batch = world
-    config = LocatorConfig(body_db=4.0, gain=GainSpec())
+    config = LocatorConfig(body_db=4.0, gain=GainSpec(reference_db=2.3))
 
     def setup():
         return (Locator(fp, None, config),), {}

@@ -277,6 +277,11 @@ class Locator:
             return PositionBatch.empty()
         return self._emit(self.config.window.step_at_or_before(self._watermark))
 
+    def gain_state_db(self) -> npt.NDArray[np.float64]:
+        """Per tag code (tags not yet seen: absent), the gain offset integrator so far, dB
+        (engine/gain_offset.py); zeros when the estimate is off."""
+        return self._gain_state.copy()
+
     def forget(self, tags: npt.ArrayLike) -> None:
         """Drop every trace of these tag codes: buffered readings, track, level (consent
         withdrawn). Their next reading starts afresh."""

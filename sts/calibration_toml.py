@@ -7,7 +7,8 @@ version = 1
 tag_height_m = 1.2          # height of the surveyed tag above the floor
 uncertainty_scale = 0.35    # reported radius = scale x filter radius (65% on the survey)
 body_db = 3.7               # optional: loss toward readers behind a walking wearer
-gain_offset = true          # optional: estimate each tag's gain offset online
+gain_offset = true          # estimate each tag's gain offset online (written by default)
+gain_reference_db = 2.1     # the surveyed badges' own mean fix residual
 
 [calibration.global]        # the fit over every reader (used where one had few samples)
 rssi_1m = -62.0
@@ -51,7 +52,7 @@ def format_calibration(
     `locating`, the body loss (when the survey found one) and whether the gain offset
     is estimated (the radius was fitted for it)."""
     body_db = locating.body_db if locating is not None else 0.0
-    gain = locating is not None and locating.gain is not None
+    gain = locating.gain if locating is not None else None
     data = calibration_to_dict(cal, reader_ids)
     lines = [
         "# Path-loss calibration written by `sts calibrate`:",
@@ -62,7 +63,7 @@ def format_calibration(
         f"tag_height_m = {tag_height:.3f}",
         f"uncertainty_scale = {uncertainty_scale:.4f}",
         *([f"body_db = {body_db:.2f}"] if body_db > 0 else []),
-        *(["gain_offset = true"] if gain else []),
+        *(["gain_offset = true", f"gain_reference_db = {gain.reference_db:.2f}"] if gain else []),
         "",
         "[calibration.global]",
         *_table_lines(data["global"]),
@@ -87,16 +88,20 @@ class CalibrationFile:
     uncertainty_scale: float
     body_db: float = 0.0
     gain_offset: bool = False
+    gain_reference_db: float = 0.0
 
     def locator_config(self, base: LocatorConfig) -> LocatorConfig:
-        """`base` with what the survey measured (and the gain offset on if it was fitted
-        with it)."""
+        """`base` with what the survey measured (and the gain offset on, from the
+        survey's reference, if it was fitted with it)."""
+        gain = base.gain
+        if self.gain_offset:
+            gain = replace(gain or GainSpec(), reference_db=self.gain_reference_db)
         return replace(
             base,
             tag_height=self.tag_height,
             uncertainty_scale=self.uncertainty_scale,
             body_db=self.body_db,
-            gain=base.gain or (GainSpec() if self.gain_offset else None),
+            gain=gain,
         )
 
 
@@ -115,10 +120,12 @@ def read_calibration(path: Path, floorplan: Floorplan) -> CalibrationFile:
     gain = head.get("gain_offset", False)
     if not isinstance(gain, bool):
         raise ConfigError(f"{path}: calibration.gain_offset must be true or false, got {gain!r}")
-    if not (0 < tag_height < 10 and 0 < scale <= 100 and 0 <= body <= 30):
+    reference = _number(path, "calibration.gain_reference_db", head.get("gain_reference_db", 0.0))
+    if not (0 < tag_height < 10 and 0 < scale <= 100 and 0 <= body <= 30 and abs(reference) <= 20):
         raise ConfigError(
             f"{path}: calibration.tag_height_m must be in (0, 10) m, uncertainty_scale in "
-            "(0, 100] and body_db in [0, 30] dB; re-run `sts calibrate`"
+            "(0, 100], body_db in [0, 30] dB and gain_reference_db in [-20, 20] dB; "
+            "re-run `sts calibrate`"
         )
     ids = [r.id for r in floorplan.readers]
     cal = calibration_from_dict(
@@ -127,7 +134,7 @@ def read_calibration(path: Path, floorplan: Floorplan) -> CalibrationFile:
         source=str(path),
     )
     out = {rid: cal.reader(i) for i, rid in enumerate(ids)}
-    return CalibrationFile(out, tag_height, scale, body, gain)
+    return CalibrationFile(out, tag_height, scale, body, gain, reference)
 
 
 def _number(path: Path, key: str, value: object) -> float:

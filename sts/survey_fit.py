@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 
 import numpy as np
@@ -10,7 +10,8 @@ import numpy.typing as npt
 
 from engine import body_shadow
 from engine.batches import ReadingBatch
-from engine.locate import RSSI_MAX, RSSI_MIN, LocatorConfig, locate_all
+from engine.gain_offset import GainSpec
+from engine.locate import RSSI_MAX, RSSI_MIN, Locator, LocatorConfig, locate_all
 from geometry.calibration import (
     Calibration,
     fit_path_loss,
@@ -28,6 +29,8 @@ MIN_WALKING_READINGS = 200
 #: badge fits 0.2-0.8 dB (tetam-ble's leave-one-out folds, benchmarks/RESULTS.md).
 MIN_BODY_DB = 1.5
 MAX_BODY_DB = 20.0
+#: The gain offset estimate `sts calibrate` turns on (its reference fitted on the survey).
+DEFAULT_GAIN = GainSpec()
 
 
 def truth_at(
@@ -167,6 +170,14 @@ def fit_body_db(
     return min(body, MAX_BODY_DB) if body >= MIN_BODY_DB else 0.0
 
 
+def each_tag(batch: ReadingBatch) -> Iterator[tuple[int, ReadingBatch]]:
+    """Each tag code of a survey with its readings in time order (survey walks may have
+    been recorded at different times: each is located on its own)."""
+    for code in np.unique(batch.tag).tolist():
+        mine = batch.take(np.flatnonzero(batch.tag == code))
+        yield code, mine.take(np.argsort(mine.t, kind="stable"))
+
+
 def fit_uncertainty_scale(
     floorplan: Floorplan,
     batch: ReadingBatch,
@@ -184,9 +195,7 @@ def fit_uncertainty_scale(
     """
     ratios = []
     config = replace(config or LocatorConfig(), tag_height=tag_height, uncertainty_scale=1.0)
-    for code in np.unique(batch.tag).tolist():
-        mine = batch.take(np.flatnonzero(batch.tag == code))
-        mine = mine.take(np.argsort(mine.t, kind="stable"))
+    for _, mine in each_tag(batch):
         positions, _ = locate_all(floorplan, mine, calibration, config)
         if len(positions) == 0:
             continue
@@ -199,3 +208,52 @@ def fit_uncertainty_scale(
     # 65, not 68: held out, coverage lands a few points off the survey's either way;
     # 65 keeps every data set here within 60-75% (benchmarks/RESULTS.md).
     return float(np.clip(np.percentile(r, 65.0), 0.05, 20.0))
+
+
+def fit_gain_reference(
+    floorplan: Floorplan,
+    batch: ReadingBatch,
+    calibration: Mapping[str, ReaderCalibration],
+    tag_height: float,
+    config: LocatorConfig | None = None,
+) -> float:
+    """The mean fix residual of the surveyed badges, dB: what the gain offset estimate
+    (engine/gain_offset.py) must take as "no offset" at this site.
+
+    Each surveyed tag is located on its own, raw fixes (no tracking) with the estimate
+    summing each fix's residual and never applying it; the reference is the sum over
+    every tag divided by the number of fixes. 0.0 when the survey gives no fix.
+    """
+    # A band no sum reaches and no leak: the integrator is the plain sum of residuals.
+    summing = GainSpec(rate=1.0, dead_band_db=1e12, limit_db=2e12, leak=0.0)
+    config = replace(config or LocatorConfig(), tag_height=tag_height, tracking=False, gain=summing)
+    total, fixes = 0.0, 0
+    for code, mine in each_tag(batch):
+        locator = Locator(floorplan, calibration, config)
+        fixes += len(locator.process(mine))
+        fixes += len(locator.flush())
+        state = locator.gain_state_db()
+        total += float(state[code]) if code < len(state) else 0.0
+    return total / fixes if fixes else 0.0
+
+
+def fit_locating(
+    floorplan: Floorplan,
+    batch: ReadingBatch,
+    truth: Truth,
+    calibration: Mapping[str, ReaderCalibration],
+    tag_height: float,
+    gain: GainSpec | None = DEFAULT_GAIN,
+    body: bool = True,
+) -> LocatorConfig:
+    """What `sts calibrate` fits besides the path loss, as the locator to run: the
+    wearer's body loss (`body` False: none), the gain offset estimate's reference
+    (`gain`'s other parameters kept; None: no estimate) and the radius scale fitted for
+    that locator."""
+    body_db = fit_body_db(floorplan, batch, truth, calibration, tag_height) if body else 0.0
+    config = LocatorConfig(body_db=body_db, tag_height=tag_height)
+    if gain is not None:
+        reference = fit_gain_reference(floorplan, batch, calibration, tag_height, config)
+        config = replace(config, gain=replace(gain, reference_db=reference))
+    scale = fit_uncertainty_scale(floorplan, batch, truth, calibration, tag_height, config)
+    return replace(config, uncertainty_scale=scale)

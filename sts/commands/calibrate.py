@@ -14,7 +14,7 @@ from engine.locate import LocatorConfig
 from sts.calibration_toml import format_calibration
 from sts.output_files import write_replacing
 from sts.survey_files import load_survey
-from sts.survey_fit import DEFAULT_TAG_HEIGHT, fit_body_db, fit_survey, fit_uncertainty_scale
+from sts.survey_fit import DEFAULT_TAG_HEIGHT, fit_locating, fit_survey
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,11 +42,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--min-samples", type=int, default=30, help="readings a reader needs for its own fit"
     )
     p.add_argument(
-        "--gain-offset",
-        action="store_true",
-        help="estimate each tag's gain offset online wherever this calibration is used "
-        "(badges unlike the surveyed one); the reported radius is fitted for it",
+        "--no-gain-offset",
+        dest="gain_offset",
+        action="store_false",
+        help="do not estimate each tag's gain offset online where this calibration is used "
+        "(by default it is: badges unlike the surveyed one are held to the survey's accuracy)",
     )
+    # Accepted for scripts written when the estimate was an option; it is the default now.
+    p.add_argument("--gain-offset", dest="gain_offset", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(run=run)
 
 
@@ -57,17 +60,23 @@ def run(args: argparse.Namespace) -> int:
     cal = fit_survey(floorplan, readings.batch, truth, args.tag_height, args.min_samples)
     ids = [r.id for r in floorplan.readers]
     per = {rid: cal.reader(i) for i, rid in enumerate(ids)}
-    body = fit_body_db(floorplan, readings.batch, truth, per, args.tag_height)
-    config = LocatorConfig(gain=GainSpec() if args.gain_offset else None, body_db=body)
-    scale = fit_uncertainty_scale(floorplan, readings.batch, truth, per, args.tag_height, config)
-    text = format_calibration(cal, ids, args.tag_height, scale, config)
+    gain = GainSpec() if args.gain_offset else None
+    config = fit_locating(floorplan, readings.batch, truth, per, args.tag_height, gain)
+    text = format_calibration(cal, ids, args.tag_height, config.uncertainty_scale, config)
     write_replacing(args.out, text, inputs=(args.floorplan, args.readings, args.truth))
     glob = cal.global_
     print(
         f"sts calibrate: global rssi_1m {glob.rssi_1m:.1f} dBm, exponent {glob.exponent:.2f}, "
-        f"sigma {glob.sigma_db:.1f} dB, body {body:.1f} dB; {len(per)} readers; "
-        f"reported radius x{scale:.2f} "
+        f"sigma {glob.sigma_db:.1f} dB, body {config.body_db:.1f} dB; {len(per)} readers; "
+        f"reported radius x{config.uncertainty_scale:.2f}{_gain_note(config)} "
         f"-> {args.out}",
         file=sys.stderr,
     )
     return 0
+
+
+def _gain_note(config: LocatorConfig) -> str:
+    """The gain offset estimate's reference for the summary line ('' when off)."""
+    if config.gain is None:
+        return ", gain offset off"
+    return f", gain offset reference {config.gain.reference_db:+.1f} dB"

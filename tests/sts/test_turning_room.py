@@ -1,6 +1,6 @@
 """The simulated tetam room (benchmarks/turning_tracks.py): walkers who turn, badges of
-other gains; `sts calibrate` on one run measures the body and, with --gain-offset, says
-so in the file; `sts accuracy` on another run beats the centroid with it."""
+other gains; `sts calibrate` on one run measures the body and the gain offset's reference
+and says so in the file; `sts accuracy` on another run beats the centroid with it."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_calibrated_with_the_gain_offset_it_locates_turning_walkers_of_other_gai
     cal = tmp_path / "cal.toml"
     proc = sts(
         "calibrate", "--floorplan", TETAM, "--readings", survey / "readings.csv",
-        "--truth", survey / "truth.csv", "--out", cal, "--gain-offset",
+        "--truth", survey / "truth.csv", "--out", cal,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     read = read_calibration(cal, load_floorplan(TETAM).floorplan)
@@ -59,7 +59,9 @@ def test_calibrated_with_the_gain_offset_it_locates_turning_walkers_of_other_gai
     assert "gain offset estimated online (as calibrated)" in notes and "body loss" in notes
 
 
-@pytest.mark.parametrize("line", ["gain_offset = 1", 'gain_offset = "yes"', "body_db = -2"])
+@pytest.mark.parametrize(
+    "line", ["gain_offset = 1", 'gain_offset = "yes"', "body_db = -2", "gain_reference_db = 40"]
+)
 def test_a_bad_body_or_gain_line_in_the_calibration_is_a_config_error(
     tmp_path: Path, line: str
 ) -> None:
@@ -77,6 +79,6 @@ def test_what_the_survey_measured_reaches_the_locator_and_nothing_else_does() ->
     config = plain.locator_config(LocatorConfig())
     assert (config.tag_height, config.uncertainty_scale) == (1.3, 0.4)
     assert config.body_db == 0.0 and config.gain is None
-    measured = CalibrationFile({}, 1.3, 0.4, body_db=3.5, gain_offset=True)
+    measured = CalibrationFile({}, 1.3, 0.4, body_db=3.5, gain_offset=True, gain_reference_db=2.2)
     config = measured.locator_config(LocatorConfig())
-    assert config.body_db == 3.5 and config.gain == GainSpec()
+    assert config.body_db == 3.5 and config.gain == GainSpec(reference_db=2.2)

@@ -1,0 +1,47 @@
+"""The gain offset's reference, fitted on a survey: the surveyed badge's own mean fix
+residual, so that badge is taken as no offset; `sts calibrate` writes it by default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.batches import ReadingBatch
+from engine.locate import LocatorConfig
+from sts.calibration_toml import read_calibration
+from sts.floorplan_io import load_floorplan
+from sts.survey_fit import fit_gain_reference
+from tests.engine.test_gain_offset import SURVEYED
+from tests.engine.test_locate import tetam_floorplan, tetam_track
+from tests.sts.test_cmd_accuracy import sts
+from tests.sts.test_turning_room import TETAM, simulate
+
+
+def test_the_reference_is_the_surveyed_badges_mean_residual() -> None:
+    fp = tetam_floorplan()
+    batch, _ = tetam_track("straight_01", fp)
+    plain = LocatorConfig(tag_height=1.8)
+    reference = fit_gain_reference(fp, batch, {}, 1.8, plain)
+    # The upper-quartile window reads hotter than the mean model: a positive residual,
+    # the one tests/engine/test_gain_offset.py takes as the surveyed badge's.
+    assert 1.5 < reference < 3.5 and abs(reference - SURVEYED) < 0.2
+    # A survey badge 6 dB hotter, located with the same model, leaves more.
+    hot = ReadingBatch(batch.t, batch.tag, batch.reader, batch.rssi + 6)
+    assert fit_gain_reference(fp, hot, {}, 1.8, plain) > reference + 1.0
+
+
+def test_calibrate_writes_the_gain_offset_by_default_and_not_when_told(tmp_path: Path) -> None:
+    survey = simulate(tmp_path / "survey", 11, "0")
+    floorplan = load_floorplan(TETAM).floorplan
+    files = ("--readings", survey / "readings.csv", "--truth", survey / "truth.csv")
+    for flags, expected in (((), True), (("--no-gain-offset",), False)):
+        cal = tmp_path / f"cal{len(flags)}.toml"
+        proc = sts("calibrate", "--floorplan", TETAM, *files, "--out", cal, *flags)
+        assert proc.returncode == 0, proc.stderr
+        read = read_calibration(cal, floorplan)
+        assert read.gain_offset is expected
+        config = read.locator_config(LocatorConfig())
+        if expected:
+            assert config.gain is not None and 1.0 < config.gain.reference_db < 4.0
+            assert "gain offset reference" in proc.stderr
+        else:
+            assert config.gain is None and "gain offset off" in proc.stderr
