@@ -38,6 +38,10 @@ class ConsentGate:
         self.dropped = 0  # rows dropped for lack of consent, ever
         self._version = 0
         self._cache: tuple[Sequence[str], int, npt.NDArray[np.int32]] | None = None
+        # Per-student masks, kept until the next grant or withdrawal: a live engine asks
+        # for them ten times a second, and building one walks every badge.
+        self._active: tuple[int, npt.NDArray[np.bool_]] | None = None
+        self._masks: tuple[int, frozenset[str], npt.NDArray[np.bool_]] | None = None
         self._refused: set[str] = set()  # open mode only: tags withdrawn, never re-admitted
         for row in roster:
             if row.consent:
@@ -54,10 +58,23 @@ class ConsentGate:
 
     @property
     def active(self) -> npt.NDArray[np.bool_]:
-        """Per student index: consent active."""
-        out = np.zeros(len(self.tags), bool)
-        out[list(self._index.values())] = True
-        return out
+        """Per student index: consent active (read-only)."""
+        if self._active is None or self._active[0] != self._version:
+            out = np.zeros(len(self.tags), bool)
+            out[list(self._index.values())] = True
+            out.flags.writeable = False
+            self._active = (self._version, out)
+        return self._active[1]
+
+    def students_of(self, tags: frozenset[str]) -> npt.NDArray[np.bool_]:
+        """Per student index: whether its tag is one of `tags` and active (read-only)."""
+        cached = self._masks
+        if cached is None or cached[0] != self._version or cached[1] != tags:
+            out = np.zeros(len(self.tags), bool)
+            out[[s for t in tags if (s := self._index.get(t)) is not None]] = True
+            out.flags.writeable = False
+            self._masks = cached = (self._version, tags, out)
+        return cached[2]
 
     def student(self, tag: str) -> int | None:
         """The active index of a tag, or None."""

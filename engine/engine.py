@@ -349,10 +349,8 @@ class Engine:
         if only:
             events = [e for e in events if e.tag not in only]
             if positions is not None and len(positions):
-                hidden = [s for t in only if (s := self.gate.student(t)) is not None]
                 # A mask by student index: one gather, where np.isin sorts every call.
-                hide = np.zeros(len(self.gate), bool)
-                hide[hidden] = True
+                hide = self.gate.students_of(only)
                 positions = positions.take(~hide[positions.tag])
         return EngineOutput(
             events=tuple(events),

@@ -6,11 +6,15 @@ are counted, never fatal), windowing (`engine.windowing`), trilateration
 the readings of the last window between calls, so a stream cut into batches anywhere
 gives the same positions, byte for byte, as the whole stream in one batch.
 
-Time: the update times are the multiples of the interval. A reading older than the
-running maximum of the timestamps seen so far minus `late_tolerance` is rejected as
-late. The update at T is emitted once a reading with t > T + late_tolerance has been
-seen (so no accepted reading can still fall in its window); `flush()` emits the rest
-at the end of a stream.
+Time: the update times are the steps of the windowing grid (`WindowSpec`: each tag once
+per interval, the tags spread over it by phase). A reading older than the running
+maximum of the timestamps seen so far minus `late_tolerance` is rejected as late. The
+update at T is emitted once a reading with t > T + late_tolerance has been seen (so no
+accepted reading can still fall in its window); `flush()` emits the rest at the end of a
+stream. Fed every tenth of a second, a call emits one grid step: a tenth of the tags.
+A tag's phase is the grid step of its first accepted reading: it depends on the readings
+alone (not on tag ids or codes), so a live server, a replay and a pseudonymised replay of
+the same readings fix every badge at the same times.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ from numba import njit
 
 from engine import body_shadow, gain_offset
 from engine.batches import PositionBatch, ReadingBatch
+from engine.reading_buffer import ReadingBuffer
 from engine.tracking import TrackerSpec, TrackState, WalkableGrid, predict, track
-from engine.windowing import Windows, WindowSpec, window_readings
+from engine.windowing import Windows, WindowSpec, first_reading_phases, window_readings
 from geometry.errors import ConfigError
 from geometry.levels import LevelSpec, LevelState, level_scores, select_levels
 from geometry.model import Floorplan, ReaderCalibration
@@ -238,11 +243,12 @@ class Locator:
         self._state = TrackState()
         self._n_levels = max(1, len(floorplan.levels))
         self._level_state = LevelState.empty()
-        self._buffer = ReadingBatch.empty()
+        self._buffer = ReadingBuffer()
         self._ordered = True  # the buffer's times never decrease (the usual stream)
         self._watermark = -np.inf
         self._next_k: int | None = None
         self._gain_state = np.zeros(0)  # per tag code: the gain offset integrator, dB
+        self._phase = np.full(0, -1, np.int64)  # per tag code: its grid phase (-1: none yet)
         self.rejected_total: dict[Reject, int] = {}
 
     # -- streaming ---------------------------------------------------------------------
@@ -259,15 +265,17 @@ class Locator:
         if self._next_k is None or not np.isfinite(self._watermark):
             return PositionBatch.empty(), rejected
         # Emit T < watermark - tolerance: no reading accepted later can fall in its window.
-        k_end = int(np.ceil((self._watermark - cfg.late_tolerance) / cfg.window.interval)) - 1
+        horizon = self._watermark - cfg.late_tolerance
+        k_end = cfg.window.step_at_or_before(horizon)
+        if float(cfg.window.time_of(k_end)) >= horizon:
+            k_end -= 1
         return self._emit(k_end), rejected
 
     def flush(self) -> PositionBatch:
         """At the end of a stream: positions for the update times not yet emitted."""
         if self._next_k is None or not np.isfinite(self._watermark):
             return PositionBatch.empty()
-        k_end = int(np.floor(self._watermark / self.config.window.interval))
-        return self._emit(k_end)
+        return self._emit(self.config.window.step_at_or_before(self._watermark))
 
     def forget(self, tags: npt.ArrayLike) -> None:
         """Drop every trace of these tag codes: buffered readings, track, level (consent
@@ -275,7 +283,7 @@ class Locator:
         codes = np.asarray(tags, dtype=np.int64).ravel()
         if len(codes) == 0:
             return
-        self._buffer = self._buffer.take(~np.isin(self._buffer.tag, codes))
+        self._buffer.keep(~np.isin(self._buffer.view().tag, codes))
         st = self._state
         known = codes[(codes >= 0) & (codes < len(st.alive))]
         st.alive[known] = False
@@ -292,6 +300,7 @@ class Locator:
         streak[placed] = 0
         self._level_state = LevelState(level, candidate, streak)
         self._gain_state[codes[(codes >= 0) & (codes < len(self._gain_state))]] = 0.0
+        self._phase[codes[(codes >= 0) & (codes < len(self._phase))]] = -1
 
     # -- steps -------------------------------------------------------------------------
 
@@ -301,8 +310,8 @@ class Locator:
         # After a flush, rows of windows already emitted are late whatever the watermark.
         emitted_until = -np.inf
         if self._next_k is not None:
-            emitted_until = (self._next_k - 1) * cfg.window.interval
-        buffered = self._buffer
+            emitted_until = float(cfg.window.time_of(self._next_k - 1))
+        buffered = self._buffer.view()
         reason, self._watermark, n_bad, ordered = _screen(
             batch.t,
             batch.reader,
@@ -319,17 +328,33 @@ class Locator:
             rejected = Rejected(bad.astype(np.int64), reason[bad])
             for why, n in rejected.counts().items():
                 self.rejected_total[why] = self.rejected_total.get(why, 0) + n
-        # The buffer never shares the caller's arrays: the concatenation copies, or a take.
-        fresh = batch if n_bad == 0 and len(buffered) else batch.take(reason == 0)
+        # The buffer never shares the caller's arrays: appending copies.
+        fresh = batch if n_bad == 0 else batch.take(reason == 0)
         if len(fresh):
             if self._next_k is None:
                 # From the stream's first row, less the tolerance: no later row can be
                 # older, so cutting the stream anywhere gives the same first update.
                 first = float(fresh.t[0]) - cfg.late_tolerance
-                self._next_k = int(np.ceil(first / cfg.window.interval))
+                self._next_k = cfg.window.step_at_or_before(first)
+                if float(cfg.window.time_of(self._next_k)) < first:
+                    self._next_k += 1
             self._ordered = self._ordered and ordered
-            self._buffer = _concat(buffered, fresh)
+            self._buffer.append(fresh)
+            self._assign_phases(fresh)
         return rejected
+
+    def _assign_phases(self, fresh: ReadingBatch) -> None:
+        """Give the tags heard for the first time the phase of their first reading."""
+        top = int(fresh.tag.max()) + 1
+        if top > len(self._phase):
+            grown = np.full(top, -1, np.int64)
+            grown[: len(self._phase)] = self._phase
+            self._phase = grown
+        new = self._phase[fresh.tag] < 0
+        if new.any():
+            size = len(self._phase)
+            phase = first_reading_phases(fresh.tag[new], fresh.t[new], self.config.window, size)
+            self._phase = np.where(self._phase < 0, phase, self._phase)
 
     def _emit(self, k_end: int) -> PositionBatch:
         """Window, solve and track the update times next_k .. k_end; keep what is needed."""
@@ -339,20 +364,26 @@ class Locator:
         if k_end < k0:
             return PositionBatch.empty()
         windows = window_readings(
-            self._buffer, len(self.readers), cfg.window, k0, k_end, ordered=self._ordered
+            self._buffer.view(),
+            len(self.readers),
+            cfg.window,
+            k0,
+            k_end,
+            ordered=self._ordered,
+            phase_of=self._phase,
         )
         positions = self._locate(windows)
         self._next_k = k_end + 1
         # Keep the readings that later windows (T >= next update) can still see.
-        keep_after = self._next_k * cfg.window.interval - cfg.window.window
-        buf = self._buffer
+        keep_after = float(cfg.window.time_of(self._next_k)) - cfg.window.window
+        buffered_t = self._buffer.view().t
         if self._ordered:
-            # time-ordered (the usual stream): the rows kept are a suffix, a slice
-            a = int(np.searchsorted(buf.t, keep_after, side="right"))
-            self._buffer = ReadingBatch(buf.t[a:], buf.tag[a:], buf.reader[a:], buf.rssi[a:])
+            # time-ordered (the usual stream): the rows kept are a suffix
+            self._buffer.drop_first(int(np.searchsorted(buffered_t, keep_after, side="right")))
         else:
-            self._buffer = buf.take(buf.t > keep_after)
-            self._ordered = bool(np.all(self._buffer.t[1:] >= self._buffer.t[:-1]))
+            self._buffer.keep(buffered_t > keep_after)
+            kept_t = self._buffer.view().t
+            self._ordered = bool(np.all(kept_t[1:] >= kept_t[:-1]))
         return positions
 
     def _solve(
@@ -573,10 +604,30 @@ def _reader_columns(
 
 
 def _time_slices(w: Windows) -> list[slice]:
-    """The rows of each update time (rows are ordered by time)."""
-    cuts = np.flatnonzero(np.diff(w.t)) + 1
-    bounds = np.concatenate(([0], cuts, [len(w)])).tolist()
+    """Consecutive runs of rows (ordered by time) in which no tag appears twice: each
+    tag's fixes depend on its own track so far and on no other tag's, so a run solves in
+    one call and gives what one call per update time would."""
+    bounds = _runs_without_repeats(w.tag).tolist()
     return [slice(a, b) for a, b in itertools.pairwise(bounds)]
+
+
+@njit(cache=True)
+def _runs_without_repeats(tag: np.ndarray) -> np.ndarray:
+    """Cut points (0 first, len(tag) last) of the greedy runs without a repeated tag."""
+    n = len(tag)
+    span = int(tag.max()) + 1 if n else 0
+    run_of = np.full(span, -1, np.int64)  # per tag: the run it last appeared in
+    cuts = np.empty(n + 1, np.int64)
+    cuts[0] = 0
+    runs = 0
+    for i in range(n):
+        g = tag[i]
+        if run_of[g] == runs:
+            runs += 1
+            cuts[runs] = i
+        run_of[g] = runs
+    cuts[runs + 1] = n
+    return cuts[: runs + 2]
 
 
 def _with_rssi(w: Windows, rssi: npt.NDArray[np.float64]) -> Windows:

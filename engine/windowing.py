@@ -1,11 +1,17 @@
 """Windowing: per tag and update time, a robust RSSI per reader over a sliding window.
 
-Update times are the multiples of the update interval (`T = k * interval`), so a stream
-cut into batches anywhere gives the same grid. The window of update `T` holds the
-readings with `T - window < t <= T`. Per tag, per update, per reader heard in the window,
-one statistic of the RSSI values (mean, median, max or an upper quantile); then the
-`top_k` readers by that value, strongest first, packed into `(n, top_k)` arrays: the
-shape `geometry.trilateration.trilaterate` takes.
+Update times lie on a grid of `phases` steps per update interval, `T = (k / phases) *
+interval`, and each tag takes one step in `phases`: a tag of phase `p` is updated at the
+steps with `k % phases == p` (the caller gives each tag code its phase; by default the
+code modulo `phases`). So every tag still gets one fix per interval, but the tags' fixes
+are spread over the interval instead of all falling on its multiples: a live engine fed
+every tenth of a second solves about a tenth of the badges per call, not all of them in
+one call a second. The grid is fixed, so a stream cut into batches anywhere gives the
+same rows. The window of update `T` holds the readings with `T - window < t <= T`. Per
+tag, per update, per reader heard in the window, one statistic of the RSSI values (mean,
+median, max or an upper quantile); then the `top_k` readers by that value, strongest
+first, packed into `(n, top_k)` arrays: the shape `geometry.trilateration.trilaterate`
+takes.
 
 The work is one stable counting sort of the readings by tag (numba, linear in readings
 plus the tag range; numpy's lexsort when the stream is not time-ordered) and one numba
@@ -46,6 +52,9 @@ class WindowSpec:
     top_k: int = 12
     statistic: Statistic = Statistic.QUANTILE
     quantile: float = 0.75
+    # Fix times per interval the tags are spread over (1: every tag at the multiples of
+    # the interval). Ten matches a live server's 0.1 s ticks.
+    phases: int = 10
 
     def __post_init__(self) -> None:
         if not (self.interval > 0 and np.isfinite(self.interval)):
@@ -58,11 +67,28 @@ class WindowSpec:
             raise ConfigError(f"top_k must be between 1 and 64, got {self.top_k}")
         if not 0.0 <= self.quantile <= 1.0:
             raise ConfigError(f"quantile must be between 0 and 1, got {self.quantile}")
+        if not 1 <= self.phases <= 1000:
+            raise ConfigError(f"phases must be between 1 and 1000, got {self.phases}")
+
+    def time_of(self, step: int | npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """The update time of grid step(s) `step`, s (the kernel's own arithmetic)."""
+        return (np.asarray(step, dtype=np.float64) / self.phases) * self.interval
+
+    def step_at_or_before(self, t: float) -> int:
+        """The last grid step whose time is at or before `t` (s)."""
+        step = int(np.floor(t / self.interval * self.phases))
+        # The division may round across a step: settle it with the kernel's arithmetic.
+        while float(self.time_of(step + 1)) <= t:
+            step += 1
+        while float(self.time_of(step)) > t:
+            step -= 1
+        return step
 
 
 @dataclass(frozen=True, slots=True)
 class Windows:
-    """One row per (tag, update time) with at least one reading in its window.
+    """One row per (tag, update time) with at least one reading in its window; a tag has
+    rows only at its own phase's steps.
 
     `reader` and `rssi` hold the `count` strongest readers first; unused columns are
     reader -1 and rssi NaN. `samples` is how many readings each value summarises.
@@ -79,6 +105,20 @@ class Windows:
 
     def __len__(self) -> int:
         return len(self.t)
+
+
+def first_reading_phases(
+    tag: npt.NDArray[np.int32], t: npt.NDArray[np.float64], spec: WindowSpec, size: int
+) -> npt.NDArray[np.int64]:
+    """Per tag code 0 .. size - 1: the phase of the grid step of its earliest reading in
+    (tag, t), -1 where it has none. A badge's phase follows from its readings alone."""
+    first_t = np.full(size, np.inf)
+    np.minimum.at(first_t, tag, t)
+    heard = np.isfinite(first_t)
+    phase = np.full(size, -1, np.int64)
+    step = np.floor(first_t[heard] / spec.interval * spec.phases).astype(np.int64)
+    phase[heard] = step % spec.phases
+    return phase
 
 
 @njit(cache=True)
@@ -129,14 +169,24 @@ def _insertion_sort(a: np.ndarray, n: int) -> None:
 
 @njit(cache=True)
 def _by_tag(
-    t: np.ndarray, tag: np.ndarray, reader: np.ndarray, rssi: np.ndarray, lo: int, span: int
+    t: np.ndarray,
+    tag: np.ndarray,
+    reader: np.ndarray,
+    rssi: np.ndarray,
+    lo: int,
+    span: int,
+    wanted: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Stable counting sort by tag (codes lo .. lo + span - 1): sorted t, reader, rssi,
-    the start of each tag's run (plus the end) and the tags, ascending."""
-    n = len(t)
+    """Stable counting sort by tag (codes lo .. lo + span - 1) of the rows whose tag is
+    `wanted` (indexed by code - lo): sorted t, reader, rssi, the start of each tag's run
+    (plus the end) and the tags, ascending."""
     counts = np.zeros(span + 1, np.int64)
-    for i in range(n):
-        counts[tag[i] - lo + 1] += 1
+    n = 0
+    for i in range(len(t)):
+        g = tag[i] - lo
+        if wanted[g]:
+            counts[g + 1] += 1
+            n += 1
     n_tags = 0
     for g in range(1, span + 1):
         if counts[g] > 0:
@@ -154,8 +204,10 @@ def _by_tag(
     t_s = np.empty(n, np.float64)
     reader_s = np.empty(n, np.int64)
     rssi_s = np.empty(n, np.float64)
-    for i in range(n):
+    for i in range(len(t)):
         g = tag[i] - lo
+        if not wanted[g]:
+            continue
         p = counts[g]
         counts[g] = p + 1
         t_s[p] = t[i]
@@ -187,20 +239,23 @@ def _window_kernel(
     rssi: np.ndarray,
     starts: np.ndarray,
     tags: np.ndarray,
+    tag_phase: np.ndarray,
     n_readers: int,
     k0: int,
     k1: int,
     interval: float,
+    phases: int,
     window: float,
     top_k: int,
     kind: int,
     q: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Walk each tag's time-sorted readings; emit one row per update with readings."""
+    """Walk each tag's time-sorted readings; emit one row per update of the tag's phase
+    (grid steps k0 .. k1) with readings."""
     n_tags = len(tags)
-    n_steps = k1 - k0 + 1
-    cap = n_tags * n_steps if n_steps > 0 else 0
-    # Rows for a tag cannot outnumber the steps, nor the steps its readings can touch.
+    n_steps = (k1 - k0) // phases + 1  # a tag's updates in k0 .. k1, at most
+    cap = n_tags * n_steps if k1 >= k0 else 0
+    # Rows for a tag cannot outnumber its updates, nor the updates its readings can touch.
     max_rows = 0
     per_reading = int(np.ceil(window / interval)) + 1
     for g in range(n_tags):
@@ -228,18 +283,21 @@ def _window_kernel(
         b = starts[g + 1]
         if a == b:
             continue
-        # First update whose window can hold the tag's first reading.
-        k_first = int(np.ceil(t[a] / interval))
-        # The last update whose window can hold the tag's last reading.
-        k_last = int(np.floor((t[b - 1] + window) / interval))
+        # From the step before the first whose window can hold the tag's first reading
+        # to the step after the last that can hold its last (one step of slack each way
+        # for the rounding of the divisions: a step without readings emits nothing).
+        k_first = int(np.floor(t[a] / interval * phases)) - 1
+        k_last = int(np.floor((t[b - 1] + window) / interval * phases)) + 1
         if k_last > k1:
             k_last = k1
         if k_first < k0:
             k_first = k0
+        # The tag's own phase: the first step from k_first with k % phases == its phase.
+        k_first += (tag_phase[g] - k_first) % phases
         lo = a
         hi = a
-        for k in range(k_first, k_last + 1):
-            T = k * interval
+        for k in range(k_first, k_last + 1, phases):
+            T = (k / phases) * interval
             while hi < b and t[hi] <= T:
                 hi += 1
             while lo < hi and t[lo] <= T - window:
@@ -319,13 +377,16 @@ def window_readings(
     k1: int,
     *,
     ordered: bool | None = None,
+    phase_of: npt.NDArray[np.int64] | None = None,
 ) -> Windows:
-    """Rows for the update times `k * spec.interval`, k0 <= k <= k1, of every tag in `batch`.
+    """Rows for the grid steps k0 <= k <= k1 (times `spec.time_of(k)`) of every tag in
+    `batch`, each tag at its own phase's steps.
 
     `batch` must hold every reading of the windows asked for (the caller keeps the
     readings of the last `spec.window` seconds between batches); reader indexes must be
     in `0 .. n_readers - 1`. `ordered`: whether the batch's times never decrease, when the
-    caller knows (None: checked here).
+    caller knows (None: checked here). `phase_of`: each tag code's phase (0 .. phases -
+    1), indexed by code; None: the code modulo `spec.phases`.
     """
     if len(batch) == 0 or k1 < k0:
         return _empty(spec.top_k)
@@ -338,16 +399,22 @@ def window_readings(
     if ordered is None:
         ordered = bool(np.all(batch.t[1:] >= batch.t[:-1]))
     if span <= 4 * len(batch) + 1024 and ordered:
-        # Only readings with k0 * interval - window < t <= k1 * interval can fall in a
-        # window asked for (the kernel's own comparisons, same floats): in a time-ordered
-        # batch a slice, so the readings kept for later windows are not sorted now.
-        a = int(np.searchsorted(batch.t, k0 * spec.interval - spec.window, side="right"))
-        b = int(np.searchsorted(batch.t, k1 * spec.interval, side="right"))
+        # Only readings with time_of(k0) - window < t <= time_of(k1) can fall in a window
+        # asked for (the kernel's own comparisons, same floats): in a time-ordered batch a
+        # slice, so the readings kept for later windows are not sorted now.
+        a = int(np.searchsorted(batch.t, float(spec.time_of(k0)) - spec.window, side="right"))
+        b = int(np.searchsorted(batch.t, float(spec.time_of(k1)), side="right"))
         if a >= b:
             return _empty(spec.top_k)
         sl = slice(a, b)
         t_s, reader_s, rssi_s, starts, tags = _by_tag(
-            batch.t[sl], tag_all[sl], batch.reader[sl], batch.rssi[sl], lo, span
+            batch.t[sl],
+            tag_all[sl],
+            batch.reader[sl],
+            batch.rssi[sl],
+            lo,
+            span,
+            _tags_of_phases(spec, k0, k1, lo, span, phase_of),
         )
     else:
         order = np.lexsort((batch.t, tag_all))
@@ -364,10 +431,12 @@ def window_readings(
         rssi_s,
         starts,
         tags,
+        tags.astype(np.int64) % spec.phases if phase_of is None else phase_of[tags],
         int(n_readers),
         int(k0),
         int(k1),
         float(spec.interval),
+        int(spec.phases),
         float(spec.window),
         int(spec.top_k),
         int(spec.statistic),
@@ -377,7 +446,7 @@ def window_readings(
     # kernel's rows run by tag ascending, then time: a stable sort by step gives it.
     if len(k) == 0 or k0 == k1:
         return Windows(
-            t=k.astype(np.float64) * spec.interval,
+            t=spec.time_of(k),
             tag=tag,
             reader=reader,
             rssi=rssi,
@@ -391,7 +460,7 @@ def window_readings(
     else:
         by_time = np.lexsort((tag, k))
     return Windows(
-        t=k[by_time].astype(np.float64) * spec.interval,
+        t=spec.time_of(k[by_time]),
         tag=tag[by_time],
         reader=reader[by_time],
         rssi=rssi[by_time],
@@ -399,6 +468,25 @@ def window_readings(
         count=count[by_time],
         t_obs=t_obs[by_time],
     )
+
+
+def _tags_of_phases(
+    spec: WindowSpec,
+    k0: int,
+    k1: int,
+    lo: int,
+    span: int,
+    phase_of: npt.NDArray[np.int64] | None,
+) -> npt.NDArray[np.bool_]:
+    """Per tag code lo .. lo + span - 1: whether steps k0 .. k1 hold one of its updates.
+    A live call asks for one step, a tenth of the tags: the rest need not be sorted."""
+    if k1 - k0 + 1 >= spec.phases:
+        return np.ones(span, np.bool_)
+    steps = np.zeros(spec.phases, np.bool_)
+    steps[np.arange(k0, k1 + 1) % spec.phases] = True
+    codes = np.arange(lo, lo + span)
+    phase = codes % spec.phases if phase_of is None else phase_of[codes]
+    return steps[phase]
 
 
 def _empty(top_k: int) -> Windows:

@@ -17,7 +17,7 @@ import shapely
 
 from engine.batches import PositionBatch, ReadingBatch
 from engine.locate import LocatorConfig, locate_all
-from engine.windowing import Statistic, WindowSpec, window_readings
+from engine.windowing import Statistic, WindowSpec, first_reading_phases, window_readings
 from geometry.model import Floorplan, ReaderCalibration, Zone, ZoneKind
 from sts.readings_csv import Truth
 from sts.survey_fit import truth_at
@@ -88,7 +88,13 @@ def engine_positions(survey: Survey) -> PositionBatch:
 
 def least_squares_positions(survey: Survey) -> PositionBatch:
     """Plain least squares: the same solver on 1 s means of every reader, no tracking."""
-    window = WindowSpec(interval=1.0, window=1.0, top_k=12, statistic=Statistic.MEAN)
+    window = WindowSpec(
+        interval=1.0,
+        window=1.0,
+        top_k=12,
+        statistic=Statistic.MEAN,
+        phases=survey.config.window.phases,  # the engine's fix times: the same fixes
+    )
     config = replace(survey.config, tracking=False, window=window, gain=None)
     batch = survey.batch.take(np.argsort(survey.batch.t, kind="stable"))
     positions, _ = locate_all(survey.floorplan, batch, survey.calibration, config)
@@ -101,9 +107,17 @@ def centroid_positions(survey: Survey) -> PositionBatch:
     batch = survey.batch
     if len(batch) == 0:
         return PositionBatch.empty()
-    spec = WindowSpec(interval=1.0, window=1.0, top_k=CENTROID_K, statistic=Statistic.MEAN)
-    k0, k1 = int(np.floor(batch.t.min())), int(np.ceil(batch.t.max()))
-    w = window_readings(batch, len(readers), spec, k0, k1)
+    spec = WindowSpec(
+        interval=1.0,
+        window=1.0,
+        top_k=CENTROID_K,
+        statistic=Statistic.MEAN,
+        phases=survey.config.window.phases,
+    )
+    k0 = spec.step_at_or_before(float(batch.t.min()))
+    k1 = spec.step_at_or_before(float(batch.t.max()) + spec.window)
+    phase = first_reading_phases(batch.tag, batch.t, spec, int(batch.tag.max()) + 1)
+    w = window_readings(batch, len(readers), spec, k0, k1, phase_of=phase)
     xy = np.array([[r.x, r.y] for r in readers], np.float64)
     used = np.arange(CENTROID_K)[None, :] < w.count[:, None]
     weight = np.where(used, 10.0 ** (np.nan_to_num(w.rssi, nan=-200.0) / 10.0), 0.0)

@@ -93,11 +93,70 @@ def test_one_fix_per_tag_per_interval_and_deterministic(fp, straight) -> None:
     a, _ = locate_all(fp, batch, None, LocatorConfig(tag_height=1.8))
     b, _ = locate_all(fp, batch, None, LocatorConfig(tag_height=1.8))
     same(a, b)
-    assert np.all(np.diff(a.t) == 1.0)  # one tag: one fix a second, no gaps
-    assert np.all(a.t == np.round(a.t))  # on the interval grid
+    assert np.allclose(np.diff(a.t), 1.0, rtol=0, atol=1e-6)  # one fix a second, no gaps
+    # On the 0.1 s grid, at the tenth of the second of the tag's first reading.
+    tenths = np.round(a.t * 10)
+    assert np.allclose(a.t * 10, tenths, rtol=0, atol=1e-5)
+    assert set((tenths % 10).tolist()) == {np.floor(batch.t.min() * 10) % 10}
     assert np.isfinite(a.x).all() and np.isfinite(a.uncertainty).all()
     assert (a.uncertainty > 0).all()
     assert (a.x >= 0).all() and (a.x <= 20.66).all()
+
+
+def staggered_tags(batch: ReadingBatch, n_tags: int, codes: list[int]) -> ReadingBatch:
+    """The track worn by `n_tags` badges (codes given), badge i starting i x 0.1 s later."""
+    parts = [
+        ReadingBatch.from_arrays(
+            batch.t + 0.1 * i, np.full(len(batch), code), batch.reader, batch.rssi
+        )
+        for i, code in enumerate(codes[:n_tags])
+    ]
+    both = ReadingBatch.from_arrays(
+        np.concatenate([p.t for p in parts]),
+        np.concatenate([p.tag for p in parts]),
+        np.concatenate([p.reader for p in parts]),
+        np.concatenate([p.rssi for p in parts]),
+    )
+    return both.take(np.argsort(both.t, kind="stable"))
+
+
+def test_calls_every_tenth_of_a_second_solve_a_tenth_of_the_badges(fp, straight) -> None:
+    batch, _ = straight
+    stream = staggered_tags(batch, 10, list(range(10)))
+    loc = Locator(fp, None, LocatorConfig(tag_height=1.8))
+    ends = np.arange(stream.t[0] + 0.1, stream.t[-1], 0.1)
+    cuts = np.searchsorted(stream.t, ends, side="right")
+    per_call = [
+        loc.process(stream.take(np.arange(a, b))) for a, b in itertools.pairwise([0, *cuts])
+    ]
+    sizes = [len(p) for p in per_call]
+    # Ten badges, one fix each a second: one a call, never all ten together.
+    assert max(sizes) <= 2
+    assert sum(sizes) >= 10 * (int(batch.t[-1] - batch.t[0]) - 3)
+    for p in per_call:
+        assert len(set(p.tag.tolist())) == len(p)
+
+
+def test_a_badges_fix_times_follow_its_readings_not_its_code(fp, straight) -> None:
+    batch, _ = straight
+    forward, _ = locate_all(
+        fp, staggered_tags(batch, 4, [0, 1, 2, 3]), None, LocatorConfig(tag_height=1.8)
+    )
+    shuffled, _ = locate_all(
+        fp, staggered_tags(batch, 4, [7, 3, 0, 5]), None, LocatorConfig(tag_height=1.8)
+    )
+    for code, other in zip([0, 1, 2, 3], [7, 3, 0, 5], strict=True):
+        a, b = forward.t[forward.tag == code], shuffled.t[shuffled.tag == other]
+        assert len(a) > 10
+        assert a.tolist() == b.tolist()
+        assert np.allclose(forward.x[forward.tag == code], shuffled.x[shuffled.tag == other])
+    # The four badges' fixes fall at four different tenths of the second.
+    tenths = {int(np.round(t * 10)) % 10 for t in forward.t}
+    assert len(tenths) == 4
+    # Badges first heard in another order than their codes, a tenth of a second a call.
+    stream = staggered_tags(batch, 4, [7, 3, 0, 5])
+    cuts = np.searchsorted(stream.t, np.arange(stream.t[0], stream.t[-1], 0.1), side="right")
+    same(in_chunks(fp, stream, cuts.tolist(), LocatorConfig(tag_height=1.8)), shuffled)
 
 
 def test_two_tags_interleaved_equal_each_alone(fp, straight) -> None:
@@ -208,8 +267,11 @@ def test_after_flush_rows_of_emitted_windows_are_late(fp, straight) -> None:
     loc.process(batch.take(np.arange(300)))
     flushed = loc.flush()
     t_last = flushed.t[-1]
+    # The flush emitted the grid up to the newest reading (other phases' steps too):
+    # a row before its last fix is late, one after the newest reading is not.
+    newest = float(batch.t[299])
     row = batch.take(np.array([299, 299]))
-    again = ReadingBatch(np.array([t_last - 0.5, t_last + 0.5]), row.tag, row.reader, row.rssi)
+    again = ReadingBatch(np.array([t_last - 0.5, newest + 0.5]), row.tag, row.reader, row.rssi)
     _, rejected = loc.process_with_report(again)
     assert rejected.index.tolist() == [0]
     assert rejected.counts() == {Reject.LATE: 1}
