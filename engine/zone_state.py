@@ -135,6 +135,7 @@ class ZoneStateMachine:
         self.last_u = np.zeros(n)
         self.last_level = np.full(n, -1, np.int32)
         self.silence = np.zeros(n, np.int8)  # 0 heard, 1 stale, 2 lost
+        self._quiet_until = -math.inf  # no stale or lost event can fall due until then
         self.visits = np.zeros(n, np.int32)
         self.slot_zone = np.full((n, m), -1, np.int32)
         self.slot_state = np.zeros((n, m), np.int8)
@@ -300,12 +301,24 @@ class ZoneStateMachine:
     def _silence(self, now: float, out: EventColumns) -> EventColumns:
         """stale/lost for students silent past the thresholds at `now`."""
         n = self._students
-        if n == 0:
+        # Nobody can fall silent before the earliest due time of the last look: a live
+        # engine calls this ten times a second, and a look walks every student.
+        if n == 0 or now <= self._quiet_until:
             return out
         has = ~np.isnan(self.last_t)
         students = np.arange(n, dtype=np.int64)
         self._silence_rows(students[has], np.full(int(has.sum()), now), out)
+        self._quiet_until = self._next_silence_due()
         return out
+
+    def _next_silence_due(self) -> float:
+        """The earliest time at which a student would go stale or lost (inf: none can)."""
+        h = self.h
+        heard = self.silence == 0
+        first = min(h.stale_s, h.lost_s)
+        due = np.where(heard, self.last_t + first, self.last_t + h.lost_s)
+        due = due[(self.silence < 2) & ~np.isnan(self.last_t)]
+        return float(due.min()) if len(due) else math.inf
 
     def _silence_rows(self, students: I64, now: F64, out: EventColumns) -> None:
         """stale then lost events for the given students at the given times (strictly past)."""
@@ -359,6 +372,10 @@ class ZoneStateMachine:
         self.last_t[student], self.last_x[student], self.last_y[student] = b.t, b.x, b.y
         self.last_u[student], self.last_level[student] = b.uncertainty, b.level
         self.silence[student] = 0
+        # A fix may be older than the others' (within the tolerance): its silence is due
+        # earlier than the last look's earliest.
+        due = float(b.t.min()) + min(self.h.stale_s, self.h.lost_s)
+        self._quiet_until = min(self._quiet_until, due)
 
     def _resume(self, students: I64) -> None:
         """After a silence: a dwell cannot span it, so pending transitions fall back to

@@ -269,6 +269,31 @@ def test_stale_and_lost_at_exact_times_whenever_advanced() -> None:
     assert run([10.0]) == [(0.0, "inside")]  # strictly past the threshold
 
 
+def test_a_badge_falls_silent_on_time_while_others_keep_reporting() -> None:
+    # s0 reports every second throughout; s1 is heard at 0, lost, back with a fix a little
+    # older than s0's newest, then silent again: each stale and lost event comes at its
+    # exact time and in the first call past it, whichever earlier look was skipped.
+    sm = machine(stale_s=10.0, lost_s=30.0)
+    here = WHERE[Observation.IN]
+    got = []
+    for second in range(0, 100):
+        t = float(second)
+        got += [(t, e) for e in fix(sm, t, here, student=0)]
+        if second == 0:
+            got += [(t, e) for e in fix(sm, 0.0, here, student=1)]
+        if second == 42:
+            got += [(t, e) for e in fix(sm, 41.6, here, student=1)]
+    silences = [
+        (call, e.t, e.tag, e.kind.value) for call, e in got if e.kind.value in ("stale", "lost")
+    ]
+    assert silences == [
+        (11.0, 10.0, "s1", "stale"),
+        (31.0, 30.0, "s1", "lost"),
+        (52.0, 51.6, "s1", "stale"),
+        (72.0, 71.6, "s1", "lost"),
+    ]
+
+
 def test_silence_keeps_membership_and_return_reports_it() -> None:
     sm = machine(stale_s=10.0, lost_s=30.0)
     fix(sm, 0.0, WHERE[Observation.IN])
