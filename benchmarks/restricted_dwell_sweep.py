@@ -1,11 +1,14 @@
 """The restricted zones' hysteresis against recall, delay and false alerts, on simulated days.
 
 Each setting replaces the rules file's [[zone_hysteresis]] for the restricted kind
-(`dwell_s`, and optionally a band cap in metres) and evaluates every folder as
+(`dwell_s`, optionally a band cap and an uncertainty limit in metres; an empty field
+keeps the default) and evaluates every folder as
 `sts evaluate` does (the campus's calibration, the simulated safety team).
 
     .venv/bin/python benchmarks/restricted_dwell_sweep.py out/day out/breaches \\
         --setting 3 --setting 2 --setting 1 --setting 0 --setting 1,2 --setting 0,1
+    .venv/bin/python benchmarks/restricted_dwell_sweep.py out/day out/breaches \\
+        --setting 1 --setting 1,,4 --setting 1,,3.5 --setting 0,,3.5
 """
 
 from __future__ import annotations
@@ -25,10 +28,14 @@ RULE = "restricted-areas"
 
 
 def hysteresis(setting: str) -> Hysteresis:
-    """`DWELL` or `DWELL,BAND` for the restricted kind (the engine's defaults elsewhere)."""
-    dwell, _, band = setting.partition(",")
+    """`DWELL[,BAND[,MAX_UNCERTAINTY]]` for the restricted kind (the engine's defaults
+    elsewhere; a missing or empty field: no limit)."""
+    dwell, band, max_u = [*setting.split(","), "", ""][:3]
     restricted = KindHysteresis(
-        frozenset({"restricted"}), float(dwell), float(band) if band else math.inf
+        frozenset({"restricted"}),
+        float(dwell),
+        float(band) if band else math.inf,
+        float(max_u) if max_u else math.inf,
     )
     return Hysteresis(by_kind=(restricted,))
 
@@ -37,15 +44,15 @@ def main() -> int:
     """Print one row per setting and folder."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("folders", type=Path, nargs="+", help="folders from `sts simulate`")
-    parser.add_argument("--setting", action="append", required=True, help="DWELL[,BAND]")
+    parser.add_argument("--setting", action="append", required=True, help="DWELL[,BAND[,MAX_U]]")
     args = parser.parse_args()
-    print("setting   folder       room   recall  detected  d50 s  d90 s  false  per 1000 h")
+    print("setting      folder       room   recall  detected  d50 s  d90 s  false  per 1000 h")
     for setting in args.setting:
         for folder in args.folders:
             ev = evaluate(folder, EvaluateOptions(hysteresis=hysteresis(setting)))
             b = next(b for b in ev.breaches if b.rule == RULE)
             print(
-                f"{setting:<9} {folder.name:<11} {ev.zone_state.room_accuracy:6.1%} "
+                f"{setting:<12} {folder.name:<11} {ev.zone_state.room_accuracy:6.1%} "
                 f"{b.recall:7.1%} {b.detected:>4}/{b.breaches:<4} {b.median_delay_s:6.1f} "
                 f"{b.p90_delay_s:6.1f} {b.false_alerts:>6} {b.false_per_1000_student_hours:10.2f}",
                 flush=True,

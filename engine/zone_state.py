@@ -119,6 +119,7 @@ class ZoneStateMachine:
         self._zone_level = np.zeros(0, np.int32)
         self._cap = np.zeros(0, np.float64)
         self._dwell = np.zeros(0, np.float64)
+        self._max_u = np.zeros(0, np.float64)  # per zone: the least certain fix that enters
         self._zone_ids: list[str] = []
         self._eroded: dict[tuple[int, int], shapely.Geometry] = {}
         for zone in index.zones:
@@ -225,15 +226,28 @@ class ZoneStateMachine:
             self._zone_level = np.concatenate([self._zone_level, np.full(extra, -1, np.int32)])
             self._cap = np.concatenate([self._cap, np.zeros(extra)])
             self._dwell = np.concatenate([self._dwell, np.zeros(extra)])
+            self._max_u = np.concatenate([self._max_u, np.zeros(extra)])
             self._zone_ids += [""] * extra
         self._zone_level[number] = self.index.level_code(zone.level)
         radius = float(shapely.maximum_inscribed_circle(zone.polygon).length)
-        dwell_s, band_m = self.h.for_kind(zone.kind)
-        self._cap[number] = min(self.h.small_zone_fraction * radius, band_m)
-        self._dwell[number] = dwell_s
+        kind = self.h.for_kind(zone.kind)
+        self._cap[number] = min(self.h.small_zone_fraction * radius, kind.band_m)
+        self._dwell[number] = kind.dwell_s
+        self._max_u[number] = kind.max_uncertainty_m
         self._zone_ids[number] = zone.id
         self._eroded = {k: v for k, v in self._eroded.items() if k[0] != number}
         return number
+
+    def _certain(self, zone: npt.NDArray[np.integer], uncertainty: F64) -> Bools:
+        """Whether fixes of this uncertainty enter these zones after their kind's dwell."""
+        return uncertainty <= self._max_u[zone]
+
+    def _entry_dwell(self, zone: npt.NDArray[np.integer], uncertainty: F64) -> F64:
+        """The dwell an entry into these zones needs, confirmed by fixes of this uncertainty:
+        the kind's own, or, past the kind's uncertainty limit, at least the engine's."""
+        dwell = self._dwell[zone]
+        slow = np.maximum(dwell, self.h.dwell_s)
+        return np.where(self._certain(zone, uncertainty), dwell, slow)
 
     def _min_cap(self, level: int) -> float:
         """The smallest entry cap of the zones of a level (inf when it has none)."""
@@ -384,7 +398,9 @@ class ZoneStateMachine:
         band = np.minimum(fixes.threshold[row], self._cap[zone])
         clear = np.where(depth > band, _O.IN, np.where(depth < -band, _O.OUT, _O.BAND))
         seen = np.where(on_level, clear, _O.OFF_LEVEL).astype(np.int64)
-        dwell = self._dwell[zone]
+        entering = (state == _S.OUTSIDE) | (state == _S.ENTERING)
+        entry_dwell = self._entry_dwell(zone, fixes.uncertainty[row])
+        dwell = np.where(entering, entry_dwell, self._dwell[zone])
         waited = fixes.t[row] - self.slot_since[student, column] >= dwell
         dwell_met = np.where(PENDING[state], waited, dwell <= 0).astype(np.int64)
         next_state, emit = NEXT[state, seen, dwell_met], EMIT[state, seen, dwell_met]
@@ -400,7 +416,8 @@ class ZoneStateMachine:
         clear = hits.distance > np.minimum(fixes.threshold[row], self._cap[zone])
         row, zone = row[~known & clear], zone[~known & clear]
         first = fixes.first[row]
-        at_once = first | (self._dwell[zone] <= 0)
+        certain = self._certain(zone, fixes.uncertainty[row])
+        at_once = (first | (self._dwell[zone] <= 0)) & certain
         state = np.where(at_once, _S.INSIDE, _S.ENTERING).astype(np.int8)
         kind = np.where(first, _K[EventKind.INSIDE], _K[EventKind.ENTER]).astype(np.int64)
         return Arrivals(row, zone, state, kind)
@@ -541,6 +558,7 @@ class ZoneStateMachine:
             return
         lines = shapely.linestrings(np.stack([start, end], axis=1))
         hit = shapely.intersects(lines[segment], self._eroded_zones(zone, depth[row]))
+        hit &= self._certain(zone, np.maximum(fixes.uncertainty, self.last_u[student])[row])
         row, zone = row[hit], zone[hit].astype(np.int32)
         if len(row) == 0:
             return
@@ -687,7 +705,8 @@ class ZoneStateMachine:
         was_in = (state == _S.INSIDE) | (state == _S.LEAVING)
         depth = self._last_depth(z, students)
         band = np.minimum(self._thresholds(self.last_u[students]), self._cap[z])
-        now_in = np.where(depth > band, True, np.where(depth < -band, False, was_in))
+        inside = (depth > band) & (self.last_u[students] <= self._max_u[z])
+        now_in = np.where(inside, True, np.where(depth < -band, False, was_in))
         leave = was_in & ~now_in
         self._exits(students[leave], columns[leave], z, t, out)
         self.slot_zone[students[~now_in], columns[~now_in]] = -1
@@ -697,7 +716,8 @@ class ZoneStateMachine:
         newcomers = self._live(int(self._zone_level[z]))
         newcomers = newcomers[~np.isin(newcomers, self._pair_slots(z)[0])]
         band = np.minimum(self._thresholds(self.last_u[newcomers]), self._cap[z])
-        newcomers = newcomers[self._last_depth(z, newcomers) > band]
+        certain = self.last_u[newcomers] <= self._max_u[z]
+        newcomers = newcomers[(self._last_depth(z, newcomers) > band) & certain]
         entering = np.concatenate([students[confirmed], newcomers])
         if len(entering) == 0:
             return

@@ -8,7 +8,11 @@ more than b outside, in the BAND otherwise, and OFF_LEVEL when it is on another 
 A pending transition (ENTERING, LEAVING) starts at the first clear fix and is
 confirmed by a clear fix at least `dwell_s` later; any fix that is not clear in the
 same direction cancels it. Zones of some kinds may have their own dwell and a tighter
-band (`KindHysteresis`: a restricted zone should alert on the first fix inside it).
+band (`KindHysteresis`: a restricted zone should alert on the first fix inside it), and
+an uncertainty limit: an entry confirmed by a fix less certain than `max_uncertainty_m`
+must have held the engine's dwell (when longer than the kind's), such a fix is inside no
+zone of the kind at once (first fix, zone added), and a segment with such an end is no
+`cross` of one.
 A level change exits at once (the locator already applies level hysteresis). The
 whole decision is the table `TRANSITIONS` below, compiled to lookup arrays applied to
 every (student, zone) pair of a round at once.
@@ -118,17 +122,25 @@ PENDING = np.array([False, True, False, True])
 
 @dataclass(frozen=True, slots=True)
 class KindHysteresis:
-    """The dwell and largest band of zones of some kinds (overriding `Hysteresis`)."""
+    """The dwell, largest band and uncertainty limit of zones of some kinds (overriding
+    `Hysteresis`)."""
 
     kinds: frozenset[str]
     dwell_s: float
     band_m: float = math.inf  # the band of these zones is at most this (and their cap)
+    # An entry confirmed by a fix whose uncertainty radius is larger needs the engine's
+    # dwell: the cap keeps the band within a small zone, so without a limit a fix pulled
+    # in from outside enters as fast as a confident one; with it, not never (a badge
+    # unlike the surveyed one, or an uncalibrated site, still alerts, later).
+    max_uncertainty_m: float = math.inf
 
     def __post_init__(self) -> None:
-        if not (self.kinds and self.dwell_s >= 0 and self.band_m >= 0):
+        limits = (self.dwell_s, self.band_m, self.max_uncertainty_m)
+        if not (self.kinds and min(limits) >= 0):
             raise ConfigError(
                 f"hysteresis for kinds {sorted(self.kinds)}: dwell_s = {self.dwell_s!r}, "
-                f"band_m = {self.band_m!r}; name at least one kind, use numbers >= 0"
+                f"band_m = {self.band_m!r}, max_uncertainty_m = {self.max_uncertainty_m!r}; "
+                "name at least one kind, use numbers >= 0"
             )
 
 
@@ -145,12 +157,13 @@ class Hysteresis:
     tolerance_s: float = 0.5  # rows this much older than the newest are still accepted
     by_kind: tuple[KindHysteresis, ...] = ()  # the first that names a zone's kind wins
 
-    def for_kind(self, kind: str) -> tuple[float, float]:
-        """(dwell_s, largest band in m) of a zone of this kind (inf: no band limit)."""
+    def for_kind(self, kind: str) -> KindHysteresis:
+        """The dwell, largest band and uncertainty limit of a zone of this kind (inf: no
+        limit)."""
         for override in self.by_kind:
             if kind in override.kinds:
-                return override.dwell_s, override.band_m
-        return self.dwell_s, math.inf
+                return override
+        return KindHysteresis(frozenset({kind}), self.dwell_s)
 
     def __post_init__(self) -> None:
         checks = {

@@ -100,11 +100,11 @@ def parse_rules(
 
 
 def _zone_hysteresis(probs: Problems, data: Mapping[str, Any]) -> tuple[KindHysteresis, ...]:
-    """[[zone_hysteresis]]: the dwell (s) and largest band (m, default: no limit beyond
-    the engine's) of zones of some kinds."""
+    """[[zone_hysteresis]]: the dwell (s), largest band and uncertainty limit (m, default:
+    no limit beyond the engine's) of zones of some kinds."""
     out = []
     for _, where, table in array_of_tables(probs, data, "zone_hysteresis", "setting"):
-        check_keys(probs, where, table, {"kinds", "dwell_s", "band_m"})
+        check_keys(probs, where, table, {"kinds", "dwell_s", "band_m", "max_uncertainty_m"})
         kinds = str_list(probs, f"{where}.kinds", table.get("kinds", []))
         unknown = [k for k in kinds or [] if k not in set(ZoneKind)]
         for k in unknown:
@@ -112,14 +112,16 @@ def _zone_hysteresis(probs: Problems, data: Mapping[str, Any]) -> tuple[KindHyst
         if not kinds:
             probs.add(f"{where}.kinds", "names no zone kind", 'write kinds = ["restricted"]')
         dwell = number(probs, f"{where}.dwell_s", table.get("dwell_s"), maximum=600.0)
-        band = (
-            number(probs, f"{where}.band_m", table["band_m"], maximum=100.0)
-            if "band_m" in table
-            else math.inf
-        )
-        if kinds and not unknown and dwell is not None and band is not None:
-            out.append(KindHysteresis(frozenset(kinds), dwell, band))
+        band = _limit_m(probs, where, table, "band_m")
+        max_u = _limit_m(probs, where, table, "max_uncertainty_m")
+        if kinds and not unknown and dwell is not None and band is not None and max_u is not None:
+            out.append(KindHysteresis(frozenset(kinds), dwell, band, max_u))
     return tuple(out)
+
+
+def _limit_m(probs: Problems, where: str, table: Mapping[str, Any], key: str) -> float | None:
+    """An optional distance limit of a [[zone_hysteresis]] table (inf when absent)."""
+    return number(probs, f"{where}.{key}", table[key], maximum=100.0) if key in table else math.inf
 
 
 def _cooldown_s(probs: Problems, data: Mapping[str, Any]) -> float:

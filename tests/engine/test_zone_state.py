@@ -132,7 +132,56 @@ def test_a_kind_with_its_own_hysteresis_is_entered_on_the_first_fix_inside() -> 
     assert kinds(fix(sm, 2.0, (0, 99.0, 10.0), u=2.0), "boiler") == ["exit"]
     fix(sm, 3.0, (0, -10.0, 10.0), student=1, u=2.0)
     assert kinds(fix(sm, 4.0, (0, 1.0, 10.0), student=1, u=2.0), "room") == []
-    assert Hysteresis(by_kind=(fast,)).for_kind("classroom") == (3.0, float("inf"))
+    room = Hysteresis(by_kind=(fast,)).for_kind("classroom")
+    assert (room.dwell_s, room.band_m, room.max_uncertainty_m) == (3.0, *[float("inf")] * 2)
+
+
+BOILER = Zone("boiler", "Boiler", "L0", ZoneKind.RESTRICTED, box(100, 0, 110, 11))
+SURE = KindHysteresis(frozenset({"restricted"}), dwell_s=1.0, max_uncertainty_m=3.5)
+
+
+def sure_machine() -> ZoneStateMachine:
+    """ROOM and a 10 x 11 m restricted BOILER (band capped at 2.5 m): its entries hold 1 s
+    on fixes of uncertainty 3.5 m or less, 3 s (the engine's dwell) on less certain ones."""
+    return machine(dwell=3.0, zones=(ROOM, BOILER), k=1.5, margin_m=0.5, by_kind=(SURE,))
+
+
+def test_an_uncertain_fix_pulled_into_a_restricted_zone_enters_only_after_the_slow_dwell() -> None:
+    sm = sure_machine()
+    fix(sm, 0.0, (0, 115.0, 5.0), u=4.5)  # on the path outside the outer wall
+    fix(sm, 0.0, (0, 115.0, 5.0), student=1, u=3.0)
+    uncertain, confident = [], []
+    for t in (1.0, 2.0, 3.0):  # 4 m deep, past the 2.5 m band; u 4.5 m against 3 m
+        uncertain += fix(sm, t, (0, 106.0, 5.0), u=4.5)
+        confident += fix(sm, t, (0, 106.0, 5.0), student=1, u=3.0)
+    assert kinds(uncertain, "boiler") == []
+    assert [e.t for e in confident if e.zone == "boiler"] == [2.0]  # the kind's 1 s dwell
+    assert kinds(fix(sm, 4.0, (0, 106.0, 5.0), u=4.5), "boiler") == ["enter"]  # not blind
+    # the limit is for entering: an uncertain fix clearly outside leaves after 1 s
+    seen = fix(sm, 5.0, (0, 115.0, 5.0), u=4.5) + fix(sm, 6.0, (0, 115.0, 5.0), u=4.5)
+    assert kinds(seen, "boiler") == ["exit"]
+
+
+def test_an_entry_is_confirmed_on_the_dwell_its_confirming_fix_allows() -> None:
+    sm = sure_machine()
+    fix(sm, 0.0, (0, 115.0, 5.0), u=3.0)
+    fix(sm, 1.0, (0, 106.0, 5.0), u=3.0)  # entering
+    assert kinds(fix(sm, 2.0, (0, 106.0, 5.0), u=4.0), "boiler") == []  # needs 3 s
+    assert kinds(fix(sm, 3.0, (0, 106.0, 5.0), u=3.0), "boiler") == ["enter"]
+    assert kinds(fix(sm, 4.0, (0, 106.0, 5.0), u=6.0), "boiler") == []  # still inside
+    assert sm.inside(0) == ["boiler"]
+
+
+def test_an_uncertain_first_fix_or_segment_is_not_in_a_restricted_zone_at_once() -> None:
+    sm = sure_machine()
+    assert kinds(fix(sm, 0.0, (0, 105.0, 5.5), u=4.0), None) == ["outside"]
+    assert kinds(fix(sm, 0.0, (0, 105.0, 5.5), student=1, u=2.0), "boiler") == ["inside"]
+    # a fast segment straight through the room: `cross` only when both ends are confident
+    fix(sm, 1.0, (0, 95.0, 5.5), student=2, u=4.0)
+    assert kinds(fix(sm, 2.0, (0, 115.0, 5.5), student=2, u=2.0), "boiler") == []
+    assert kinds(fix(sm, 3.0, (0, 105.0, 5.5), u=4.0), "boiler") == ["enter"]  # after 3 s
+    fix(sm, 3.0, (0, 95.0, 5.5), student=2, u=2.0)
+    assert kinds(fix(sm, 4.0, (0, 115.0, 5.5), student=2, u=2.0), "boiler") == ["cross"]
 
 
 def test_dwell_delays_enter_and_visit_duration_counts_from_enter() -> None:

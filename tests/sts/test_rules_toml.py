@@ -151,7 +151,13 @@ def test_zone_hysteresis_per_kind_and_a_rule_cooldown_are_read() -> None:
     no_band = tomllib.loads('[[zone_hysteresis]]\nkinds = ["restricted"]\ndwell_s = 1\n')
     [own_dwell] = parse_rules(no_band, "rules.toml", floorplan()).zone_hysteresis
     assert own_dwell.band_m == float("inf")
+    assert own_dwell.max_uncertainty_m == float("inf")
     assert loaded.config.rules[0].cooldown_s == 0.0
+    limited = tomllib.loads(
+        '[[zone_hysteresis]]\nkinds = ["restricted"]\ndwell_s = 1\nmax_uncertainty_m = 3.5\n'
+    )
+    [sure] = parse_rules(limited, "rules.toml", floorplan()).zone_hysteresis
+    assert (sure.band_m, sure.max_uncertainty_m) == (float("inf"), 3.5)
 
 
 @pytest.mark.parametrize(
@@ -161,6 +167,7 @@ def test_zone_hysteresis_per_kind_and_a_rule_cooldown_are_read() -> None:
         ("kinds = []\ndwell_s = 0\nband_m = 1", "zone_hysteresis[0].kinds", "kinds = ["),
         ('kinds = ["restricted"]\nband_m = 1', "zone_hysteresis[0].dwell_s", "dwell_s = 5"),
         ('kinds = ["restricted"]\ndwell_s = 0\nband_m = -1', ".band_m", "band_m"),
+        ('kinds = ["restricted"]\ndwell_s = 1\nmax_uncertainty_m = "3"', ".max_unc", "max_unc"),
         ('kinds = ["restricted"]\ndwell_s = 0\nband_m = 1\nmargin = 2', ".margin", "band_m"),
     ],
 )

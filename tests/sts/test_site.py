@@ -23,7 +23,7 @@ def test_a_campus_folder_finds_its_conventional_files() -> None:
     site = load_site(files)
     engine = build_engine(site)
     assert engine.rules is not None and not engine.open_consent
-    assert site.calibration is not None and len(site.calibration.readers) == 161
+    assert site.calibration is not None and len(site.calibration.readers) == 162
     # the rules file's per-kind hysteresis reaches the engine, unless one is given
     assert [set(k.kinds) for k in engine.hysteresis.by_kind] == [{"restricted"}]
     assert build_engine(site, hysteresis=Hysteresis(dwell_s=1.0)).hysteresis.by_kind

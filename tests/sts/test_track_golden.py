@@ -109,7 +109,7 @@ def test_track_matches_golden(tmp_path: Path, name: str) -> None:
 
 @pytest.mark.slow
 def test_demo_morning_track_matches_golden(tmp_path: Path) -> None:
-    """The demo's 8 M readings through `sts track`: the same 883 events and 8 alerts."""
+    """The demo's 8 M readings through `sts track`: the same 869 events and 10 alerts."""
     r = sts("demo", "--batch", "--out", str(tmp_path / "demo"))
     assert r.returncode == 0, r.stderr
     # the demo's own outputs (10 s ticks: the same events, alert evidence of other ages)
