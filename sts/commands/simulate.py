@@ -23,7 +23,7 @@ from simulator.feed import FeedItem, Readings
 from sts.progress import Progress
 from sts.recording_pseudonyms import add_pseudonym_options, pseudonyms_from
 from sts.scenario_args import add_overrides, scenario_from
-from sts.simulation import prepare, simulate
+from sts.simulation import RECORDING, prepare, simulate
 from sts.wire_cli import add_wire_options, send_to_server
 
 
@@ -56,6 +56,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.speed is not None and not args.speed > 0:
         print("sts: --speed must be a positive number (1 is real time)", file=sys.stderr)
+        return 2
+    if args.out is not None and _holds_a_recording(args.out):
+        print(
+            f"sts: {args.out}/{RECORDING} already holds a recording; a second day would be "
+            "appended to it. Simulate into a new folder, or remove the old one first",
+            file=sys.stderr,
+        )
         return 2
     scenario = scenario_from(args)
     started = time.perf_counter()
@@ -92,3 +99,9 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"Written to {args.out}/ (recording/, truth/, roster.csv, people.csv, breaches.jsonl)")
     return 0
+
+
+def _holds_a_recording(out: Path) -> bool:
+    """Whether the folder already has a recording with anything in it."""
+    folder = out / RECORDING
+    return folder.is_dir() and any(folder.iterdir())

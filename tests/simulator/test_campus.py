@@ -149,6 +149,11 @@ def test_imported_imdf_building_gets_readers_and_runs(tmp_path, capsys):
     )
     path = scenario_file(tmp_path, MINI_SCHOOL, body)
     assert main(["simulate", str(path), "--out", str(tmp_path / "run")]) == 0
+    recorded = _bytes_of(tmp_path / "run")
+    # A second day into the same folder is refused, and the first is left as it was.
+    assert main(["simulate", str(path), "--out", str(tmp_path / "run")]) == 2
+    assert "already holds a recording" in capsys.readouterr().err
+    assert _bytes_of(tmp_path / "run") == recorded
     assert main(["evaluate", str(tmp_path / "run")]) == 0
     table = capsys.readouterr().out
     assert "room-level accuracy" in table
