@@ -205,8 +205,8 @@ def fit_uncertainty_scale(
     r = np.concatenate(ratios) if ratios else np.empty(0)
     if len(r) < 20:
         return 1.0
-    # 65, not 68: held out, coverage lands a few points off the survey's either way;
-    # 65 keeps every data set here within 60-75% (benchmarks/RESULTS.md).
+    # 65, not 68: held out, coverage lands some points off the survey's either way
+    # (per data set: benchmarks/RESULTS.md, "Uncertainty coverage").
     return float(np.clip(np.percentile(r, 65.0), 0.05, 20.0))
 
 
