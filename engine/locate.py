@@ -288,7 +288,7 @@ class Locator:
         codes = np.asarray(tags, dtype=np.int64).ravel()
         if len(codes) == 0:
             return
-        self._buffer.keep(~np.isin(self._buffer.view().tag, codes))
+        self._buffer.keep(~np.isin(self._buffer.tag, codes))
         st = self._state
         known = codes[(codes >= 0) & (codes < len(st.alive))]
         st.alive[known] = False
@@ -316,7 +316,7 @@ class Locator:
         emitted_until = -np.inf
         if self._next_k is not None:
             emitted_until = float(cfg.window.time_of(self._next_k - 1))
-        buffered = self._buffer.view()
+        buffered_t = self._buffer.t
         reason, self._watermark, n_bad, ordered = _screen(
             batch.t,
             batch.reader,
@@ -325,7 +325,7 @@ class Locator:
             float(self._watermark),
             float(cfg.late_tolerance),
             float(emitted_until),
-            float(buffered.t[-1]) if len(buffered) else -np.inf,
+            float(buffered_t[-1]) if len(buffered_t) else -np.inf,
         )
         rejected = _NONE_REJECTED
         if n_bad:
@@ -381,13 +381,13 @@ class Locator:
         self._next_k = k_end + 1
         # Keep the readings that later windows (T >= next update) can still see.
         keep_after = float(cfg.window.time_of(self._next_k)) - cfg.window.window
-        buffered_t = self._buffer.view().t
+        buffered_t = self._buffer.t
         if self._ordered:
             # time-ordered (the usual stream): the rows kept are a suffix
             self._buffer.drop_first(int(np.searchsorted(buffered_t, keep_after, side="right")))
         else:
             self._buffer.keep(buffered_t > keep_after)
-            kept_t = self._buffer.view().t
+            kept_t = self._buffer.t
             self._ordered = bool(np.all(kept_t[1:] >= kept_t[:-1]))
         return positions
 
@@ -620,8 +620,9 @@ def _time_slices(w: Windows) -> list[slice]:
 def _runs_without_repeats(tag: np.ndarray) -> np.ndarray:
     """Cut points (0 first, len(tag) last) of the greedy runs without a repeated tag."""
     n = len(tag)
-    span = int(tag.max()) + 1 if n else 0
-    run_of = np.full(span, -1, np.int64)  # per tag: the run it last appeared in
+    if n == 0:
+        return np.zeros(1, np.int64)
+    run_of = np.full(int(tag.max()) + 1, -1, np.int64)  # per tag: the run it was last in
     cuts = np.empty(n + 1, np.int64)
     cuts[0] = 0
     runs = 0
@@ -644,18 +645,6 @@ def _rows(w: Windows, sl: slice) -> Windows:
     """A slice of window rows."""
     return Windows(
         w.t[sl], w.tag[sl], w.reader[sl], w.rssi[sl], w.samples[sl], w.count[sl], w.t_obs[sl]
-    )
-
-
-def _concat(a: ReadingBatch, b: ReadingBatch) -> ReadingBatch:
-    """Two reading batches, one after the other."""
-    if len(a) == 0:
-        return b
-    return ReadingBatch(
-        np.concatenate((a.t, b.t)),
-        np.concatenate((a.tag, b.tag)),
-        np.concatenate((a.reader, b.reader)),
-        np.concatenate((a.rssi, b.rssi)),
     )
 
 

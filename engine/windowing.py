@@ -414,7 +414,7 @@ def window_readings(
             batch.rssi[sl],
             lo,
             span,
-            _tags_of_phases(spec, k0, k1, lo, span, phase_of),
+            _in_steps(spec, k0, k1, _phases(np.arange(lo, lo + span), spec, phase_of)),
         )
     else:
         order = np.lexsort((batch.t, tag_all))
@@ -431,7 +431,7 @@ def window_readings(
         rssi_s,
         starts,
         tags,
-        tags.astype(np.int64) % spec.phases if phase_of is None else phase_of[tags],
+        _phases(tags.astype(np.int64), spec, phase_of),
         int(n_readers),
         int(k0),
         int(k1),
@@ -470,22 +470,22 @@ def window_readings(
     )
 
 
-def _tags_of_phases(
-    spec: WindowSpec,
-    k0: int,
-    k1: int,
-    lo: int,
-    span: int,
-    phase_of: npt.NDArray[np.int64] | None,
+def _phases(
+    codes: npt.NDArray[np.int64], spec: WindowSpec, phase_of: npt.NDArray[np.int64] | None
+) -> npt.NDArray[np.int64]:
+    """The phase of each tag code: `phase_of` where given, else the code modulo phases."""
+    return codes % spec.phases if phase_of is None else phase_of[codes]
+
+
+def _in_steps(
+    spec: WindowSpec, k0: int, k1: int, phase: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.bool_]:
-    """Per tag code lo .. lo + span - 1: whether steps k0 .. k1 hold one of its updates.
-    A live call asks for one step, a tenth of the tags: the rest need not be sorted."""
+    """Per tag of the given phases: whether steps k0 .. k1 hold one of its updates. A
+    live call asks for one step, a tenth of the tags: the rest need not be sorted."""
     if k1 - k0 + 1 >= spec.phases:
-        return np.ones(span, np.bool_)
+        return np.ones(len(phase), np.bool_)
     steps = np.zeros(spec.phases, np.bool_)
     steps[np.arange(k0, k1 + 1) % spec.phases] = True
-    codes = np.arange(lo, lo + span)
-    phase = codes % spec.phases if phase_of is None else phase_of[codes]
     return steps[phase]
 
 

@@ -238,7 +238,7 @@ class ZoneStateMachine:
         self._eroded = {k: v for k, v in self._eroded.items() if k[0] != number}
         return number
 
-    def _certain(self, zone: npt.NDArray[np.integer], uncertainty: F64) -> Bools:
+    def _certain(self, zone: int | npt.NDArray[np.integer], uncertainty: F64) -> Bools:
         """Whether fixes of this uncertainty enter these zones after their kind's dwell."""
         return uncertainty <= self._max_u[zone]
 
@@ -705,7 +705,7 @@ class ZoneStateMachine:
         was_in = (state == _S.INSIDE) | (state == _S.LEAVING)
         depth = self._last_depth(z, students)
         band = np.minimum(self._thresholds(self.last_u[students]), self._cap[z])
-        inside = (depth > band) & (self.last_u[students] <= self._max_u[z])
+        inside = (depth > band) & self._certain(z, self.last_u[students])
         now_in = np.where(inside, True, np.where(depth < -band, False, was_in))
         leave = was_in & ~now_in
         self._exits(students[leave], columns[leave], z, t, out)
@@ -716,7 +716,7 @@ class ZoneStateMachine:
         newcomers = self._live(int(self._zone_level[z]))
         newcomers = newcomers[~np.isin(newcomers, self._pair_slots(z)[0])]
         band = np.minimum(self._thresholds(self.last_u[newcomers]), self._cap[z])
-        certain = self.last_u[newcomers] <= self._max_u[z]
+        certain = self._certain(z, self.last_u[newcomers])
         newcomers = newcomers[(self._last_depth(z, newcomers) > band) & certain]
         entering = np.concatenate([students[confirmed], newcomers])
         if len(entering) == 0:

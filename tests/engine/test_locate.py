@@ -12,7 +12,7 @@ import pytest
 from shapely.geometry import box
 
 from engine.batches import ReadingBatch
-from engine.locate import Locator, LocatorConfig, Reject, locate_all
+from engine.locate import Locator, LocatorConfig, Reject, _runs_without_repeats, locate_all
 from geometry.errors import ConfigError
 from geometry.model import Floorplan, Level, Reader, ReaderCalibration, Site, Zone, ZoneKind
 
@@ -157,6 +157,13 @@ def test_a_badges_fix_times_follow_its_readings_not_its_code(fp, straight) -> No
     stream = staggered_tags(batch, 4, [7, 3, 0, 5])
     cuts = np.searchsorted(stream.t, np.arange(stream.t[0], stream.t[-1], 0.1), side="right")
     same(in_chunks(fp, stream, cuts.tolist(), LocatorConfig(tag_height=1.8)), shuffled)
+
+
+def test_runs_without_a_repeated_tag_cut_before_each_repeat() -> None:
+    tags = np.array([0, 1, 0, 2, 1, 1, 3], np.int32)
+    assert _runs_without_repeats(tags).tolist() == [0, 2, 5, 7]  # 0 1 | 0 2 1 | 1 3
+    assert _runs_without_repeats(np.array([5, 6, 7], np.int32)).tolist() == [0, 3]
+    assert _runs_without_repeats(np.zeros(0, np.int32)).tolist() == [0]
 
 
 def test_two_tags_interleaved_equal_each_alone(fp, straight) -> None:
