@@ -5,9 +5,9 @@ Students arrive before the first bell (late ones later), follow their group's le
 classrooms), spend breaks outdoors or in the dining hall, and leave after the last
 lesson. On top of that, at the scenario's rates: restroom visits during lessons (a few
 of them long), visits to restricted zones, walks beyond the safe area and visits to
-staff-only rooms, each followed by the way back. Staff move between staff rooms, offices and classrooms. All of it is
-drawn from the person's own random stream, so one person's plan never depends on
-another's.
+staff-only rooms, each followed by the way back. Staff move between staff rooms, offices
+and classrooms. All of it is drawn from the person's own random stream, so one person's
+plan never depends on another's.
 """
 
 from __future__ import annotations
