@@ -4,6 +4,7 @@ calibration file carries it, and a file from before it loads as it always did.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from geometry.model import ReaderCalibration
 from sts.calibration_toml import format_calibration, read_calibration
 from sts.floorplan_io import load_floorplan
 from sts.survey_fit import fit_widening
+from tests.sts.test_cmd_accuracy import KOLAKOWSKI, ROOT, head, sts
 from tests.sts.test_turning_room import TETAM
 
 CAL_HEAD = '[calibration]\nformat = "sts-calibration"\nversion = 1\nuncertainty_scale = 0.4\n'
@@ -105,3 +107,35 @@ def test_a_bad_widening_line_is_a_config_error_naming_the_key(
     with pytest.raises(ConfigError, match=message) as caught:
         read_calibration(path, load_floorplan(TETAM).floorplan)
     assert "calibration.uncertainty_per_gain_db" in str(caught.value)
+
+
+def test_sts_accuracy_reports_the_widening_and_only_the_radius_moves(tmp_path: Path) -> None:
+    floorplan = ROOT / "floorplans" / "kolakowski"
+    readings = head(KOLAKOWSKI / "robot_test_readings.csv", tmp_path / "r.csv", 3000)
+    # A badge 10 dB hotter than the calibration: its estimate goes beyond the band.
+    lines = readings.read_text().splitlines()
+    cols = lines[0].split(",")
+    at = cols.index("rssi")
+    hot = [lines[0]] + [
+        ",".join(f"{float(v) + 10:g}" if i == at else v for i, v in enumerate(row.split(",")))
+        for row in lines[1:]
+    ]
+    readings.write_text("\n".join(hot) + "\n")
+    gain = "tag_height_m = 1.3\ngain_offset = true\ngain_reference_db = 2.0\n"
+    reports = {}
+    for widening in ("", "uncertainty_per_gain_db = 0.3\n"):
+        cal = tmp_path / f"cal{len(widening)}.toml"
+        cal.write_text(CAL_HEAD + gain + widening + CAL_GLOBAL)
+        report = tmp_path / f"report{len(widening)}"
+        proc = sts(
+            "accuracy", "--floorplan", floorplan, "--readings", readings,
+            "--truth", KOLAKOWSKI / "robot_test_truth.csv", "--calibration", cal,
+            "--report", report,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        reports[bool(widening)] = json.loads((report / "accuracy.json").read_text())
+    plain, widened = reports[False]["methods"]["engine"], reports[True]["methods"]["engine"]
+    assert widened["median_m"] == plain["median_m"] and widened["fixes"] == plain["fixes"]
+    assert widened["coverage_1x"] > plain["coverage_1x"]
+    assert any("radius widened by 0.30" in note for note in reports[True]["notes"])
+    assert not any("radius widened" in note for note in reports[False]["notes"])
