@@ -83,10 +83,12 @@ def test_locate_pipeline(benchmark, world) -> None:
 
 
 def test_locate_pipeline_body_and_gain(benchmark, world) -> None:
-    """The same, as a site calibrated with the body loss and the gain offset locates:
-    solved and tracked one update time after the other."""
+    """The same, as a site calibrated with the body loss, the gain offset and the radius
+    widening beyond its band locates: solved and tracked one update time after the other."""
     fp, batch = world
-    config = LocatorConfig(body_db=4.0, gain=GainSpec(reference_db=2.3))
+    config = LocatorConfig(
+        body_db=4.0, gain=GainSpec(reference_db=2.3), uncertainty_per_gain_db=0.6
+    )
 
     def setup():
         return (Locator(fp, None, config),), {}

@@ -9,6 +9,7 @@ uncertainty_scale = 0.35    # reported radius = scale x filter radius (65% on th
 body_db = 3.7               # optional: loss toward readers behind a walking wearer
 gain_offset = true          # estimate each tag's gain offset online (written by default)
 gain_reference_db = 2.1     # the surveyed badges' own mean fix residual
+uncertainty_per_gain_db = 0.6  # optional: radius widening per dB of gain estimate beyond its band
 
 [calibration.global]        # the fit over every reader (used where one had few samples)
 rssi_1m = -62.0
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from engine.gain_offset import GainSpec
 from engine.locate import LocatorConfig
+from engine.uncertainty import MAX_PER_GAIN_DB
 from geometry.calibration import (
     Calibration,
     calibration_from_dict,
@@ -52,6 +54,7 @@ def format_calibration(
     `locating`, the body loss (when the survey found one) and whether the gain offset
     is estimated (the radius was fitted for it)."""
     body_db = locating.body_db if locating is not None else 0.0
+    widening = locating.uncertainty_per_gain_db if locating is not None else 0.0
     gain = locating.gain if locating is not None else None
     data = calibration_to_dict(cal, reader_ids)
     lines = [
@@ -64,6 +67,7 @@ def format_calibration(
         f"uncertainty_scale = {uncertainty_scale:.4f}",
         *([f"body_db = {body_db:.2f}"] if body_db > 0 else []),
         *(["gain_offset = true", f"gain_reference_db = {gain.reference_db:.2f}"] if gain else []),
+        *([f"uncertainty_per_gain_db = {widening:.4f}"] if gain and widening > 0 else []),
         "",
         "[calibration.global]",
         *_table_lines(data["global"]),
@@ -80,8 +84,8 @@ def _table_lines(table: Mapping[str, float | int]) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class CalibrationFile:
-    """What a calibration file holds: per-reader fits, tag height, uncertainty scale,
-    the wearer's body loss."""
+    """What a calibration file holds: per-reader fits, tag height, the radius model,
+    the wearer's body loss, the gain offset estimate."""
 
     readers: dict[str, ReaderCalibration]
     tag_height: float
@@ -89,6 +93,7 @@ class CalibrationFile:
     body_db: float = 0.0
     gain_offset: bool = False
     gain_reference_db: float = 0.0
+    uncertainty_per_gain_db: float = 0.0
 
     def locator_config(self, base: LocatorConfig) -> LocatorConfig:
         """`base` with what the survey measured (and the gain offset on, from the
@@ -100,6 +105,7 @@ class CalibrationFile:
             base,
             tag_height=self.tag_height,
             uncertainty_scale=self.uncertainty_scale,
+            uncertainty_per_gain_db=self.uncertainty_per_gain_db,
             body_db=self.body_db,
             gain=gain,
         )
@@ -127,6 +133,7 @@ def read_calibration(path: Path, floorplan: Floorplan) -> CalibrationFile:
             "(0, 100], body_db in [0, 30] dB and gain_reference_db in [-20, 20] dB; "
             "re-run `sts calibrate`"
         )
+    widening = _widening(path, head, gain)
     ids = [r.id for r in floorplan.readers]
     cal = calibration_from_dict(
         {"global": head.get("global"), "readers": data.get("readers", {})},
@@ -134,7 +141,24 @@ def read_calibration(path: Path, floorplan: Floorplan) -> CalibrationFile:
         source=str(path),
     )
     out = {rid: cal.reader(i) for i, rid in enumerate(ids)}
-    return CalibrationFile(out, tag_height, scale, body, gain, reference)
+    return CalibrationFile(out, tag_height, scale, body, gain, reference, widening)
+
+
+def _widening(path: Path, head: Mapping[str, object], gain: bool) -> float:
+    """calibration.uncertainty_per_gain_db (0 when absent: a file from before it)."""
+    key = "calibration.uncertainty_per_gain_db"
+    value = _number(path, key, head.get("uncertainty_per_gain_db", 0.0))
+    if not 0 <= value <= MAX_PER_GAIN_DB:
+        raise ConfigError(
+            f"{path}: {key} must be in [0, {MAX_PER_GAIN_DB:g}], got {value}; "
+            "re-run `sts calibrate`"
+        )
+    if value > 0 and not gain:
+        raise ConfigError(
+            f"{path}: {key} widens the radius where the gain offset estimate is beyond its "
+            "band, and gain_offset is not true; set gain_offset = true or remove the key"
+        )
+    return value
 
 
 def _number(path: Path, key: str, value: object) -> float:

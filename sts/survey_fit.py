@@ -12,6 +12,7 @@ from engine import body_shadow
 from engine.batches import ReadingBatch
 from engine.gain_offset import GainSpec
 from engine.locate import RSSI_MAX, RSSI_MIN, Locator, LocatorConfig, locate_all
+from engine.uncertainty import MAX_PER_GAIN_DB, RadiusModel
 from geometry.calibration import (
     Calibration,
     fit_path_loss,
@@ -31,6 +32,13 @@ MIN_BODY_DB = 1.5
 MAX_BODY_DB = 20.0
 #: The gain offset estimate `sts calibrate` turns on (its reference fitted on the survey).
 DEFAULT_GAIN = GainSpec()
+#: Share of the survey's fixes the reported radius is fitted to hold, percent. 65, not
+#: 68: held out, coverage lands some points off the survey's either way (per data set:
+#: benchmarks/RESULTS.md, "Uncertainty coverage").
+RADIUS_PERCENTILE = 65.0
+#: Survey fixes with the gain estimate beyond its band needed to fit the radius's
+#: widening there (fewer: none fitted).
+MIN_BEYOND_BAND_FIXES = 30
 
 
 def truth_at(
@@ -186,28 +194,99 @@ def fit_uncertainty_scale(
     tag_height: float,
     config: LocatorConfig | None = None,
 ) -> float:
-    """The factor that makes the reported radius hold about 65% of the survey's fixes.
+    """The factor that makes the reported radius hold about 65% of the survey's fixes,
+    with no widening where the gain estimate is beyond its band."""
+    args = (floorplan, batch, truth, calibration, tag_height, config)
+    return fit_radius_model(*args, widen=False).scale
+
+
+def fit_radius_model(
+    floorplan: Floorplan,
+    batch: ReadingBatch,
+    truth: Truth,
+    calibration: Mapping[str, ReaderCalibration],
+    tag_height: float,
+    config: LocatorConfig | None = None,
+    widen: bool = True,
+) -> RadiusModel:
+    """The reported radius's model (engine/uncertainty.py) fitted on the survey.
 
     Each surveyed tag is located on its own (survey walks may have been recorded at
     different times) with the fitted calibration and `config` (the default locator when
-    None: fit for the configuration that will locate); the factor is the 65th
-    percentile of error / filter radius. 1.0 when the survey gives too few fixes to say.
+    None: fit for the configuration that will locate). The scale makes the radius hold
+    65% of the survey's fixes; with the gain offset estimate on, the widening per dB
+    beyond its band makes it hold 65% of the fixes beyond the band too (0 when those
+    are covered without it, or fewer than MIN_BEYOND_BAND_FIXES; `widen` False: 0). The
+    scale is 1.0 when the survey gives too few fixes to say.
     """
-    ratios = []
-    config = replace(config or LocatorConfig(), tag_height=tag_height, uncertainty_scale=1.0)
+    base = replace(
+        config or LocatorConfig(),
+        tag_height=tag_height,
+        uncertainty_scale=1.0,
+        uncertainty_per_gain_db=0.0,
+    )
+    error, radius = _survey_radii(floorplan, batch, truth, calibration, base)
+    if len(error) < 20:
+        return RadiusModel()
+    beyond = np.zeros(len(error))
+    if base.gain is not None and widen:
+        # A radius widened by 1 per dB beyond the band: its ratio to the plain one
+        # gives each fix's dB beyond the band.
+        unit = replace(base, uncertainty_per_gain_db=1.0)
+        _, widened = _survey_radii(floorplan, batch, truth, calibration, unit)
+        beyond = np.maximum(widened / radius - 1.0, 0.0)
+    return fit_widening(error, radius, beyond)
+
+
+def _survey_radii(
+    floorplan: Floorplan,
+    batch: ReadingBatch,
+    truth: Truth,
+    calibration: Mapping[str, ReaderCalibration],
+    config: LocatorConfig,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Error and reported radius of every survey fix with a truth, each tag on its own."""
+    errors, radii = [], []
     for _, mine in each_tag(batch):
         positions, _ = locate_all(floorplan, mine, calibration, config)
         if len(positions) == 0:
             continue
         x, y, ok = truth_at(truth, positions.tag, positions.t)
-        err = np.hypot(positions.x - x, positions.y - y)[ok]
-        ratios.append(err / np.maximum(positions.uncertainty[ok], 1e-6))
-    r = np.concatenate(ratios) if ratios else np.empty(0)
-    if len(r) < 20:
-        return 1.0
-    # 65, not 68: held out, coverage lands some points off the survey's either way
-    # (per data set: benchmarks/RESULTS.md, "Uncertainty coverage").
-    return float(np.clip(np.percentile(r, 65.0), 0.05, 20.0))
+        errors.append(np.hypot(positions.x - x, positions.y - y)[ok])
+        radii.append(np.maximum(positions.uncertainty[ok], 1e-6))
+    if not errors:
+        return np.empty(0), np.empty(0)
+    return np.concatenate(errors), np.concatenate(radii)
+
+
+def fit_widening(
+    error: npt.NDArray[np.float64],
+    radius: npt.NDArray[np.float64],
+    beyond_db: npt.NDArray[np.float64],
+) -> RadiusModel:
+    """Scale and widening per dB for fixes with these errors, filter radii and dB of
+    the gain estimate beyond its band: RADIUS_PERCENTILE of all fixes and of those
+    beyond the band (when there are enough) within the radius."""
+
+    def scaled(per_gain_db: float) -> tuple[float, npt.NDArray[np.float64]]:
+        shaped = radius * (1.0 + per_gain_db * beyond_db)
+        scale = float(np.clip(np.percentile(error / shaped, RADIUS_PERCENTILE), 0.05, 20.0))
+        return scale, shaped * scale
+
+    def covered_beyond(per_gain_db: float) -> float:
+        _, r = scaled(per_gain_db)
+        return float(np.mean(error[out] <= r[out]) * 100.0)
+
+    out = beyond_db > 0
+    per_gain_db = 0.0
+    if out.sum() >= MIN_BEYOND_BAND_FIXES and covered_beyond(0.0) < RADIUS_PERCENTILE:
+        # Coverage beyond the band grows with the widening: bisect for the percentile.
+        low, high = 0.0, MAX_PER_GAIN_DB
+        for _ in range(40):
+            mid = 0.5 * (low + high)
+            low, high = (mid, high) if covered_beyond(mid) < RADIUS_PERCENTILE else (low, mid)
+        per_gain_db = high
+    return RadiusModel(scaled(per_gain_db)[0], per_gain_db)
 
 
 def fit_gain_reference(
@@ -248,12 +327,12 @@ def fit_locating(
 ) -> LocatorConfig:
     """What `sts calibrate` fits besides the path loss, as the locator to run: the
     wearer's body loss (`body` False: none), the gain offset estimate's reference
-    (`gain`'s other parameters kept; None: no estimate) and the radius scale fitted for
+    (`gain`'s other parameters kept; None: no estimate) and the radius model fitted for
     that locator."""
     body_db = fit_body_db(floorplan, batch, truth, calibration, tag_height) if body else 0.0
     config = LocatorConfig(body_db=body_db, tag_height=tag_height)
     if gain is not None:
         reference = fit_gain_reference(floorplan, batch, calibration, tag_height, config)
         config = replace(config, gain=replace(gain, reference_db=reference))
-    scale = fit_uncertainty_scale(floorplan, batch, truth, calibration, tag_height, config)
-    return replace(config, uncertainty_scale=scale)
+    model = fit_radius_model(floorplan, batch, truth, calibration, tag_height, config)
+    return replace(config, uncertainty_scale=model.scale, uncertainty_per_gain_db=model.per_gain_db)

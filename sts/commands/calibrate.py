@@ -68,11 +68,19 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"sts calibrate: global rssi_1m {glob.rssi_1m:.1f} dBm, exponent {glob.exponent:.2f}, "
         f"sigma {glob.sigma_db:.1f} dB, body {config.body_db:.1f} dB; {len(per)} readers; "
-        f"reported radius x{config.uncertainty_scale:.2f}{_gain_note(config)} "
+        f"reported radius x{config.uncertainty_scale:.2f}{_widening_note(config)}"
+        f"{_gain_note(config)} "
         f"-> {args.out}",
         file=sys.stderr,
     )
     return 0
+
+
+def _widening_note(config: LocatorConfig) -> str:
+    """The radius's widening beyond the gain estimate's band ('' when none fitted)."""
+    if config.uncertainty_per_gain_db == 0:
+        return ""
+    return f" (+{config.uncertainty_per_gain_db:.2f} per dB of gain estimate beyond its band)"
 
 
 def _gain_note(config: LocatorConfig) -> str:
