@@ -246,7 +246,8 @@ class Locator:
             floorplan, cell=self.config.walkable_cell, tolerance=self.config.walkable_tolerance
         )
         self.bounds = _bounds(floorplan, self.readers)
-        self._walls = WallMap.from_floorplan(floorplan) if self.config.wall_db > 0 else None
+        walls = WallMap.from_floorplan(floorplan) if self.config.wall_db > 0 else None
+        self._walls = walls if walls is not None and walls.walled else None
         self._state = TrackState()
         self._n_levels = max(1, len(floorplan.levels))
         self._level_state = LevelState.empty()
@@ -407,23 +408,27 @@ class Locator:
         npt.NDArray[np.bool_],
     ]:
         """Trilaterate window rows (on their levels): x, y, uncertainty, ok. With walls,
-        solve, put back what the walls between each fix and its readers took, solve
-        again from the first fix."""
-        fix = self._trilaterate(w, x0)
+        solve, put back what the walls between each fix and its readers took, and solve
+        again from the first fix the rows that had a wall in the way."""
+        x, y, u, ok = self._trilaterate(w, x0)
         if self._walls is None:
-            return fix
-        x, y, _, ok = fix
+            return x, y, u, ok
         first = np.where(ok[:, None], np.column_stack((x, y)), np.nan)
-        return self._trilaterate(self._through_walls(w, level, first), first)
+        walled = np.flatnonzero((self._wall_loss(w, level, first) > 0).any(axis=1))
+        if len(walled) == 0:
+            return x, y, u, ok
+        part = _rows(w, walled)
+        part = _with_rssi(part, part.rssi + self._wall_loss(part, level[walled], first[walled]))
+        x[walled], y[walled], u[walled], ok[walled] = self._trilaterate(part, first[walled])
+        return x, y, u, ok
 
-    def _through_walls(
+    def _wall_loss(
         self, w: Windows, level: npt.NDArray[np.int32], at: npt.NDArray[np.float64]
-    ) -> Windows:
-        """The rows' readings plus the loss of the walls between `at` (n, 2; NaN: none
-        counted) and each reader."""
+    ) -> npt.NDArray[np.float64]:
+        """dB the walls between `at` (n, 2; NaN: none counted) and each of the rows'
+        readers take from their readings (n, k)."""
         assert self._walls is not None
-        walls = self._walls.walls(level, at, w.reader)
-        return _with_rssi(w, w.rssi + self.config.wall_db * walls)
+        return self.config.wall_db * self._walls.walls(level, at, w.reader)
 
     def _trilaterate(
         self, w: Windows, x0: npt.NDArray[np.float64] | None
@@ -583,7 +588,7 @@ class Locator:
         x, y, u, ok = self._solve(part, x0, level)
         if self._walls is not None:
             at = np.where(ok[:, None], np.column_stack((x, y)), np.nan)
-            part = self._through_walls(part, level, at)
+            part = _with_rssi(part, part.rssi + self._wall_loss(part, level, at))
         modelled, sigma = self._modelled(part, x, y)
         used = (part.reader >= 0) & np.isfinite(part.rssi) & ok[:, None]
         residual = gain_offset.fix_residual(part.rssi, modelled, sigma, used, spec)
@@ -688,8 +693,8 @@ def _with_rssi(w: Windows, rssi: npt.NDArray[np.float64]) -> Windows:
     return Windows(w.t, w.tag, w.reader, rssi, w.samples, w.count, w.t_obs)
 
 
-def _rows(w: Windows, sl: slice) -> Windows:
-    """A slice of window rows."""
+def _rows(w: Windows, sl: slice | npt.NDArray[np.int64]) -> Windows:
+    """Some window rows: a slice, or row indexes."""
     return Windows(
         w.t[sl], w.tag[sl], w.reader[sl], w.rssi[sl], w.samples[sl], w.count[sl], w.t_obs[sl]
     )

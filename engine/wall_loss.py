@@ -42,10 +42,12 @@ class WallMap:
     reader_level: npt.NDArray[np.int32]  # (R,) index into the floorplan's levels
     max_walls: int = MAX_WALLS
     slit_m: float = SLIT_M
-    walled: bool = field(init=False)
+    walled: bool = field(init=False)  # two rooms or more on some level
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "walled", bool(len(np.unique(self.rooms)) > 1))
+        # One room on every level: nothing between a badge inside and a reader inside.
+        rooms = [np.unique(level[level > 0]) for level in self.rooms]
+        object.__setattr__(self, "walled", any(len(r) > 1 for r in rooms))
 
     @classmethod
     def from_floorplan(cls, floorplan: Floorplan, cell_m: float = CELL_M) -> WallMap:
