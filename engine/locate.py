@@ -414,11 +414,12 @@ class Locator:
         if self._walls is None:
             return x, y, u, ok
         first = np.where(ok[:, None], np.column_stack((x, y)), np.nan)
-        walled = np.flatnonzero((self._wall_loss(w, level, first) > 0).any(axis=1))
+        loss = self._wall_loss(w, level, first)
+        walled = np.flatnonzero((loss > 0).any(axis=1))
         if len(walled) == 0:
             return x, y, u, ok
         part = _rows(w, walled)
-        part = _with_rssi(part, part.rssi + self._wall_loss(part, level[walled], first[walled]))
+        part = _with_rssi(part, part.rssi + loss[walled])
         x[walled], y[walled], u[walled], ok[walled] = self._trilaterate(part, first[walled])
         return x, y, u, ok
 

@@ -25,6 +25,11 @@ from geometry.walls import RasterFrame, count_walls, room_raster
 
 #: Cell side of the room raster, m: finer than any wall-to-wall distance indoors.
 CELL_M = 0.25
+#: Cell side of the walls lookup, m: walls are counted from a cell's centre, once per
+#: reader and cell, the first time a fix falls in it.
+LOOKUP_CELL_M = 0.5
+#: A lookup entry not counted yet.
+UNKNOWN = 255
 #: A run of no room between two rooms up to this long is the wall between them (plans
 #: cut along the middle of their walls leave such a strip).
 SLIT_M = 0.6
@@ -34,20 +39,28 @@ MAX_WALLS = 4
 
 @dataclass(frozen=True, slots=True, eq=False)
 class WallMap:
-    """The rooms of every level of a site as a raster, and its readers' places on it."""
+    """The rooms of every level of a site as a raster, its readers' places on it, and
+    the walls between each reader and each cell of a coarser lookup raster of its level
+    (counted on first use: a cell no fix ever falls in costs nothing; each entry is a
+    function of the plan alone, so the order of the fixes does not change any count)."""
 
     rooms: npt.NDArray[np.int32]  # (levels, rows, columns): walled zone number + 1, 0 none
     frame: RasterFrame
     reader_xy: npt.NDArray[np.float64]  # (R, 2)
     reader_level: npt.NDArray[np.int32]  # (R,) index into the floorplan's levels
+    lookup_frame: RasterFrame
     max_walls: int = MAX_WALLS
     slit_m: float = SLIT_M
     walled: bool = field(init=False)  # two rooms or more on some level
+    lookup: npt.NDArray[np.uint8] = field(init=False)  # (R, rows, columns), UNKNOWN: not yet
 
     def __post_init__(self) -> None:
         # One room on every level: nothing between a badge inside and a reader inside.
         rooms = [np.unique(level[level > 0]) for level in self.rooms]
         object.__setattr__(self, "walled", any(len(r) > 1 for r in rooms))
+        f = self.lookup_frame
+        shape = (len(self.reader_xy), f.rows, f.columns) if self.walled else (0, 0, 0)
+        object.__setattr__(self, "lookup", np.full(shape, UNKNOWN, np.uint8))
 
     @classmethod
     def from_floorplan(cls, floorplan: Floorplan, cell_m: float = CELL_M) -> WallMap:
@@ -62,6 +75,7 @@ class WallMap:
             frame,
             np.array([[r.x, r.y] for r in floorplan.readers], np.float64).reshape(-1, 2),
             np.array([levels.get(r.level, 0) for r in floorplan.readers], np.int32),
+            RasterFrame.around(floorplan, LOOKUP_CELL_M, margin_m=LOOKUP_CELL_M),
         )
 
     def walls(
@@ -71,47 +85,52 @@ class WallMap:
         reader: npt.NDArray[np.int32],
     ) -> npt.NDArray[np.float64]:
         """Walls between each row's position (n, 2) on its level (n,) and each of its
-        readers (n, k; -1 none), at most `max_walls`; 0 for a reader on another level, an
-        unused slot or a position that is not finite."""
+        readers (n, k; -1 none), at most `max_walls`, counted from the centre of the
+        position's lookup cell; 0 for a reader on another level, an unused slot or a
+        position that is not finite."""
         if not self.walled:
             return np.zeros(reader.shape)
-        f = self.frame
+        f, g = self.frame, self.lookup_frame
         return _walls_to_readers(
-            self.rooms,
-            (f.x0, f.y0, f.cell_m),
-            level,
-            position,
-            reader,
-            self.reader_xy,
-            self.reader_level,
+            (self.rooms, (f.x0, f.y0, f.cell_m)),
+            (self.lookup, (g.x0, g.y0, g.cell_m)),
+            (level, position, reader),
+            (self.reader_xy, self.reader_level),
             (self.slit_m, self.max_walls),
         )
 
 
 @njit(cache=True)
 def _walls_to_readers(
-    rooms: np.ndarray,
-    frame: tuple[float, float, float],
-    level: np.ndarray,
-    position: np.ndarray,
-    reader: np.ndarray,
-    reader_xy: np.ndarray,
-    reader_level: np.ndarray,
+    rooms: tuple[np.ndarray, tuple[float, float, float]],
+    lookup: tuple[np.ndarray, tuple[float, float, float]],
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray],
+    readers: tuple[np.ndarray, np.ndarray],
     limits: tuple[float, int],
 ) -> np.ndarray:
-    """`WallMap.walls` over every row and reader slot."""
+    """`WallMap.walls` over every row and reader slot, filling the lookup on the way."""
+    raster, room_frame = rooms
+    table, (lx0, ly0, cell) = lookup
+    level, position, reader = rows
+    reader_xy, reader_level = readers
     slit_m, max_walls = limits
     n, k = reader.shape
+    _, n_rows, n_cols = table.shape
     out = np.zeros((n, k))
     for i in range(n):
         x, y = position[i, 0], position[i, 1]
         if not (np.isfinite(x) and np.isfinite(y)):
             continue
-        raster = rooms[level[i]]
+        row = min(max(int(np.floor((y - ly0) / cell)), 0), n_rows - 1)
+        col = min(max(int(np.floor((x - lx0) / cell)), 0), n_cols - 1)
+        centre = (lx0 + (col + 0.5) * cell, ly0 + (row + 0.5) * cell)
         for j in range(k):
             r = reader[i, j]
             if r < 0 or reader_level[r] != level[i]:
                 continue
-            walls = count_walls(raster, frame, (x, y), (reader_xy[r, 0], reader_xy[r, 1]), slit_m)
-            out[i, j] = min(walls, max_walls)
+            if table[r, row, col] == UNKNOWN:
+                to = (reader_xy[r, 0], reader_xy[r, 1])
+                walls = count_walls(raster[level[i]], room_frame, centre, to, slit_m)
+                table[r, row, col] = min(walls, max_walls)
+            out[i, j] = table[r, row, col]
     return out
