@@ -26,7 +26,7 @@ def two_rooms(split: bool = True) -> Floorplan:
     return Floorplan(
         Site("two", "Two rooms"),
         (Level("L0", 0, "Ground"),),
-        tuple(Zone(f"r{i}", f"R{i}", "L0", ZoneKind.ROOM, p) for i, p in enumerate(rooms)),
+        tuple(Zone(f"room{i}", f"R{i}", "L0", ZoneKind.ROOM, p) for i, p in enumerate(rooms)),
         tuple(Reader(f"r{i}", "L0", x, y, 2.5, CAL) for i, (x, y) in enumerate(spots)),
     )
 

@@ -12,9 +12,11 @@ from engine.locate import LocatorConfig
 from geometry.errors import ConfigError
 from geometry.model import Floorplan
 from sts.calibration_toml import format_calibration, read_calibration
+from sts.floorplan_io import write_floorplan
 from sts.readings_csv import Truth
 from sts.survey_fit import fit_survey, fit_walls
 from tests.engine.test_wall_loss import CAL, HEIGHT, heard, two_rooms
+from tests.sts.test_cmd_accuracy import sts
 
 WALL_DB = 6.0
 
@@ -75,3 +77,40 @@ def test_a_bad_wall_loss_in_the_calibration_is_a_config_error_naming_it(
     )
     with pytest.raises(ConfigError, match=r"calibration\.wall_db"):
         read_calibration(path, two_rooms())
+
+
+def write_survey(folder: Path, fp: Floorplan, wall_db: float) -> tuple[Path, Path]:
+    """The survey as readings.csv and truth.csv (tag "b", reader ids of the plan)."""
+    batch, truth = survey(fp, wall_db)
+    ids = [r.id for r in fp.readers]
+    readings = folder / "readings.csv"
+    rows = zip(batch.t.tolist(), batch.reader.tolist(), batch.rssi.tolist(), strict=True)
+    readings.write_text(
+        "t,tag,reader,rssi\n" + "".join(f"{t:.3f},b,{ids[r]},{v:.1f}\n" for t, r, v in rows)
+    )
+    truth_csv = folder / "truth.csv"
+    points = zip(truth.t.tolist(), truth.x.tolist(), truth.y.tolist(), strict=True)
+    truth_csv.write_text("t,tag,x,y\n" + "".join(f"{t:.3f},b,{x},{y}\n" for t, x, y in points))
+    return readings, truth_csv
+
+
+def test_sts_calibrate_writes_the_wall_loss_and_sts_accuracy_says_it_used_it(
+    tmp_path: Path,
+) -> None:
+    fp = two_rooms()
+    plan = write_floorplan(fp, tmp_path / "floorplan.geojson")
+    readings, truth = write_survey(tmp_path, fp, WALL_DB)
+    cal = tmp_path / "cal.toml"
+    proc = sts(
+        "calibrate", "--floorplan", plan, "--readings", readings, "--truth", truth,
+        "--out", cal, "--tag-height", str(HEIGHT),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "walls 4." in proc.stderr or "walls 5." in proc.stderr
+    assert 0.7 * WALL_DB < read_calibration(cal, fp).wall_db < 1.1 * WALL_DB
+    proc = sts(
+        "accuracy", "--floorplan", plan, "--readings", readings, "--truth", truth,
+        "--calibration", cal, "--report", tmp_path / "report",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "loss per wall between rooms" in (tmp_path / "report" / "accuracy.md").read_text()
