@@ -151,6 +151,8 @@ def fit_walls(
     fixes the wrong way. 0 and the plain fits otherwise.
     """
     plain = fit_survey(floorplan, batch, truth, tag_height, min_samples)
+    if not WallMap.from_floorplan(floorplan).walled:
+        return 0.0, plain  # one room: no survey walk can see a wall
     ids = [r.id for r in floorplan.readers]
     walls = survey_walls(floorplan, batch, _by_id(plain, ids), tag_height)
     loss = fit_wall_db(floorplan, batch, truth, walls, tag_height)
