@@ -33,6 +33,7 @@ from engine.batches import PositionBatch, ReadingBatch
 from engine.reading_buffer import ReadingBuffer
 from engine.tracking import TrackerSpec, TrackState, WalkableGrid, predict, track
 from engine.uncertainty import RadiusModel
+from engine.wall_loss import WallMap
 from engine.windowing import Windows, WindowSpec, first_reading_phases, window_readings
 from geometry.errors import ConfigError
 from geometry.levels import LevelSpec, LevelState, level_scores, select_levels
@@ -95,6 +96,9 @@ class LocatorConfig:
     # Loss toward readers behind a walking wearer, dB (engine/body_shadow.py): `sts
     # calibrate` fits it on the survey; 0 (a badge not on a body, or not measured): off.
     body_db: float = 0.0
+    # Loss per wall between badge and reader, dB (engine/wall_loss.py): `sts calibrate`
+    # fits it on the survey; 0 (one room, or walls the survey could not tell): off.
+    wall_db: float = 0.0
     tag_height: float = 1.2  # m above the floor: a badge worn on the chest
     min_readers: int = 3
     max_iter: int = 8
@@ -126,6 +130,8 @@ class LocatorConfig:
             )
         if not (0 <= self.body_db <= 30):
             raise ConfigError(f"body_db must be in [0, 30] dB, got {self.body_db}")
+        if not (0 <= self.wall_db <= 30):
+            raise ConfigError(f"wall_db must be in [0, 30] dB, got {self.wall_db}")
         if not (0 < self.walkable_cell <= 5):
             raise ConfigError(f"walkable_cell must be in (0, 5] m, got {self.walkable_cell}")
 
@@ -248,6 +254,8 @@ class Locator:
             floorplan, cell=self.config.walkable_cell, tolerance=self.config.walkable_tolerance
         )
         self.bounds = _bounds(floorplan, self.readers)
+        walls = WallMap.from_floorplan(floorplan) if self.config.wall_db > 0 else None
+        self._walls = walls if walls is not None and walls.walled else None
         self._state = TrackState()
         self._n_levels = max(1, len(floorplan.levels))
         self._level_state = LevelState.empty()
@@ -400,6 +408,38 @@ class Locator:
         return positions
 
     def _solve(
+        self, w: Windows, x0: npt.NDArray[np.float64] | None, level: npt.NDArray[np.int32]
+    ) -> tuple[
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.bool_],
+    ]:
+        """Trilaterate window rows (on their levels): x, y, uncertainty, ok. With walls,
+        solve, put back what the walls between each fix and its readers took, and solve
+        again from the first fix the rows that had a wall in the way."""
+        x, y, u, ok = self._trilaterate(w, x0)
+        if self._walls is None:
+            return x, y, u, ok
+        first = np.where(ok[:, None], np.column_stack((x, y)), np.nan)
+        loss = self._wall_loss(w, level, first)
+        walled = np.flatnonzero((loss > 0).any(axis=1))
+        if len(walled) == 0:
+            return x, y, u, ok
+        part = _rows(w, walled)
+        part = _with_rssi(part, part.rssi + loss[walled])
+        x[walled], y[walled], u[walled], ok[walled] = self._trilaterate(part, first[walled])
+        return x, y, u, ok
+
+    def _wall_loss(
+        self, w: Windows, level: npt.NDArray[np.int32], at: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float64]:
+        """dB the walls between `at` (n, 2; NaN: none counted) and each of the rows'
+        readers take from their readings (n, k)."""
+        assert self._walls is not None
+        return self.config.wall_db * self._walls.walls(level, at, w.reader)
+
+    def _trilaterate(
         self, w: Windows, x0: npt.NDArray[np.float64] | None
     ) -> tuple[
         npt.NDArray[np.float64],
@@ -447,9 +487,9 @@ class Locator:
             out_x, out_y, out_u, out_level, valid, gain_db = self._track_each_time(w, level)
         else:
             if cfg.gain is None:
-                x, y, u, ok = self._solve(w, None)
+                x, y, u, ok = self._solve(w, None, level)
             else:
-                x, y, u, ok, gain_db = self._solve_each_time(w, cfg.gain)
+                x, y, u, ok, gain_db = self._solve_each_time(w, level, cfg.gain)
             if cfg.tracking:
                 tr = track(self._state, cfg.tracker, self.grid, w.t, w.tag, x, y, u, level, ok)
                 out_x, out_y, out_u, out_level, valid = (
@@ -497,9 +537,9 @@ class Locator:
                 part = self._without_body(part, guess)
             x0 = guess if cfg.seed_from_track and seeded.any() else None
             if gain_db is None or cfg.gain is None:
-                xs, ys, us, oks = self._solve(part, x0)
+                xs, ys, us, oks = self._solve(part, x0, level[rows])
             else:
-                xs, ys, us, oks, gain_db[rows] = self._solve_gain(part, x0, cfg.gain)
+                xs, ys, us, oks, gain_db[rows] = self._solve_gain(part, x0, level[rows], cfg.gain)
             tr = track(
                 self._state, cfg.tracker, self.grid, part.t, part.tag, xs, ys, us, level[rows], oks
             )
@@ -518,7 +558,7 @@ class Locator:
         return _with_rssi(part, part.rssi - excess)
 
     def _solve_each_time(
-        self, w: Windows, spec: gain_offset.GainSpec
+        self, w: Windows, level: npt.NDArray[np.int32], spec: gain_offset.GainSpec
     ) -> tuple[
         npt.NDArray[np.float64],
         npt.NDArray[np.float64],
@@ -533,12 +573,16 @@ class Locator:
         ok = np.zeros(n, bool)
         for rows in _time_slices(w):
             x[rows], y[rows], u[rows], ok[rows], gain_db[rows] = self._solve_gain(
-                _rows(w, rows), None, spec
+                _rows(w, rows), None, level[rows], spec
             )
         return x, y, u, ok, gain_db
 
     def _solve_gain(
-        self, part: Windows, x0: npt.NDArray[np.float64] | None, spec: gain_offset.GainSpec
+        self,
+        part: Windows,
+        x0: npt.NDArray[np.float64] | None,
+        level: npt.NDArray[np.int32],
+        spec: gain_offset.GainSpec,
     ) -> tuple[
         npt.NDArray[np.float64],
         npt.NDArray[np.float64],
@@ -554,7 +598,10 @@ class Locator:
             self._gain_state = np.concatenate((self._gain_state, np.zeros(grow)))
         applied = gain_offset.applied_offset(self._gain_state[part.tag], spec)
         part = _with_rssi(part, part.rssi - applied[:, None])
-        x, y, u, ok = self._solve(part, x0)
+        x, y, u, ok = self._solve(part, x0, level)
+        if self._walls is not None:
+            at = np.where(ok[:, None], np.column_stack((x, y)), np.nan)
+            part = _with_rssi(part, part.rssi + self._wall_loss(part, level, at))
         modelled, sigma = self._modelled(part, x, y)
         used = (part.reader >= 0) & np.isfinite(part.rssi) & ok[:, None]
         residual = gain_offset.fix_residual(part.rssi, modelled, sigma, used, spec)
@@ -660,8 +707,8 @@ def _with_rssi(w: Windows, rssi: npt.NDArray[np.float64]) -> Windows:
     return Windows(w.t, w.tag, w.reader, rssi, w.samples, w.count, w.t_obs)
 
 
-def _rows(w: Windows, sl: slice) -> Windows:
-    """A slice of window rows."""
+def _rows(w: Windows, sl: slice | npt.NDArray[np.int64]) -> Windows:
+    """Some window rows: a slice, or row indexes."""
     return Windows(
         w.t[sl], w.tag[sl], w.reader[sl], w.rssi[sl], w.samples[sl], w.count[sl], w.t_obs[sl]
     )
