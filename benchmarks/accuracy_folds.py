@@ -31,7 +31,7 @@ from engine.gain_offset import GainSpec  # noqa: E402
 from sts.accuracy import Fixes, Survey, evaluate, score  # noqa: E402
 from sts.floorplan_io import load_floorplan  # noqa: E402
 from sts.readings_csv import Truth, read_readings, read_truth  # noqa: E402
-from sts.survey_fit import calibrate, fit_locating  # noqa: E402
+from sts.survey_fit import fit_locating, fit_survey, fit_walls  # noqa: E402
 from sts.tetam_mbd import TRACKS, mbd_to_csv  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
@@ -65,6 +65,7 @@ def join(parts):
 DEVICE_OFFSET_DB = 0.0
 GAIN: GainSpec | None = GainSpec()  # --no-gain-offset: without the per-tag gain offset
 BODY = True  # --no-body: without the body-loss fit (body_db 0)
+WALLS = True  # --no-walls: without the wall-loss fit (wall_db 0)
 
 
 def fold(floorplan, train, test, tag_height: float) -> dict[str, Fixes]:
@@ -75,8 +76,12 @@ def fold(floorplan, train, test, tag_height: float) -> dict[str, Fixes]:
         batch.t, batch.tag, batch.reader, batch.rssi + np.float32(DEVICE_OFFSET_DB)
     )
     test = (shifted, truth)
-    _, per = calibrate(floorplan, *train, tag_height)
-    config = fit_locating(floorplan, *train, per, tag_height, GAIN, BODY)
+    wall_db, cal = fit_walls(floorplan, *train, tag_height) if WALLS else (0.0, None)
+    if cal is None:
+        cal = fit_survey(floorplan, *train, tag_height)
+    per = {r.id: cal.reader(i) for i, r in enumerate(floorplan.readers)}
+    config = fit_locating(floorplan, *train, per, tag_height, GAIN, BODY, wall_db)
+    print(f"({floorplan.site.id}: wall_db {wall_db:.2f})", file=sys.stderr)
     return evaluate(Survey(floorplan, *test, per, config))
 
 
@@ -163,7 +168,9 @@ def kolakowski() -> str:
 
 def main() -> int:
     """Print both tables."""
-    global DEVICE_OFFSET_DB, GAIN, BODY
+    global DEVICE_OFFSET_DB, GAIN, BODY, WALLS
+    if "--no-walls" in sys.argv:
+        WALLS = False
     if "--no-body" in sys.argv:
         BODY = False
     if "--no-gain-offset" in sys.argv:

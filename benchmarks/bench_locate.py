@@ -10,17 +10,19 @@ about 24 times a second (the rate of the real tetam recordings): 960,000 reading
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from shapely.geometry import box
 
 from engine.batches import ReadingBatch
 from engine.gain_offset import GainSpec
 from engine.locate import Locator, LocatorConfig
 from engine.tracking import TrackerSpec, TrackState, WalkableGrid, track
 from engine.windowing import WindowSpec, window_readings
-from geometry.model import Floorplan
+from geometry.model import Floorplan, Zone, ZoneKind
 
 ROOT = Path(__file__).resolve().parent.parent
 N_TAGS = 2000
@@ -83,13 +85,44 @@ def test_locate_pipeline(benchmark, world) -> None:
 
 
 def test_locate_pipeline_body_and_gain(benchmark, world) -> None:
-    """The same, as a site calibrated with the body loss and the gain offset locates:
-    solved and tracked one update time after the other."""
+    """The same, as a site calibrated with the body loss, the gain offset and the radius
+    widening beyond its band locates: solved and tracked one update time after the other."""
     fp, batch = world
-    config = LocatorConfig(body_db=4.0, gain=GainSpec(reference_db=2.3))
+    config = LocatorConfig(
+        body_db=4.0, gain=GainSpec(reference_db=2.3), uncertainty_per_gain_db=0.6
+    )
 
     def setup():
         return (Locator(fp, None, config),), {}
+
+    def run(loc: Locator) -> int:
+        return len(loc.process(batch)) + len(loc.flush())
+
+    fixes = benchmark.pedantic(run, setup=setup, rounds=5, iterations=1)
+    benchmark.extra_info["readings_per_s"] = len(batch) / benchmark.stats.stats.median
+    assert fixes > 0.9 * N_TAGS * SECONDS
+
+
+def quartered(fp: Floorplan) -> Floorplan:
+    """The tetam hall cut into four rooms (2 x 2) by walls: most fixes have a reader
+    behind a wall, the worst case of the wall correction."""
+    quarters = tuple(
+        Zone(f"q{i}{j}", f"Q{i}{j}", "L0", ZoneKind.ROOM, box(x, y, x + 10.3, y + 8.8))
+        for i, x in enumerate((0.0, 10.3))
+        for j, y in enumerate((0.0, 8.8))
+    )
+    return replace(fp, zones=fp.zones + quarters)
+
+
+def test_locate_pipeline_walls(benchmark, world) -> None:
+    """The same readings located on the hall cut into four rooms with a wall loss of
+    3 dB (a fix with a wall in the way is solved twice)."""
+    fp, batch = world
+    walled = quartered(fp)
+    config = LocatorConfig(wall_db=3.0)
+
+    def setup():
+        return (Locator(walled, None, config),), {}
 
     def run(loc: Locator) -> int:
         return len(loc.process(batch)) + len(loc.flush())

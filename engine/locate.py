@@ -32,6 +32,8 @@ from engine import body_shadow, gain_offset
 from engine.batches import PositionBatch, ReadingBatch
 from engine.reading_buffer import ReadingBuffer
 from engine.tracking import TrackerSpec, TrackState, WalkableGrid, predict, track
+from engine.uncertainty import RadiusModel
+from engine.wall_loss import WallMap
 from engine.windowing import Windows, WindowSpec, first_reading_phases, window_readings
 from geometry.errors import ConfigError
 from geometry.levels import LevelSpec, LevelState, level_scores, select_levels
@@ -94,6 +96,9 @@ class LocatorConfig:
     # Loss toward readers behind a walking wearer, dB (engine/body_shadow.py): `sts
     # calibrate` fits it on the survey; 0 (a badge not on a body, or not measured): off.
     body_db: float = 0.0
+    # Loss per wall between badge and reader, dB (engine/wall_loss.py): `sts calibrate`
+    # fits it on the survey; 0 (one room, or walls the survey could not tell): off.
+    wall_db: float = 0.0
     tag_height: float = 1.2  # m above the floor: a badge worn on the chest
     min_readers: int = 3
     max_iter: int = 8
@@ -101,10 +106,13 @@ class LocatorConfig:
     walkable_cell: float = 0.25  # m, raster of walkable space
     walkable_tolerance: float = 0.25  # m, slack around walkable zones
     sigma_floor_db: float = 2.0  # lowest per-reader noise used by the solver
-    # Reported uncertainty = scale x the filter's 1-sigma radius; `sts calibrate` fits it
-    # on the survey so that about 65% of its fixes lie within the reported radius (60-75%
-    # held out on every data set here, benchmarks/RESULTS.md).
+    # Reported uncertainty = scale x the filter's 1-sigma radius, widened by
+    # per_gain_db per dB that the tag's gain offset estimate is beyond its dead band
+    # (engine/uncertainty.py); `sts calibrate` fits both on the survey so that about 65%
+    # of its fixes lie within the reported radius (benchmarks/RESULTS.md, "Uncertainty
+    # that follows the fix").
     uncertainty_scale: float = 1.0
+    uncertainty_per_gain_db: float = 0.0
     # Solve on every numba thread from this many fixes in one call. Below it the start-up
     # of the threads costs more than it saves, and milliseconds when another process has
     # the other core (benchmarks/kernel_crossover.py); a live tick is far below it.
@@ -115,16 +123,22 @@ class LocatorConfig:
             raise ConfigError(f"min_readers must be at least 1, got {self.min_readers}")
         if not (self.late_tolerance >= 0 and np.isfinite(self.late_tolerance)):
             raise ConfigError(f"late_tolerance must be >= 0 s, got {self.late_tolerance}")
-        if not (self.uncertainty_scale > 0 and np.isfinite(self.uncertainty_scale)):
-            raise ConfigError(f"uncertainty_scale must be > 0, got {self.uncertainty_scale}")
+        RadiusModel(self.uncertainty_scale, self.uncertainty_per_gain_db)  # raises if invalid
         if self.parallel_min_fixes < 1:
             raise ConfigError(
                 f"parallel_min_fixes must be at least 1, got {self.parallel_min_fixes}"
             )
         if not (0 <= self.body_db <= 30):
             raise ConfigError(f"body_db must be in [0, 30] dB, got {self.body_db}")
+        if not (0 <= self.wall_db <= 30):
+            raise ConfigError(f"wall_db must be in [0, 30] dB, got {self.wall_db}")
         if not (0 < self.walkable_cell <= 5):
             raise ConfigError(f"walkable_cell must be in (0, 5] m, got {self.walkable_cell}")
+
+    @property
+    def radius_model(self) -> RadiusModel:
+        """How the reported radius is made from the filter's and the gain estimate."""
+        return RadiusModel(self.uncertainty_scale, self.uncertainty_per_gain_db)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +254,8 @@ class Locator:
             floorplan, cell=self.config.walkable_cell, tolerance=self.config.walkable_tolerance
         )
         self.bounds = _bounds(floorplan, self.readers)
+        walls = WallMap.from_floorplan(floorplan) if self.config.wall_db > 0 else None
+        self._walls = walls if walls is not None and walls.walled else None
         self._state = TrackState()
         self._n_levels = max(1, len(floorplan.levels))
         self._level_state = LevelState.empty()
@@ -392,6 +408,38 @@ class Locator:
         return positions
 
     def _solve(
+        self, w: Windows, x0: npt.NDArray[np.float64] | None, level: npt.NDArray[np.int32]
+    ) -> tuple[
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.bool_],
+    ]:
+        """Trilaterate window rows (on their levels): x, y, uncertainty, ok. With walls,
+        solve, put back what the walls between each fix and its readers took, and solve
+        again from the first fix the rows that had a wall in the way."""
+        x, y, u, ok = self._trilaterate(w, x0)
+        if self._walls is None:
+            return x, y, u, ok
+        first = np.where(ok[:, None], np.column_stack((x, y)), np.nan)
+        loss = self._wall_loss(w, level, first)
+        walled = np.flatnonzero((loss > 0).any(axis=1))
+        if len(walled) == 0:
+            return x, y, u, ok
+        part = _rows(w, walled)
+        part = _with_rssi(part, part.rssi + loss[walled])
+        x[walled], y[walled], u[walled], ok[walled] = self._trilaterate(part, first[walled])
+        return x, y, u, ok
+
+    def _wall_loss(
+        self, w: Windows, level: npt.NDArray[np.int32], at: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float64]:
+        """dB the walls between `at` (n, 2; NaN: none counted) and each of the rows'
+        readers take from their readings (n, k)."""
+        assert self._walls is not None
+        return self.config.wall_db * self._walls.walls(level, at, w.reader)
+
+    def _trilaterate(
         self, w: Windows, x0: npt.NDArray[np.float64] | None
     ) -> tuple[
         npt.NDArray[np.float64],
@@ -434,12 +482,14 @@ class Locator:
             return PositionBatch.empty()
         level = self._level(w)
         cfg = self.config
+        gain_db: npt.NDArray[np.float64] | None = None
         if cfg.tracking and (cfg.seed_from_track or cfg.body_db > 0):
-            out_x, out_y, out_u, out_level, valid = self._track_each_time(w, level)
+            out_x, out_y, out_u, out_level, valid, gain_db = self._track_each_time(w, level)
         else:
-            x, y, u, ok = (
-                self._solve(w, None) if cfg.gain is None else self._solve_each_time(w, cfg.gain)
-            )
+            if cfg.gain is None:
+                x, y, u, ok = self._solve(w, None, level)
+            else:
+                x, y, u, ok, gain_db = self._solve_each_time(w, level, cfg.gain)
             if cfg.tracking:
                 tr = track(self._state, cfg.tracker, self.grid, w.t, w.tag, x, y, u, level, ok)
                 out_x, out_y, out_u, out_level, valid = (
@@ -451,13 +501,12 @@ class Locator:
                 )
             else:
                 out_x, out_y, out_u, out_level, valid = x, y, u, level, ok
+        band = cfg.gain.dead_band_db if cfg.gain is not None else 0.0
+        radius = cfg.radius_model.radius(
+            out_u[valid], None if gain_db is None else gain_db[valid], band
+        )
         return PositionBatch.from_arrays(
-            w.t[valid],
-            w.tag[valid],
-            out_level[valid],
-            out_x[valid],
-            out_y[valid],
-            out_u[valid] * cfg.uncertainty_scale,
+            w.t[valid], w.tag[valid], out_level[valid], out_x[valid], out_y[valid], radius
         )
 
     def _track_each_time(
@@ -468,15 +517,18 @@ class Locator:
         npt.NDArray[np.float64],
         npt.NDArray[np.int32],
         npt.NDArray[np.bool_],
+        npt.NDArray[np.float64] | None,
     ]:
         """Solve and track one update time after the other, each from the tracks so far:
         seeded by the predicted position (`seed_from_track`), the readings corrected for
-        the wearer's heading (`body_db`): x, y, uncertainty, level, valid per row."""
+        the wearer's heading (`body_db`): x, y, uncertainty, level, valid per row, and
+        the gain offset integrator after each row's fix (None: no estimate)."""
         cfg = self.config
         n = len(w)
         out_x, out_y, out_u = np.empty(n), np.empty(n), np.empty(n)
         out_level = np.empty(n, np.int32)
         valid = np.zeros(n, bool)
+        gain_db = None if cfg.gain is None else np.zeros(n)
         for rows in _time_slices(w):
             part = _rows(w, rows)
             guess = predict(self._state, part.tag, part.t)
@@ -484,15 +536,16 @@ class Locator:
             if cfg.body_db > 0 and seeded.any():
                 part = self._without_body(part, guess)
             x0 = guess if cfg.seed_from_track and seeded.any() else None
-            xs, ys, us, oks = (
-                self._solve(part, x0) if cfg.gain is None else self._solve_gain(part, x0, cfg.gain)
-            )
+            if gain_db is None or cfg.gain is None:
+                xs, ys, us, oks = self._solve(part, x0, level[rows])
+            else:
+                xs, ys, us, oks, gain_db[rows] = self._solve_gain(part, x0, level[rows], cfg.gain)
             tr = track(
                 self._state, cfg.tracker, self.grid, part.t, part.tag, xs, ys, us, level[rows], oks
             )
             out_x[rows], out_y[rows], out_u[rows] = tr.x, tr.y, tr.uncertainty
             out_level[rows], valid[rows] = tr.level, tr.valid
-        return out_x, out_y, out_u, out_level, valid
+        return out_x, out_y, out_u, out_level, valid, gain_db
 
     def _without_body(self, part: Windows, guess: npt.NDArray[np.float64]) -> Windows:
         """The rows' readings less what the wearer's heading (its track's velocity) adds."""
@@ -505,43 +558,56 @@ class Locator:
         return _with_rssi(part, part.rssi - excess)
 
     def _solve_each_time(
-        self, w: Windows, spec: gain_offset.GainSpec
+        self, w: Windows, level: npt.NDArray[np.int32], spec: gain_offset.GainSpec
     ) -> tuple[
         npt.NDArray[np.float64],
         npt.NDArray[np.float64],
         npt.NDArray[np.float64],
         npt.NDArray[np.bool_],
+        npt.NDArray[np.float64],
     ]:
         """`_solve_gain` one update time after the other (in time order, so a stream cut
         anywhere gives the same fixes)."""
         n = len(w)
-        x, y, u = np.empty(n), np.empty(n), np.empty(n)
+        x, y, u, gain_db = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
         ok = np.zeros(n, bool)
         for rows in _time_slices(w):
-            x[rows], y[rows], u[rows], ok[rows] = self._solve_gain(_rows(w, rows), None, spec)
-        return x, y, u, ok
+            x[rows], y[rows], u[rows], ok[rows], gain_db[rows] = self._solve_gain(
+                _rows(w, rows), None, level[rows], spec
+            )
+        return x, y, u, ok, gain_db
 
     def _solve_gain(
-        self, part: Windows, x0: npt.NDArray[np.float64] | None, spec: gain_offset.GainSpec
+        self,
+        part: Windows,
+        x0: npt.NDArray[np.float64] | None,
+        level: npt.NDArray[np.int32],
+        spec: gain_offset.GainSpec,
     ) -> tuple[
         npt.NDArray[np.float64],
         npt.NDArray[np.float64],
         npt.NDArray[np.float64],
         npt.NDArray[np.bool_],
+        npt.NDArray[np.float64],
     ]:
         """`_solve` the rows of one update time, each tag's readings corrected by its gain
-        offset so far; the offset then updated from the fix's residuals."""
+        offset so far; the offset then updated from the fix's residuals (and returned:
+        the integrator of each row's tag after its fix)."""
         if len(part) and int(part.tag.max()) >= len(self._gain_state):
             grow = int(part.tag.max()) + 1 - len(self._gain_state)
             self._gain_state = np.concatenate((self._gain_state, np.zeros(grow)))
         applied = gain_offset.applied_offset(self._gain_state[part.tag], spec)
         part = _with_rssi(part, part.rssi - applied[:, None])
-        x, y, u, ok = self._solve(part, x0)
+        x, y, u, ok = self._solve(part, x0, level)
+        if self._walls is not None:
+            at = np.where(ok[:, None], np.column_stack((x, y)), np.nan)
+            part = _with_rssi(part, part.rssi + self._wall_loss(part, level, at))
         modelled, sigma = self._modelled(part, x, y)
         used = (part.reader >= 0) & np.isfinite(part.rssi) & ok[:, None]
         residual = gain_offset.fix_residual(part.rssi, modelled, sigma, used, spec)
-        self._gain_state[part.tag] = gain_offset.step(self._gain_state[part.tag], residual, spec)
-        return x, y, u, ok
+        after = gain_offset.step(self._gain_state[part.tag], residual, spec)
+        self._gain_state[part.tag] = after
+        return x, y, u, ok, after
 
     def _modelled(
         self, w: Windows, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
@@ -641,8 +707,8 @@ def _with_rssi(w: Windows, rssi: npt.NDArray[np.float64]) -> Windows:
     return Windows(w.t, w.tag, w.reader, rssi, w.samples, w.count, w.t_obs)
 
 
-def _rows(w: Windows, sl: slice) -> Windows:
-    """A slice of window rows."""
+def _rows(w: Windows, sl: slice | npt.NDArray[np.int64]) -> Windows:
+    """Some window rows: a slice, or row indexes."""
     return Windows(
         w.t[sl], w.tag[sl], w.reader[sl], w.rssi[sl], w.samples[sl], w.count[sl], w.t_obs[sl]
     )

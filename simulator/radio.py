@@ -29,19 +29,11 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 import numpy.typing as npt
-import shapely
 
-from geometry.model import ROOM_LIKE_KINDS, Floorplan, ZoneKind
+from geometry.model import Floorplan
+from geometry.walls import RasterFrame, count_walls, room_raster
 
 FloatArray = npt.NDArray[np.float64]
-
-#: Zones whose outline is a wall (the rest are containers or open ground).
-WALLED_KINDS = ROOM_LIKE_KINDS | {
-    ZoneKind.STAIRS,
-    ZoneKind.ELEVATOR,
-    ZoneKind.STAFF_ONLY,
-    ZoneKind.RESTRICTED,
-}
 
 #: Columns of the motion array the radio reads (one row per badge).
 T0, T1, X0, Y0, X1, Y1, HEADING, LEVEL = range(8)
@@ -84,47 +76,6 @@ class ReaderTable:
     level_z: FloatArray  # floor height of each level above level 0
 
 
-def _room_raster(
-    floorplan: Floorplan, level_id: str, grid: tuple[float, float, int, int], res: float
-) -> npt.NDArray[np.int32]:
-    """Zone number + 1 of the walled zone at each raster point of a level (0: none)."""
-    x0, y0, nx, ny = grid
-    xs = x0 + (np.arange(nx) + 0.5) * res
-    ys = y0 + (np.arange(ny) + 0.5) * res
-    gx, gy = np.meshgrid(xs, ys)
-    raster = np.zeros(gx.shape, dtype=np.int32)
-    walled = [z for z in floorplan.zones_on(level_id) if z.kind in WALLED_KINDS]
-    # Larger rooms first, so a room nested in another (a store in a hall) wins.
-    for number, zone in sorted(enumerate(walled), key=lambda nz: -nz[1].polygon.area):
-        bx0, by0, bx1, by1 = zone.polygon.bounds
-        sel = (gx >= bx0) & (gx <= bx1) & (gy >= by0) & (gy <= by1)
-        inside = shapely.contains_xy(zone.polygon, gx[sel], gy[sel])
-        idx = np.flatnonzero(sel.ravel())[inside]
-        raster.ravel()[idx] = number + 1
-    return raster
-
-
-@numba.njit(cache=True)
-def _count_walls(
-    raster: np.ndarray, res: float, x0: float, y0: float, ax: float, ay: float, bx: float, by: float
-) -> int:
-    """Room changes along the straight line a -> b on the raster (each one a wall)."""
-    ny, nx = raster.shape
-    length = np.hypot(bx - ax, by - ay)
-    steps = max(int(length / (res * 0.5)), 1)
-    walls = 0
-    prev = -1
-    for s in range(steps + 1):
-        f = s / steps
-        i = int((ay + (by - ay) * f - y0) / res)
-        j = int((ax + (bx - ax) * f - x0) / res)
-        cell = raster[i, j] if 0 <= i < ny and 0 <= j < nx else 0
-        if prev >= 0 and cell != prev:
-            walls += 1
-        prev = cell
-    return walls
-
-
 def build_reader_table(floorplan: Floorplan, params: RadioParams) -> ReaderTable:
     """The candidate table of a floorplan (readers in file order)."""
     levels = [lv.id for lv in floorplan.levels]
@@ -151,8 +102,10 @@ def build_reader_table(floorplan: Floorplan, params: RadioParams) -> ReaderTable
     link_db = np.zeros((len(levels), rows * cols, k), dtype=np.float32)
     res = 0.5
     for li, level_id in enumerate(levels):
-        raster_grid = (x0, y0, int(np.ceil((x1 - x0) / res)), int(np.ceil((y1 - y0) / res)))
-        raster = _room_raster(floorplan, level_id, raster_grid, res)
+        frame = RasterFrame(
+            x0, y0, res, int(np.ceil((x1 - x0) / res)), int(np.ceil((y1 - y0) / res))
+        )
+        raster = room_raster(floorplan, level_id, frame)
         _fill_level(
             li,
             raster,
@@ -224,8 +177,9 @@ def _walls_of(
     for c in range(shortlist.shape[0]):
         for k in range(shortlist.shape[1]):
             r = shortlist[c, k]
-            out[c, k] = _count_walls(
-                raster, res, x0, y0, gx[c], gy[c], readers[r, 0], readers[r, 1]
+            # Every change of room a wall (slit 0): the rooms of a plan share their walls.
+            out[c, k] = count_walls(
+                raster, (x0, y0, res), (gx[c], gy[c]), (readers[r, 0], readers[r, 1]), 0.0
             )
     return out
 

@@ -7,8 +7,10 @@ version = 1
 tag_height_m = 1.2          # height of the surveyed tag above the floor
 uncertainty_scale = 0.35    # reported radius = scale x filter radius (65% on the survey)
 body_db = 3.7               # optional: loss toward readers behind a walking wearer
+wall_db = 1.6               # optional: loss per wall between badge and reader
 gain_offset = true          # estimate each tag's gain offset online (written by default)
 gain_reference_db = 2.1     # the surveyed badges' own mean fix residual
+uncertainty_per_gain_db = 0.6  # optional: radius widening per dB of gain estimate beyond its band
 
 [calibration.global]        # the fit over every reader (used where one had few samples)
 rssi_1m = -62.0
@@ -31,6 +33,7 @@ from pathlib import Path
 
 from engine.gain_offset import GainSpec
 from engine.locate import LocatorConfig
+from engine.uncertainty import MAX_PER_GAIN_DB
 from geometry.calibration import (
     Calibration,
     calibration_from_dict,
@@ -49,9 +52,11 @@ def format_calibration(
     locating: LocatorConfig | None = None,
 ) -> str:
     """The calibration TOML text (deterministic: readers in floorplan order). From
-    `locating`, the body loss (when the survey found one) and whether the gain offset
-    is estimated (the radius was fitted for it)."""
+    `locating`, the body and wall losses (when the survey found them) and whether the
+    gain offset is estimated (the radius was fitted for it)."""
     body_db = locating.body_db if locating is not None else 0.0
+    widening = locating.uncertainty_per_gain_db if locating is not None else 0.0
+    wall_db = locating.wall_db if locating is not None else 0.0
     gain = locating.gain if locating is not None else None
     data = calibration_to_dict(cal, reader_ids)
     lines = [
@@ -63,7 +68,9 @@ def format_calibration(
         f"tag_height_m = {tag_height:.3f}",
         f"uncertainty_scale = {uncertainty_scale:.4f}",
         *([f"body_db = {body_db:.2f}"] if body_db > 0 else []),
+        *([f"wall_db = {wall_db:.2f}"] if wall_db > 0 else []),
         *(["gain_offset = true", f"gain_reference_db = {gain.reference_db:.2f}"] if gain else []),
+        *([f"uncertainty_per_gain_db = {widening:.4f}"] if gain and widening > 0 else []),
         "",
         "[calibration.global]",
         *_table_lines(data["global"]),
@@ -80,8 +87,8 @@ def _table_lines(table: Mapping[str, float | int]) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class CalibrationFile:
-    """What a calibration file holds: per-reader fits, tag height, uncertainty scale,
-    the wearer's body loss."""
+    """What a calibration file holds: per-reader fits, tag height, the radius model,
+    the wearer's body loss, the loss per wall, the gain offset estimate."""
 
     readers: dict[str, ReaderCalibration]
     tag_height: float
@@ -89,6 +96,8 @@ class CalibrationFile:
     body_db: float = 0.0
     gain_offset: bool = False
     gain_reference_db: float = 0.0
+    uncertainty_per_gain_db: float = 0.0
+    wall_db: float = 0.0
 
     def locator_config(self, base: LocatorConfig) -> LocatorConfig:
         """`base` with what the survey measured (and the gain offset on, from the
@@ -100,7 +109,9 @@ class CalibrationFile:
             base,
             tag_height=self.tag_height,
             uncertainty_scale=self.uncertainty_scale,
+            uncertainty_per_gain_db=self.uncertainty_per_gain_db,
             body_db=self.body_db,
+            wall_db=self.wall_db,
             gain=gain,
         )
 
@@ -121,12 +132,19 @@ def read_calibration(path: Path, floorplan: Floorplan) -> CalibrationFile:
     if not isinstance(gain, bool):
         raise ConfigError(f"{path}: calibration.gain_offset must be true or false, got {gain!r}")
     reference = _number(path, "calibration.gain_reference_db", head.get("gain_reference_db", 0.0))
+    wall = _number(path, "calibration.wall_db", head.get("wall_db", 0.0))
+    if not 0 <= wall <= 30:
+        raise ConfigError(
+            f"{path}: calibration.wall_db must be in [0, 30] dB (the loss per wall between "
+            f"badge and reader), got {wall}; re-run `sts calibrate` or remove the key"
+        )
     if not (0 < tag_height < 10 and 0 < scale <= 100 and 0 <= body <= 30 and abs(reference) <= 20):
         raise ConfigError(
             f"{path}: calibration.tag_height_m must be in (0, 10) m, uncertainty_scale in "
             "(0, 100], body_db in [0, 30] dB and gain_reference_db in [-20, 20] dB; "
             "re-run `sts calibrate`"
         )
+    widening = _widening(path, head, gain)
     ids = [r.id for r in floorplan.readers]
     cal = calibration_from_dict(
         {"global": head.get("global"), "readers": data.get("readers", {})},
@@ -134,7 +152,33 @@ def read_calibration(path: Path, floorplan: Floorplan) -> CalibrationFile:
         source=str(path),
     )
     out = {rid: cal.reader(i) for i, rid in enumerate(ids)}
-    return CalibrationFile(out, tag_height, scale, body, gain, reference)
+    return CalibrationFile(
+        out,
+        tag_height,
+        scale,
+        body,
+        gain,
+        reference,
+        uncertainty_per_gain_db=widening,
+        wall_db=wall,
+    )
+
+
+def _widening(path: Path, head: Mapping[str, object], gain: bool) -> float:
+    """calibration.uncertainty_per_gain_db (0 when absent: a file from before it)."""
+    key = "calibration.uncertainty_per_gain_db"
+    value = _number(path, key, head.get("uncertainty_per_gain_db", 0.0))
+    if not 0 <= value <= MAX_PER_GAIN_DB:
+        raise ConfigError(
+            f"{path}: {key} must be in [0, {MAX_PER_GAIN_DB:g}], got {value}; "
+            "re-run `sts calibrate`"
+        )
+    if value > 0 and not gain:
+        raise ConfigError(
+            f"{path}: {key} widens the radius where the gain offset estimate is beyond its "
+            "band, and gain_offset is not true; set gain_offset = true or remove the key"
+        )
+    return value
 
 
 def _number(path: Path, key: str, value: object) -> float:

@@ -12,6 +12,8 @@ from engine import body_shadow
 from engine.batches import ReadingBatch
 from engine.gain_offset import GainSpec
 from engine.locate import RSSI_MAX, RSSI_MIN, Locator, LocatorConfig, locate_all
+from engine.uncertainty import MAX_PER_GAIN_DB, RadiusModel
+from engine.wall_loss import WallMap
 from geometry.calibration import (
     Calibration,
     fit_path_loss,
@@ -29,8 +31,22 @@ MIN_WALKING_READINGS = 200
 #: badge fits 0.2-0.8 dB (tetam-ble's leave-one-out folds, benchmarks/RESULTS.md).
 MIN_BODY_DB = 1.5
 MAX_BODY_DB = 20.0
+#: A wall-loss fit below this is taken as none, and one needs readings whose walls vary
+#: by this much (variance per reading) for a given distance: a one-room survey has none.
+MIN_WALL_DB = 1.0
+MAX_WALL_DB = 20.0
+MIN_WALL_SPREAD = 0.05
+#: The survey's median error must drop by this share for the wall term to be kept.
+MIN_WALL_GAIN = 0.03
 #: The gain offset estimate `sts calibrate` turns on (its reference fitted on the survey).
 DEFAULT_GAIN = GainSpec()
+#: Share of the survey's fixes the reported radius is fitted to hold, percent. 65, not
+#: 68: held out, coverage lands some points off the survey's either way (per data set:
+#: benchmarks/RESULTS.md, "Uncertainty coverage").
+RADIUS_PERCENTILE = 65.0
+#: Survey fixes with the gain estimate beyond its band needed to fit the radius's
+#: widening there (fewer: none fitted).
+MIN_BEYOND_BAND_FIXES = 30
 
 
 def truth_at(
@@ -63,6 +79,127 @@ def truth_at(
         gap = np.minimum(np.abs(q - tt[j]), np.abs(q - tt[np.maximum(j - 1, 0)]))
         ok[mine] = gap <= max_gap
     return x, y, ok
+
+
+def survey_walls(
+    floorplan: Floorplan,
+    batch: ReadingBatch,
+    calibration: Mapping[str, ReaderCalibration],
+    tag_height: float,
+) -> npt.NDArray[np.float64]:
+    """Walls (engine/wall_loss.py) between each reading's reader and where the locator
+    puts its tag (the raw fix nearest in time, each surveyed tag located on its own with
+    `calibration`); NaN where the tag has no fix."""
+    walls = WallMap.from_floorplan(floorplan)
+    config = LocatorConfig(tag_height=tag_height, tracking=False, gain=None)
+    out = np.full(len(batch), np.nan)
+    for code in np.unique(batch.tag).tolist():
+        rows = np.flatnonzero(batch.tag == code)
+        mine = batch.take(rows)
+        order = np.argsort(mine.t, kind="stable")
+        fixes, _ = locate_all(floorplan, mine.take(order), calibration, config)
+        if len(fixes) == 0:
+            continue
+        j = np.clip(np.searchsorted(fixes.t, mine.t, side="right") - 1, 0, len(fixes) - 1)
+        at = np.column_stack((fixes.x[j], fixes.y[j]))
+        reader = mine.reader[:, None].astype(np.int32)
+        out[rows] = walls.walls(fixes.level[j].astype(np.int32), at, reader)[:, 0]
+    return out
+
+
+def fit_wall_db(
+    floorplan: Floorplan,
+    batch: ReadingBatch,
+    truth: Truth,
+    walls: npt.NDArray[np.float64],
+    tag_height: float,
+) -> float:
+    """The loss per wall between badge and reader (engine/wall_loss.py) as the locator
+    will see it, dB: `walls` counted where the locator puts each reading's tag
+    (`survey_walls`: it never knows the true position), the readings' distances true.
+
+    Per reader, readings and walls are both freed of what log-distance explains (least
+    squares on 1 and log10 d within the reader: the wall term must not soak up the
+    distance slope); the loss is minus the slope of one on the other over every reader.
+    Walls counted at a fix are noisier than the true ones, so this is less than the loss
+    itself, and closer to what corrects best (as `fit_body_db`). 0 when the fixes see too
+    few walls to tell (one room) or the loss is under MIN_WALL_DB.
+    """
+    d, ok = survey_distances(floorplan, batch, truth, tag_height)
+    ok &= np.isfinite(walls)
+    u = -10.0 * np.log10(np.maximum(d, 0.1))
+    rssi = batch.rssi.astype(np.float64)
+    along, spread = 0.0, 0.0
+    for reader in np.unique(batch.reader[ok]).tolist():
+        rows = np.flatnonzero(ok & (batch.reader == reader))
+        design = np.column_stack((np.ones(len(rows)), u[rows]))
+        free_walls = walls[rows] - design @ np.linalg.lstsq(design, walls[rows], rcond=None)[0]
+        free_rssi = rssi[rows] - design @ np.linalg.lstsq(design, rssi[rows], rcond=None)[0]
+        along += float(free_walls @ free_rssi)
+        spread += float(free_walls @ free_walls)
+    if spread < MIN_WALL_SPREAD * max(int(ok.sum()), 1):
+        return 0.0
+    loss = -along / spread
+    return min(loss, MAX_WALL_DB) if loss >= MIN_WALL_DB else 0.0
+
+
+def fit_walls(
+    floorplan: Floorplan,
+    batch: ReadingBatch,
+    truth: Truth,
+    tag_height: float = DEFAULT_TAG_HEIGHT,
+    min_samples: int = 30,
+) -> tuple[float, Calibration]:
+    """The loss per wall and the path-loss fits that go with it (fitted on the readings
+    with the walls' loss put back): what `sts calibrate` writes.
+
+    The wall term is kept only where it locates the survey's own tags better (median
+    error at least MIN_WALL_GAIN lower): where walls and distance are too entangled to
+    tell apart (a small flat whose readers sit in its rooms' corners) a fitted loss moves
+    fixes the wrong way. 0 and the plain fits otherwise.
+    """
+    plain = fit_survey(floorplan, batch, truth, tag_height, min_samples)
+    if not WallMap.from_floorplan(floorplan).walled:
+        return 0.0, plain  # one room: no survey walk can see a wall
+    ids = [r.id for r in floorplan.readers]
+    walls = survey_walls(floorplan, batch, _by_id(plain, ids), tag_height)
+    loss = fit_wall_db(floorplan, batch, truth, walls, tag_height)
+    if loss == 0.0:
+        return 0.0, plain
+    through = np.nan_to_num(walls) * loss
+    corrected = ReadingBatch(
+        batch.t, batch.tag, batch.reader, (batch.rssi + through).astype(np.float32)
+    )
+    walled = fit_survey(floorplan, corrected, truth, tag_height, min_samples)
+    plain_error = _survey_error(floorplan, batch, truth, _by_id(plain, ids), tag_height, 0.0)
+    walled_error = _survey_error(floorplan, batch, truth, _by_id(walled, ids), tag_height, loss)
+    if walled_error <= (1.0 - MIN_WALL_GAIN) * plain_error:
+        return loss, walled
+    return 0.0, plain
+
+
+def _by_id(cal: Calibration, ids: list[str]) -> dict[str, ReaderCalibration]:
+    """Per-reader fits by reader id."""
+    return {rid: cal.reader(i) for i, rid in enumerate(ids)}
+
+
+def _survey_error(
+    floorplan: Floorplan,
+    batch: ReadingBatch,
+    truth: Truth,
+    calibration: Mapping[str, ReaderCalibration],
+    tag_height: float,
+    wall_db: float,
+) -> float:
+    """Median error of the survey's own tags, each located on its own (inf: no fix)."""
+    config = LocatorConfig(tag_height=tag_height, wall_db=wall_db, gain=None)
+    errors = []
+    for _, mine in each_tag(batch):
+        positions, _ = locate_all(floorplan, mine, calibration, config)
+        x, y, ok = truth_at(truth, positions.tag, positions.t)
+        errors.append(np.hypot(positions.x - x, positions.y - y)[ok])
+    error = np.concatenate(errors) if errors else np.empty(0)
+    return float(np.median(error)) if len(error) else float("inf")
 
 
 def survey_distances(
@@ -186,28 +323,99 @@ def fit_uncertainty_scale(
     tag_height: float,
     config: LocatorConfig | None = None,
 ) -> float:
-    """The factor that makes the reported radius hold about 65% of the survey's fixes.
+    """The factor that makes the reported radius hold about 65% of the survey's fixes,
+    with no widening where the gain estimate is beyond its band."""
+    args = (floorplan, batch, truth, calibration, tag_height, config)
+    return fit_radius_model(*args, widen=False).scale
+
+
+def fit_radius_model(
+    floorplan: Floorplan,
+    batch: ReadingBatch,
+    truth: Truth,
+    calibration: Mapping[str, ReaderCalibration],
+    tag_height: float,
+    config: LocatorConfig | None = None,
+    widen: bool = True,
+) -> RadiusModel:
+    """The reported radius's model (engine/uncertainty.py) fitted on the survey.
 
     Each surveyed tag is located on its own (survey walks may have been recorded at
     different times) with the fitted calibration and `config` (the default locator when
-    None: fit for the configuration that will locate); the factor is the 65th
-    percentile of error / filter radius. 1.0 when the survey gives too few fixes to say.
+    None: fit for the configuration that will locate). The scale makes the radius hold
+    65% of the survey's fixes; with the gain offset estimate on, the widening per dB
+    beyond its band makes it hold 65% of the fixes beyond the band too (0 when those
+    are covered without it, or fewer than MIN_BEYOND_BAND_FIXES; `widen` False: 0). The
+    scale is 1.0 when the survey gives too few fixes to say.
     """
-    ratios = []
-    config = replace(config or LocatorConfig(), tag_height=tag_height, uncertainty_scale=1.0)
+    base = replace(
+        config or LocatorConfig(),
+        tag_height=tag_height,
+        uncertainty_scale=1.0,
+        uncertainty_per_gain_db=0.0,
+    )
+    error, radius = _survey_radii(floorplan, batch, truth, calibration, base)
+    if len(error) < 20:
+        return RadiusModel()
+    beyond = np.zeros(len(error))
+    if base.gain is not None and widen:
+        # A radius widened by 1 per dB beyond the band: its ratio to the plain one
+        # gives each fix's dB beyond the band.
+        unit = replace(base, uncertainty_per_gain_db=1.0)
+        _, widened = _survey_radii(floorplan, batch, truth, calibration, unit)
+        beyond = np.maximum(widened / radius - 1.0, 0.0)
+    return fit_widening(error, radius, beyond)
+
+
+def _survey_radii(
+    floorplan: Floorplan,
+    batch: ReadingBatch,
+    truth: Truth,
+    calibration: Mapping[str, ReaderCalibration],
+    config: LocatorConfig,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Error and reported radius of every survey fix with a truth, each tag on its own."""
+    errors, radii = [], []
     for _, mine in each_tag(batch):
         positions, _ = locate_all(floorplan, mine, calibration, config)
         if len(positions) == 0:
             continue
         x, y, ok = truth_at(truth, positions.tag, positions.t)
-        err = np.hypot(positions.x - x, positions.y - y)[ok]
-        ratios.append(err / np.maximum(positions.uncertainty[ok], 1e-6))
-    r = np.concatenate(ratios) if ratios else np.empty(0)
-    if len(r) < 20:
-        return 1.0
-    # 65, not 68: held out, coverage lands some points off the survey's either way
-    # (per data set: benchmarks/RESULTS.md, "Uncertainty coverage").
-    return float(np.clip(np.percentile(r, 65.0), 0.05, 20.0))
+        errors.append(np.hypot(positions.x - x, positions.y - y)[ok])
+        radii.append(np.maximum(positions.uncertainty[ok], 1e-6))
+    if not errors:
+        return np.empty(0), np.empty(0)
+    return np.concatenate(errors), np.concatenate(radii)
+
+
+def fit_widening(
+    error: npt.NDArray[np.float64],
+    radius: npt.NDArray[np.float64],
+    beyond_db: npt.NDArray[np.float64],
+) -> RadiusModel:
+    """Scale and widening per dB for fixes with these errors, filter radii and dB of
+    the gain estimate beyond its band: RADIUS_PERCENTILE of all fixes and of those
+    beyond the band (when there are enough) within the radius."""
+
+    def scaled(per_gain_db: float) -> tuple[float, npt.NDArray[np.float64]]:
+        shaped = radius * (1.0 + per_gain_db * beyond_db)
+        scale = float(np.clip(np.percentile(error / shaped, RADIUS_PERCENTILE), 0.05, 20.0))
+        return scale, shaped * scale
+
+    def covered_beyond(per_gain_db: float) -> float:
+        _, r = scaled(per_gain_db)
+        return float(np.mean(error[out] <= r[out]) * 100.0)
+
+    out = beyond_db > 0
+    per_gain_db = 0.0
+    if out.sum() >= MIN_BEYOND_BAND_FIXES and covered_beyond(0.0) < RADIUS_PERCENTILE:
+        # Coverage beyond the band grows with the widening: bisect for the percentile.
+        low, high = 0.0, MAX_PER_GAIN_DB
+        for _ in range(40):
+            mid = 0.5 * (low + high)
+            low, high = (mid, high) if covered_beyond(mid) < RADIUS_PERCENTILE else (low, mid)
+        per_gain_db = high
+    return RadiusModel(scaled(per_gain_db)[0], per_gain_db)
 
 
 def fit_gain_reference(
@@ -245,15 +453,16 @@ def fit_locating(
     tag_height: float,
     gain: GainSpec | None = DEFAULT_GAIN,
     body: bool = True,
+    wall_db: float = 0.0,
 ) -> LocatorConfig:
     """What `sts calibrate` fits besides the path loss, as the locator to run: the
     wearer's body loss (`body` False: none), the gain offset estimate's reference
-    (`gain`'s other parameters kept; None: no estimate) and the radius scale fitted for
-    that locator."""
+    (`gain`'s other parameters kept; None: no estimate) and the radius model fitted for
+    that locator; `wall_db` (`fit_walls`) as the calibration was fitted with."""
     body_db = fit_body_db(floorplan, batch, truth, calibration, tag_height) if body else 0.0
-    config = LocatorConfig(body_db=body_db, tag_height=tag_height)
+    config = LocatorConfig(body_db=body_db, wall_db=wall_db, tag_height=tag_height)
     if gain is not None:
         reference = fit_gain_reference(floorplan, batch, calibration, tag_height, config)
         config = replace(config, gain=replace(gain, reference_db=reference))
-    scale = fit_uncertainty_scale(floorplan, batch, truth, calibration, tag_height, config)
-    return replace(config, uncertainty_scale=scale)
+    model = fit_radius_model(floorplan, batch, truth, calibration, tag_height, config)
+    return replace(config, uncertainty_scale=model.scale, uncertainty_per_gain_db=model.per_gain_db)

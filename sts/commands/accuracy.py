@@ -63,8 +63,15 @@ def run(args: argparse.Namespace) -> int:
         notes.append(f"calibration: {args.calibration}")
         if cal.body_db > 0:
             notes.append(f"wearer's body loss {cal.body_db:.1f} dB (from the survey)")
+        if cal.wall_db > 0:
+            notes.append(f"loss per wall between rooms {cal.wall_db:.1f} dB (from the survey)")
         if cal.gain_offset and not args.gain_offset:
             notes.append("per-tag gain offset estimated online (as calibrated)")
+        if cal.uncertainty_per_gain_db > 0:
+            notes.append(
+                f"radius widened by {cal.uncertainty_per_gain_db:.2f} per dB the gain offset "
+                "estimate is beyond its band (from the survey)"
+            )
     else:
         notes.append("calibration: none (default path-loss model)")
     fixes = evaluate(survey)

@@ -14,7 +14,7 @@ from engine.locate import LocatorConfig
 from sts.calibration_toml import format_calibration
 from sts.output_files import write_replacing
 from sts.survey_files import load_survey
-from sts.survey_fit import DEFAULT_TAG_HEIGHT, fit_locating, fit_survey
+from sts.survey_fit import DEFAULT_TAG_HEIGHT, fit_locating, fit_walls
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,22 +57,33 @@ def run(args: argparse.Namespace) -> int:
     """Fit and write the calibration."""
     survey = load_survey(args.floorplan, args.readings, args.truth, "calibrate")
     floorplan, readings, truth = survey.floorplan, survey.readings, survey.truth
-    cal = fit_survey(floorplan, readings.batch, truth, args.tag_height, args.min_samples)
+    wall_db, cal = fit_walls(floorplan, readings.batch, truth, args.tag_height, args.min_samples)
     ids = [r.id for r in floorplan.readers]
     per = {rid: cal.reader(i) for i, rid in enumerate(ids)}
     gain = GainSpec() if args.gain_offset else None
-    config = fit_locating(floorplan, readings.batch, truth, per, args.tag_height, gain)
+    config = fit_locating(
+        floorplan, readings.batch, truth, per, args.tag_height, gain, wall_db=wall_db
+    )
     text = format_calibration(cal, ids, args.tag_height, config.uncertainty_scale, config)
     write_replacing(args.out, text, inputs=(args.floorplan, args.readings, args.truth))
     glob = cal.global_
     print(
         f"sts calibrate: global rssi_1m {glob.rssi_1m:.1f} dBm, exponent {glob.exponent:.2f}, "
-        f"sigma {glob.sigma_db:.1f} dB, body {config.body_db:.1f} dB; {len(per)} readers; "
-        f"reported radius x{config.uncertainty_scale:.2f}{_gain_note(config)} "
+        f"sigma {glob.sigma_db:.1f} dB, body {config.body_db:.1f} dB, "
+        f"walls {config.wall_db:.1f} dB each; {len(per)} readers; "
+        f"reported radius x{config.uncertainty_scale:.2f}{_widening_note(config)}"
+        f"{_gain_note(config)} "
         f"-> {args.out}",
         file=sys.stderr,
     )
     return 0
+
+
+def _widening_note(config: LocatorConfig) -> str:
+    """The radius's widening beyond the gain estimate's band ('' when none fitted)."""
+    if config.uncertainty_per_gain_db == 0:
+        return ""
+    return f" (+{config.uncertainty_per_gain_db:.2f} per dB of gain estimate beyond its band)"
 
 
 def _gain_note(config: LocatorConfig) -> str:
