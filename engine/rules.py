@@ -374,8 +374,11 @@ class RuleSet:
         if rule.type in (RuleType.RESTRICTED_ZONE, RuleType.DWELL_LIMIT):
             if not self._matches_zone(rule, zone):
                 return
-            if kind == EventKind.CROSS and rule.type == RuleType.RESTRICTED_ZONE:
-                self._raise(rule, tag, zone, ev.t, ev.evidence, out, kind="cross")
+            if kind == EventKind.CROSS:
+                # A cross is a pass through the zone with no stay: it breaks a rule without
+                # grace, never one that asks for a stay of `after_min`.
+                if rule.type == RuleType.RESTRICTED_ZONE and rule.after_s == 0:
+                    self._raise(rule, tag, zone, ev.t, ev.evidence, out, kind="cross")
             elif entering and rule.after_s == 0:
                 self._raise(rule, tag, zone, ev.t, ev.evidence, out, kind=kind.value)
             elif entering:

@@ -120,6 +120,7 @@ class ZoneStateMachine:
         self._cap = np.zeros(0, np.float64)
         self._dwell = np.zeros(0, np.float64)
         self._max_u = np.zeros(0, np.float64)  # per zone: the least certain fix that enters
+        self._slow = np.zeros(0, np.float64)  # per zone: the dwell of a less certain entry
         self._zone_ids: list[str] = []
         self._eroded: dict[tuple[int, int], shapely.Geometry] = {}
         for zone in index.zones:
@@ -227,6 +228,7 @@ class ZoneStateMachine:
             self._cap = np.concatenate([self._cap, np.zeros(extra)])
             self._dwell = np.concatenate([self._dwell, np.zeros(extra)])
             self._max_u = np.concatenate([self._max_u, np.zeros(extra)])
+            self._slow = np.concatenate([self._slow, np.zeros(extra)])
             self._zone_ids += [""] * extra
         self._zone_level[number] = self.index.level_code(zone.level)
         radius = float(shapely.maximum_inscribed_circle(zone.polygon).length)
@@ -234,6 +236,8 @@ class ZoneStateMachine:
         self._cap[number] = min(self.h.small_zone_fraction * radius, kind.band_m)
         self._dwell[number] = kind.dwell_s
         self._max_u[number] = kind.max_uncertainty_m
+        slow = kind.uncertain_dwell_s
+        self._slow[number] = self.h.dwell_s if slow is None else slow
         self._zone_ids[number] = zone.id
         self._eroded = {k: v for k, v in self._eroded.items() if k[0] != number}
         return number
@@ -244,9 +248,10 @@ class ZoneStateMachine:
 
     def _entry_dwell(self, zone: npt.NDArray[np.integer], uncertainty: F64) -> F64:
         """The dwell an entry into these zones needs, confirmed by fixes of this uncertainty:
-        the kind's own, or, past the kind's uncertainty limit, at least the engine's."""
+        the kind's own, or, past the kind's uncertainty limit, at least the kind's
+        `uncertain_dwell_s` (the engine's dwell by default)."""
         dwell = self._dwell[zone]
-        slow = np.maximum(dwell, self.h.dwell_s)
+        slow = np.maximum(dwell, self._slow[zone])
         return np.where(self._certain(zone, uncertainty), dwell, slow)
 
     def _min_cap(self, level: int) -> float:

@@ -10,7 +10,8 @@ confirmed by a clear fix at least `dwell_s` later; any fix that is not clear in 
 same direction cancels it. Zones of some kinds may have their own dwell and a tighter
 band (`KindHysteresis`: a restricted zone should alert on the first fix inside it), and
 an uncertainty limit: an entry confirmed by a fix less certain than `max_uncertainty_m`
-must have held the engine's dwell (when longer than the kind's), such a fix is inside no
+must have held the engine's dwell, or `uncertain_dwell_s` (when longer than the kind's),
+such a fix is inside no
 zone of the kind at once (first fix, zone added), and a segment with such an end is no
 `cross` of one.
 A level change exits at once (the locator already applies level hysteresis). The
@@ -133,13 +134,19 @@ class KindHysteresis:
     # in from outside enters as fast as a confident one; with it, not never (a badge
     # unlike the surveyed one, or an uncalibrated site, still alerts, later).
     max_uncertainty_m: float = math.inf
+    # The dwell of such an entry when longer than the engine's (None: the engine's). A kind
+    # whose rule waits minutes anyway (a staff room) can ask a fix pulled in from the path
+    # outside to hold there for many seconds, not blink in.
+    uncertain_dwell_s: float | None = None
 
     def __post_init__(self) -> None:
-        limits = (self.dwell_s, self.band_m, self.max_uncertainty_m)
+        slow = 0.0 if self.uncertain_dwell_s is None else self.uncertain_dwell_s
+        limits = (self.dwell_s, self.band_m, self.max_uncertainty_m, slow)
         if not (self.kinds and min(limits) >= 0):
             raise ConfigError(
                 f"hysteresis for kinds {sorted(self.kinds)}: dwell_s = {self.dwell_s!r}, "
-                f"band_m = {self.band_m!r}, max_uncertainty_m = {self.max_uncertainty_m!r}; "
+                f"band_m = {self.band_m!r}, max_uncertainty_m = {self.max_uncertainty_m!r}, "
+                f"uncertain_dwell_s = {self.uncertain_dwell_s!r}; "
                 "name at least one kind, use numbers >= 0"
             )
 

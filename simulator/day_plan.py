@@ -4,10 +4,10 @@ Students arrive before the first bell (late ones later), follow their group's le
 (from the campus timetable; a campus without one gets lessons spread over its
 classrooms), spend breaks outdoors or in the dining hall, and leave after the last
 lesson. On top of that, at the scenario's rates: restroom visits during lessons (a few
-of them long), visits to restricted zones and walks beyond the safe area, each followed
-by the way back. Staff move between staff rooms, offices and classrooms. All of it is
-drawn from the person's own random stream, so one person's plan never depends on
-another's.
+of them long), visits to restricted zones, walks beyond the safe area and visits to
+staff-only rooms, each followed by the way back. Staff move between staff rooms, offices
+and classrooms. All of it is drawn from the person's own random stream, so one person's
+plan never depends on another's.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ class Places:
     beyond_safe_area: tuple[int, ...]
     breaks: tuple[int, ...]
     staff_rooms: tuple[int, ...]
+    staff_only: tuple[int, ...] = ()
 
     @classmethod
     def of(cls, graph: WalkGraph) -> Places:
@@ -90,6 +91,7 @@ class Places:
             beyond_safe_area=tuple(sorted(beyond)),
             breaks=breaks or teaching,
             staff_rooms=kinds(ZoneKind.OFFICE, ZoneKind.STAFF_ONLY) or teaching,
+            staff_only=kinds(ZoneKind.STAFF_ONLY),
         )
 
 
@@ -184,7 +186,9 @@ def _day_extras(
     behaviour: BehaviourSpec,
     rng: np.random.Generator,
 ) -> list[Visit]:
-    """Visits to restricted zones and beyond the safe area, during lessons."""
+    """Visits to restricted zones, beyond the safe area and to staff-only zones, during
+    lessons. Staff-only visits come last: at their default rate of 0 they draw nothing, so
+    a scenario without them is the same day as before they existed."""
     out: list[Visit] = []
     for rate, zones, minutes, reason in (
         (behaviour.restricted_per_day, places.restricted, behaviour.restricted_min, "restricted"),
@@ -194,6 +198,7 @@ def _day_extras(
             behaviour.leave_min,
             "beyond_safe_area",
         ),
+        (behaviour.staff_only_per_day, places.staff_only, behaviour.staff_only_min, "staff_only"),
     ):
         if not zones:
             continue

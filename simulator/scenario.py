@@ -74,6 +74,8 @@ class BehaviourSpec:
     restricted_min: tuple[float, float] = (1.0, 4.0)
     leave_safe_area_per_day: float = 0.005  # walks beyond the safe area per student per day
     leave_min: tuple[float, float] = (3.0, 10.0)
+    staff_only_per_day: float = 0.0  # visits to a staff-only zone per student per day
+    staff_only_min: tuple[float, float] = (1.0, 6.0)
 
 
 @dataclass(frozen=True, slots=True)

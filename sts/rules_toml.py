@@ -101,10 +101,12 @@ def parse_rules(
 
 def _zone_hysteresis(probs: Problems, data: Mapping[str, Any]) -> tuple[KindHysteresis, ...]:
     """[[zone_hysteresis]]: the dwell (s), largest band and uncertainty limit (m, default:
-    no limit beyond the engine's) of zones of some kinds."""
+    no limit beyond the engine's) of zones of some kinds, and the dwell of an entry less
+    certain than the limit (s, default: the engine's)."""
     out = []
     for _, where, table in array_of_tables(probs, data, "zone_hysteresis", "setting"):
-        check_keys(probs, where, table, {"kinds", "dwell_s", "band_m", "max_uncertainty_m"})
+        keys = {"kinds", "dwell_s", "band_m", "max_uncertainty_m", "uncertain_dwell_s"}
+        check_keys(probs, where, table, keys)
         kinds = str_list(probs, f"{where}.kinds", table.get("kinds", []))
         unknown = [k for k in kinds or [] if k not in set(ZoneKind)]
         for k in unknown:
@@ -114,8 +116,16 @@ def _zone_hysteresis(probs: Problems, data: Mapping[str, Any]) -> tuple[KindHyst
         dwell = number(probs, f"{where}.dwell_s", table.get("dwell_s"), maximum=600.0)
         band = _limit_m(probs, where, table, "band_m")
         max_u = _limit_m(probs, where, table, "max_uncertainty_m")
+        given = table.get("uncertain_dwell_s")
+        slow = (
+            None
+            if given is None
+            else number(probs, f"{where}.uncertain_dwell_s", given, maximum=600.0)
+        )
+        if given is not None and slow is None:
+            continue  # the problem is reported; the table is left out like any invalid one
         if kinds and not unknown and dwell is not None and band is not None and max_u is not None:
-            out.append(KindHysteresis(frozenset(kinds), dwell, band, max_u))
+            out.append(KindHysteresis(frozenset(kinds), dwell, band, max_u, slow))
     return tuple(out)
 
 

@@ -70,6 +70,17 @@ def test_restricted_zone_by_id_and_cross_and_warning_auto_resolve() -> None:
     assert [(a.state, a.resolved_by) for a in done] == [(AlertState.RESOLVED, "system")]
 
 
+def test_a_cross_breaks_no_rule_that_asks_for_a_stay() -> None:
+    # `after_min = 2`: two minutes inside, which a pass through the zone never is
+    rs = ruleset(restricted(WARN, after_s=120.0))
+    assert rs.on_events([ev(at(9), "s1", "boiler", "cross")], None, at(9)) == []
+    assert rs.on_tick(at(9, 5)) == []
+    rs.on_events([ev(at(9, 10), "s1", "boiler", "enter")], None, at(9, 10))
+    assert rs.on_tick(at(9, 11, 59)) == []
+    out = rs.on_tick(at(9, 12))
+    assert [(a.tag, a.zone, a.details["dwell_s"]) for a in out] == [("s1", "boiler", 120.0)]
+
+
 def test_restricted_zone_by_kind_on_one_level() -> None:
     rs = ruleset(restricted(levels=frozenset({"L1"})))
     assert rs.on_events([ev(at(9), "s1", "boiler", "enter")], None, at(9)) == []

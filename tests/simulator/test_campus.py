@@ -117,8 +117,23 @@ def test_the_alarm_sends_people_to_the_muster_points(tmp_path):
     assert commands[0].args["mode"] == "drill"
 
 
-def test_a_restricted_visit_is_a_true_breach(tmp_path):
-    body = """
+@pytest.mark.parametrize(
+    ("rates", "rule", "zones"),
+    [
+        (
+            "restricted_per_day = 3.0",
+            "restricted-areas",
+            {"L0-boiler-room", "L1-roof-access"},
+        ),
+        (
+            "staff_only_per_day = 3.0\nstaff_only_min = [4.0, 6.0]",
+            "staff-only-areas",
+            {"L0-staff-room", "L0-kitchen", "L1-science-prep"},
+        ),
+    ],
+)
+def test_a_visit_to_a_forbidden_zone_is_a_true_breach(tmp_path, rates, rule, zones):
+    body = f"""
 start = "09:05"
 duration_min = 50
 seed = 3
@@ -131,15 +146,15 @@ dead_badge_rate = 0.0
 locker_badge_rate = 0.0
 [behaviour]
 restroom_per_hour = 0.0
-restricted_per_day = 3.0
 leave_safe_area_per_day = 0.0
+{rates}
 """
     sc = load_scenario(scenario_file(tmp_path, NORTHFIELD, body))
     simulate(prepare(sc), tmp_path / "run", truth=True)
     breaches = read_breaches(tmp_path / "run" / "breaches.jsonl")
-    restricted = [b for b in breaches if b.rule == "restricted-areas"]
-    assert restricted and all(b.zone in {"L0-boiler-room", "L1-roof-access"} for b in restricted)
-    assert all(b.t_end > b.t >= b.t_start for b in restricted)
+    assert {b.rule for b in breaches} == {rule}
+    assert all(b.zone in zones for b in breaches)
+    assert all(b.t_end > b.t >= b.t_start for b in breaches)
 
 
 def test_imported_imdf_building_gets_readers_and_runs(tmp_path, capsys):

@@ -158,6 +158,13 @@ def test_zone_hysteresis_per_kind_and_a_rule_cooldown_are_read() -> None:
     )
     [sure] = parse_rules(limited, "rules.toml", floorplan()).zone_hysteresis
     assert (sure.band_m, sure.max_uncertainty_m) == (float("inf"), 3.5)
+    assert sure.uncertain_dwell_s is None  # the engine's dwell
+    slow = tomllib.loads(
+        '[[zone_hysteresis]]\nkinds = ["staff_only"]\ndwell_s = 3\nmax_uncertainty_m = 4\n'
+        "uncertain_dwell_s = 30\n"
+    )
+    [staff] = parse_rules(slow, "rules.toml", floorplan()).zone_hysteresis
+    assert (staff.max_uncertainty_m, staff.uncertain_dwell_s) == (4.0, 30.0)
 
 
 @pytest.mark.parametrize(
@@ -168,6 +175,7 @@ def test_zone_hysteresis_per_kind_and_a_rule_cooldown_are_read() -> None:
         ('kinds = ["restricted"]\nband_m = 1', "zone_hysteresis[0].dwell_s", "dwell_s = 5"),
         ('kinds = ["restricted"]\ndwell_s = 0\nband_m = -1', ".band_m", "band_m"),
         ('kinds = ["restricted"]\ndwell_s = 1\nmax_uncertainty_m = "3"', ".max_unc", "max_unc"),
+        ('kinds = ["staff_only"]\ndwell_s = 3\nuncertain_dwell_s = -1', ".uncertain_d", "uncer"),
         ('kinds = ["restricted"]\ndwell_s = 0\nband_m = 1\nmargin = 2', ".margin", "band_m"),
     ],
 )

@@ -25,7 +25,7 @@ def test_a_campus_folder_finds_its_conventional_files() -> None:
     assert engine.rules is not None and not engine.open_consent
     assert site.calibration is not None and len(site.calibration.readers) == 162
     # the rules file's per-kind hysteresis reaches the engine, unless one is given
-    assert [set(k.kinds) for k in engine.hysteresis.by_kind] == [{"restricted"}]
+    assert [set(k.kinds) for k in engine.hysteresis.by_kind] == [{"restricted"}, {"staff_only"}]
     assert build_engine(site, hysteresis=Hysteresis(dwell_s=1.0)).hysteresis.by_kind
     consented = {e.tag for e in site.roster.entries if e.consent} if site.roster else set()
     assert set(engine.tag_ids) == consented
