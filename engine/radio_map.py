@@ -31,40 +31,57 @@ from geometry.errors import ConfigError
 MAX_CORRECTION_DB = 40.0
 
 
+#: Columns of a tile's row in `RadioMap.index`.
+OFFSET, ROW0, COL0, ROWS, COLS = range(5)
+#: The kernel is cut this many bandwidths from the readings (its weight there: 1%).
+KERNEL_REACH = 3.0
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class RadioMap:
-    """dB to subtract from a reader's reading at a place: `values[level, reader, row,
-    column]`, cells of side `cell_m` from the south-west corner (x0, y0); outside the
-    grid, 0."""
+    """dB a reader reads above the model at a place, per level and reader: a tile of
+    cells of side `cell_m` (counted from the south-west corner x0, y0) around where the
+    survey heard that reader on that level; outside its tile, 0.
 
-    values: npt.NDArray[np.float32]  # (levels, readers, rows, columns)
+    `index[level, reader]` = (offset into `tiles`, first row, first column, rows,
+    columns); a tile is stored row by row. Tiles keep a campus small: a reader is heard
+    over a few rooms, not over the whole site."""
+
+    tiles: npt.NDArray[np.float32]  # (cells of every tile,)
+    index: npt.NDArray[np.int64]  # (levels, readers, 5)
     x0: float
     y0: float
     cell_m: float
 
     def __post_init__(self) -> None:
-        v = self.values
-        if v.ndim != 4:
+        if self.tiles.ndim != 1 or self.index.ndim != 3 or self.index.shape[2] != 5:
             raise ConfigError(
-                f"radio map values must be (levels, readers, rows, columns), got shape {v.shape}"
+                "radio map tiles must be (cells,) and its index (levels, readers, 5), got "
+                f"{self.tiles.shape} and {self.index.shape}"
             )
         if not (np.isfinite(self.x0) and np.isfinite(self.y0) and 0 < self.cell_m <= 10):
             raise ConfigError(
                 f"radio map origin must be finite and its cell in (0, 10] m, got "
                 f"({self.x0}, {self.y0}), cell {self.cell_m}"
             )
-        if not np.all(np.isfinite(v)) or (v.size and float(np.abs(v).max()) > MAX_CORRECTION_DB):
+        ix = self.index.reshape(-1, 5)
+        ends = ix[:, OFFSET] + ix[:, ROWS] * ix[:, COLS]
+        if ix.size and (ix[:, [OFFSET, ROWS, COLS]].min() < 0 or ends.max() > len(self.tiles)):
+            raise ConfigError("radio map index points outside its tiles")
+        if not np.all(np.isfinite(self.tiles)) or (
+            self.tiles.size and float(np.abs(self.tiles).max()) > MAX_CORRECTION_DB
+        ):
             raise ConfigError(
                 f"radio map values must be finite and within +-{MAX_CORRECTION_DB:g} dB"
             )
 
     @property
     def n_levels(self) -> int:
-        return int(self.values.shape[0])
+        return int(self.index.shape[0])
 
     @property
     def n_readers(self) -> int:
-        return int(self.values.shape[1])
+        return int(self.index.shape[1])
 
     def correction(
         self,
@@ -74,23 +91,28 @@ class RadioMap:
     ) -> npt.NDArray[np.float64]:
         """dB each row's readers (n, k; -1 none) read above the model at the row's
         position (n, 2) on its level (n,): 0 for an unused slot, a position that is not
-        finite or off the grid, or a level the map does not hold."""
+        finite or off the reader's tile, or a level the map does not hold."""
         return _lookup(
-            self.values, (self.x0, self.y0, self.cell_m), level.astype(np.int64), position, reader
+            (self.tiles, self.index),
+            (self.x0, self.y0, self.cell_m),
+            level.astype(np.int64),
+            position,
+            reader,
         )
 
 
 @njit(cache=True)
 def _lookup(
-    values: np.ndarray,
+    grid: tuple[np.ndarray, np.ndarray],
     frame: tuple[float, float, float],
     level: np.ndarray,
     position: np.ndarray,
     reader: np.ndarray,
 ) -> np.ndarray:
     """`RadioMap.correction`, one pass over the rows."""
+    tiles, index = grid
     x0, y0, cell = frame
-    n_levels, n_readers, n_rows, n_cols = values.shape
+    n_levels, n_readers, _ = index.shape
     n, k = reader.shape
     out = np.zeros((n, k))
     for i in range(n):
@@ -99,12 +121,14 @@ def _lookup(
             continue
         col = int(np.floor((x - x0) / cell))
         row = int(np.floor((y - y0) / cell))
-        if row < 0 or row >= n_rows or col < 0 or col >= n_cols:
-            continue
         for j in range(k):
             r = reader[i, j]
-            if 0 <= r < n_readers:
-                out[i, j] = values[lv, r, row, col]
+            if r < 0 or r >= n_readers:
+                continue
+            tile = index[lv, r]
+            tr, tc = row - tile[1], col - tile[2]
+            if 0 <= tr < tile[3] and 0 <= tc < tile[4]:
+                out[i, j] = tiles[tile[0] + tr * tile[4] + tc]
     return out
 
 
@@ -132,46 +156,51 @@ class Residuals:
 def smooth_residuals(
     residuals: Residuals,
     shape: tuple[int, int],
-    bounds: tuple[float, float, float, float],
+    origin: tuple[float, float],
     smoothing: Smoothing,
 ) -> RadioMap:
-    """The radio map of these residuals over `bounds` (x0, y0, x1, y1) for `shape`
-    (levels, readers): readings binned to cells, the bins' sums and counts smoothed by
-    a separable Gaussian (a reading counts from its cell's centre, at most half a cell
-    from where it was taken)."""
+    """The radio map of these residuals for `shape` (levels, readers), cells counted
+    from `origin`: per level and reader, the readings binned to cells, the bins' sums
+    and counts smoothed by a separable Gaussian over a tile KERNEL_REACH bandwidths
+    around them (a reading counts from its cell's centre, at most half a cell from where
+    it was taken)."""
     n_levels, n_readers = shape
-    x0, y0, x1, y1 = bounds
     cell = smoothing.cell_m
-    cols = max(1, int(np.ceil((x1 - x0) / cell)))
-    rows = max(1, int(np.ceil((y1 - y0) / cell)))
-    col = np.floor((residuals.x - x0) / cell).astype(np.int64)
-    row = np.floor((residuals.y - y0) / cell).astype(np.int64)
-    keep = (
-        (col >= 0)
-        & (col < cols)
-        & (row >= 0)
-        & (row < rows)
+    col = np.floor((residuals.x - origin[0]) / cell).astype(np.int64)
+    row = np.floor((residuals.y - origin[1]) / cell).astype(np.int64)
+    usable = (
+        np.isfinite(residuals.db)
+        & np.isfinite(residuals.x)
+        & np.isfinite(residuals.y)
         & (residuals.level >= 0)
         & (residuals.level < n_levels)
         & (residuals.reader >= 0)
         & (residuals.reader < n_readers)
-        & np.isfinite(residuals.db)
     )
-    flat = np.ravel_multi_index(
-        (residuals.level[keep], residuals.reader[keep], row[keep], col[keep]),
-        (n_levels, n_readers, rows, cols),
-    )
-    size = n_levels * n_readers * rows * cols
-    total = np.bincount(flat, weights=residuals.db[keep], minlength=size)
-    count = np.bincount(flat, minlength=size).astype(np.float64)
-    shape4 = (n_levels, n_readers, rows, cols)
-    along_y = _kernel(rows, cell, smoothing.bandwidth_m)
-    along_x = _kernel(cols, cell, smoothing.bandwidth_m)
-    # (rows x rows) @ grid @ (cols x cols) per level and reader: the separable Gaussian.
-    num = along_y @ total.reshape(shape4) @ along_x
-    den = along_y @ count.reshape(shape4) @ along_x
-    values = np.clip(num / (den + smoothing.shrink), -MAX_CORRECTION_DB, MAX_CORRECTION_DB)
-    return RadioMap(values.astype(np.float32), float(x0), float(y0), float(cell))
+    reach = int(np.ceil(KERNEL_REACH * smoothing.bandwidth_m / cell))
+    index = np.zeros((n_levels, n_readers, 5), np.int64)
+    tiles: list[npt.NDArray[np.float32]] = []
+    offset = 0
+    pair = residuals.level * n_readers + residuals.reader
+    for key in np.unique(pair[usable]).tolist():
+        mine = np.flatnonzero(usable & (pair == key))
+        r0, c0 = int(row[mine].min()) - reach, int(col[mine].min()) - reach
+        rows = int(row[mine].max()) + reach + 1 - r0
+        cols = int(col[mine].max()) + reach + 1 - c0
+        local = (row[mine] - r0) * cols + (col[mine] - c0)
+        total = np.bincount(local, weights=residuals.db[mine], minlength=rows * cols)
+        count = np.bincount(local, minlength=rows * cols).astype(np.float64)
+        along_y = _kernel(rows, cell, smoothing.bandwidth_m)
+        along_x = _kernel(cols, cell, smoothing.bandwidth_m)
+        # (rows x rows) @ grid @ (cols x cols): the separable Gaussian.
+        num = along_y @ total.reshape(rows, cols) @ along_x
+        den = along_y @ count.reshape(rows, cols) @ along_x
+        tile = np.clip(num / (den + smoothing.shrink), -MAX_CORRECTION_DB, MAX_CORRECTION_DB)
+        tiles.append(tile.astype(np.float32).ravel())
+        index[key // n_readers, key % n_readers] = (offset, r0, c0, rows, cols)
+        offset += rows * cols
+    flat = np.concatenate(tiles) if tiles else np.zeros(0, np.float32)
+    return RadioMap(flat, index, float(origin[0]), float(origin[1]), float(cell))
 
 
 def _kernel(n: int, cell: float, bandwidth: float) -> npt.NDArray[np.float64]:

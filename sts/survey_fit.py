@@ -47,9 +47,10 @@ MIN_WALL_GAIN = 0.03
 RADIO_MAP = Smoothing(bandwidth_m=2.0, shrink=20.0, cell_m=0.5)
 #: Survey walks are held out in at most this many groups to judge the map.
 MAP_FOLDS = 5
-#: The map is kept where it takes at least this share off the median error of survey
-#: walks it was not fitted on (as the wall term, MIN_WALL_GAIN).
-MIN_MAP_GAIN = 0.03
+#: The map is kept where it takes at least this share off the mean error of survey
+#: walks it was not fitted on. The mean, not the median: a map corrects places (a corner,
+#: a room), and the median of a whole site's fixes barely moves when one corner's do.
+MIN_MAP_GAIN = 0.0
 #: The gain offset estimate `sts calibrate` turns on (its reference fitted on the survey).
 DEFAULT_GAIN = GainSpec()
 #: Share of the survey's fixes the reported radius is fitted to hold, percent. 65, not
@@ -282,14 +283,8 @@ def radio_map_of(
     keep: npt.NDArray[np.bool_],
     smoothing: Smoothing = RADIO_MAP,
 ) -> RadioMap:
-    """The radio map of the kept residuals over the whole site."""
-    frame = RasterFrame.around(floorplan, smoothing.cell_m, margin_m=smoothing.cell_m)
-    bounds = (
-        frame.x0,
-        frame.y0,
-        frame.x0 + frame.columns * frame.cell_m,
-        frame.y0 + frame.rows * frame.cell_m,
-    )
+    """The radio map of the kept residuals, its cells counted from the site's corner."""
+    frame = RasterFrame.around(floorplan, smoothing.cell_m, margin_m=0.0)
     kept = Residuals(
         residuals.x[keep],
         residuals.y[keep],
@@ -298,7 +293,7 @@ def radio_map_of(
         residuals.db[keep],
     )
     shape = (max(1, len(floorplan.levels)), len(floorplan.readers))
-    return smooth_residuals(kept, shape, bounds, smoothing)
+    return smooth_residuals(kept, shape, (frame.x0, frame.y0), smoothing)
 
 
 def fit_radio_map(
@@ -314,8 +309,8 @@ def fit_radio_map(
     A map fitted on a walk trivially helps that walk, so it is judged on walks it was
     not fitted on: the survey's tags in up to MAP_FOLDS groups (one tag: the two halves
     of its walk), each group located with the map of the others and without a map. The
-    map of the whole survey is kept when the median error of those fixes drops by at
-    least MIN_MAP_GAIN.
+    map of the whole survey is kept when the mean error of those fixes drops (by at
+    least MIN_MAP_GAIN).
     """
     residuals, ok = survey_residuals(floorplan, batch, truth, calibration, tag_height, wall_db)
     plain = LocatorConfig(tag_height=tag_height, wall_db=wall_db, gain=None)
@@ -329,7 +324,7 @@ def fit_radio_map(
     if not without:
         return None
     before, after = np.concatenate(without), np.concatenate(with_map)
-    if len(after) == 0 or not np.median(after) <= (1.0 - MIN_MAP_GAIN) * np.median(before):
+    if len(after) == 0 or not np.mean(after) < (1.0 - MIN_MAP_GAIN) * np.mean(before):
         return None
     return radio_map_of(floorplan, residuals, ok)
 
