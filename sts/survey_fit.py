@@ -395,8 +395,10 @@ def fit_body_db(
     truth: Truth,
     calibration: Mapping[str, ReaderCalibration],
     tag_height: float,
+    radio_map: RadioMap | None = None,
 ) -> float:
-    """The wearer's body loss (engine/body_shadow.py) as the locator will see it.
+    """The wearer's body loss (engine/body_shadow.py) as the locator will see it (with
+    `radio_map` on: the fixes corrected by it, the residuals taken after it).
 
     Each surveyed tag is located on its own without the correction; each reading's
     heading is its track's (the velocity between the fix before it and the one before
@@ -410,7 +412,7 @@ def fit_body_db(
     cal = [calibration[r.id] for r in floorplan.readers]
     rssi_1m = np.array([c.rssi_1m for c in cal])
     exponent = np.array([c.exponent for c in cal])
-    config = LocatorConfig(tag_height=tag_height)
+    config = LocatorConfig(tag_height=tag_height, radio_map=radio_map)
     cosines, residuals = [], []
     for code in np.unique(batch.tag).tolist():
         mine = batch.take(np.flatnonzero(batch.tag == code))
@@ -435,6 +437,11 @@ def fit_body_db(
             np.maximum(d, 0.1)
         )
         residual = mine.rssi - modelled
+        if radio_map is not None:
+            level = _survey_levels(floorplan, truth, mine).astype(np.int32)
+            spot = np.column_stack((x, y))
+            reader_code = mine.reader[:, None].astype(np.int32)
+            residual = residual - radio_map.correction(level, spot, reader_code)[:, 0]
         keep = ok & (cos != 0.0) & np.isfinite(residual)
         cosines.append(cos[keep])
         residuals.append(residual[keep])
@@ -601,7 +608,9 @@ def fit_locating(
     (`gain`'s other parameters kept; None: no estimate) and the radius model fitted for
     that locator; `wall_db` (`fit_walls`) as the calibration was fitted with, and the
     radio map (`fit_radio_map`) on throughout."""
-    body_db = fit_body_db(floorplan, batch, truth, calibration, tag_height) if body else 0.0
+    body_db = 0.0
+    if body:
+        body_db = fit_body_db(floorplan, batch, truth, calibration, tag_height, radio_map)
     config = LocatorConfig(
         body_db=body_db, wall_db=wall_db, radio_map=radio_map, tag_height=tag_height
     )
