@@ -7,11 +7,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 from shapely.geometry import box
 
 from engine.batches import ReadingBatch
-from engine.locate import LocatorConfig, locate_all
+from engine.locate import Locator, LocatorConfig, locate_all
 from engine.radio_map import RadioMap, Residuals, Smoothing, smooth_residuals
+from geometry.errors import ConfigError
 from geometry.model import Floorplan, Level, Reader, ReaderCalibration, Site, Zone, ZoneKind
 from sts.readings_csv import Truth
 
@@ -153,3 +155,21 @@ def test_the_fix_in_the_biased_corner_moves_toward_the_truth_with_the_map() -> N
     # Reader 0 reads 8 dB hot: without the map the fix is pulled toward it.
     assert before > 0.3
     assert after < 0.25 * before
+
+
+def test_each_level_has_its_own_map_and_the_fix_s_level_chooses() -> None:
+    # Two levels, one reader: +5 dB on level 0's cell, -3 dB on level 1's.
+    index = np.array([[[0, 0, 0, 1, 1]], [[1, 0, 0, 1, 1]]], np.int64)
+    radio_map = RadioMap(np.array([5.0, -3.0], np.float32), index, 0.0, 0.0, 1.0)
+    where = np.array([[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]])
+    reader = np.zeros((3, 1), np.int32)
+    got = radio_map.correction(np.array([0, 1, 2], np.int32), where, reader)
+    # A level the map does not hold corrects by 0.
+    np.testing.assert_array_equal(got[:, 0], [5.0, -3.0, 0.0])
+
+
+def test_a_map_of_other_readers_is_refused_by_the_locator() -> None:
+    index = np.zeros((1, 3, 5), np.int64)  # three readers; the hall has eight
+    radio_map = RadioMap(np.zeros(0, np.float32), index, 0.0, 0.0, 0.5)
+    with pytest.raises(ConfigError, match="radio map holds 3 readers"):
+        Locator(hall(), None, LocatorConfig(radio_map=radio_map))
