@@ -5,12 +5,14 @@
 - kolakowski-flat: calibrate on calib1-4, measure on robot_test.
 
     .venv/bin/python benchmarks/accuracy_folds.py [--device-offset DB] [--no-gain-offset]
-        [--no-body]
+        [--no-body] [--no-walls] [--no-radio-map] [--force-radio-map]
 
 Each fold calibrates as `sts calibrate` does: path loss, the wearer's body loss
 (`--no-body`: without), the per-tag gain offset's reference (`--no-gain-offset`:
 without the estimate, as before it was the default) and the radius scale fitted for the
-locator that will run. --device-offset adds DB to every
+locator that will run; the survey's radio map is fitted and kept where it helps held-out
+survey walks (`--no-radio-map`: never fitted; `--force-radio-map`: always kept, to
+measure what it would do where the calibration drops it). --device-offset adds DB to every
 held-out reading: a device the calibration never saw that reads that much hotter (or,
 negative, weaker) than the surveyed one.
 """
@@ -31,7 +33,14 @@ from engine.gain_offset import GainSpec  # noqa: E402
 from sts.accuracy import Fixes, Survey, evaluate, score  # noqa: E402
 from sts.floorplan_io import load_floorplan  # noqa: E402
 from sts.readings_csv import Truth, read_readings, read_truth  # noqa: E402
-from sts.survey_fit import fit_locating, fit_survey, fit_walls  # noqa: E402
+from sts.survey_fit import (  # noqa: E402
+    fit_locating,
+    fit_radio_map,
+    fit_survey,
+    fit_walls,
+    radio_map_of,
+    survey_residuals,
+)
 from sts.tetam_mbd import TRACKS, mbd_to_csv  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
@@ -66,6 +75,7 @@ DEVICE_OFFSET_DB = 0.0
 GAIN: GainSpec | None = GainSpec()  # --no-gain-offset: without the per-tag gain offset
 BODY = True  # --no-body: without the body-loss fit (body_db 0)
 WALLS = True  # --no-walls: without the wall-loss fit (wall_db 0)
+RADIO_MAP = "fit"  # --no-radio-map: "off"; --force-radio-map: "force" (kept whatever it does)
 
 
 def fold(floorplan, train, test, tag_height: float) -> dict[str, Fixes]:
@@ -80,8 +90,17 @@ def fold(floorplan, train, test, tag_height: float) -> dict[str, Fixes]:
     if cal is None:
         cal = fit_survey(floorplan, *train, tag_height)
     per = {r.id: cal.reader(i) for i, r in enumerate(floorplan.readers)}
-    config = fit_locating(floorplan, *train, per, tag_height, GAIN, BODY, wall_db)
-    print(f"({floorplan.site.id}: wall_db {wall_db:.2f})", file=sys.stderr)
+    radio_map = None
+    if RADIO_MAP == "fit":
+        radio_map = fit_radio_map(floorplan, *train, per, tag_height, wall_db)
+    elif RADIO_MAP == "force":
+        residuals, ok = survey_residuals(floorplan, *train, per, tag_height, wall_db)
+        radio_map = radio_map_of(floorplan, residuals, ok)
+    config = fit_locating(
+        floorplan, *train, per, tag_height, GAIN, BODY, wall_db, radio_map=radio_map
+    )
+    kept = "kept" if radio_map is not None else "none"
+    print(f"({floorplan.site.id}: wall_db {wall_db:.2f}, radio map {kept})", file=sys.stderr)
     return evaluate(Survey(floorplan, *test, per, config))
 
 
@@ -168,7 +187,11 @@ def kolakowski() -> str:
 
 def main() -> int:
     """Print both tables."""
-    global DEVICE_OFFSET_DB, GAIN, BODY, WALLS
+    global DEVICE_OFFSET_DB, GAIN, BODY, WALLS, RADIO_MAP
+    if "--no-radio-map" in sys.argv:
+        RADIO_MAP = "off"
+    if "--force-radio-map" in sys.argv:
+        RADIO_MAP = "force"
     if "--no-walls" in sys.argv:
         WALLS = False
     if "--no-body" in sys.argv:

@@ -20,6 +20,7 @@ from shapely.geometry import box
 from engine.batches import ReadingBatch
 from engine.gain_offset import GainSpec
 from engine.locate import Locator, LocatorConfig
+from engine.radio_map import RadioMap, Residuals, Smoothing, smooth_residuals
 from engine.tracking import TrackerSpec, TrackState, WalkableGrid, track
 from engine.windowing import WindowSpec, window_readings
 from geometry.model import Floorplan, Zone, ZoneKind
@@ -123,6 +124,42 @@ def test_locate_pipeline_walls(benchmark, world) -> None:
 
     def setup():
         return (Locator(walled, None, config),), {}
+
+    def run(loc: Locator) -> int:
+        return len(loc.process(batch)) + len(loc.flush())
+
+    fixes = benchmark.pedantic(run, setup=setup, rounds=5, iterations=1)
+    benchmark.extra_info["readings_per_s"] = len(batch) / benchmark.stats.stats.median
+    assert fixes > 0.9 * N_TAGS * SECONDS
+
+
+def hall_map(fp: Floorplan, seed: int = 3) -> RadioMap:
+    """A radio map over the whole tetam hall for every reader (3 dB residuals on a 1 m
+    grid, smoothed as `sts calibrate` smooths them): every fix is corrected."""
+    rng = np.random.default_rng(seed)
+    gx, gy = np.meshgrid(np.arange(0.5, 20.6, 1.0), np.arange(0.5, 17.6, 1.0))
+    n_readers = len(fp.readers)
+    points = np.repeat(np.column_stack((gx.ravel(), gy.ravel())), n_readers, axis=0)
+    residuals = Residuals(
+        points[:, 0],
+        points[:, 1],
+        np.zeros(len(points), np.int64),
+        np.tile(np.arange(n_readers), gx.size).astype(np.int64),
+        rng.normal(0.0, 3.0, len(points)),
+    )
+    return smooth_residuals(residuals, (1, n_readers), (0.0, 0.0), Smoothing(2.0, 1.0, 0.5))
+
+
+@pytest.mark.parametrize("walls", [False, True], ids=["map", "map_and_walls"])
+def test_locate_pipeline_radio_map(benchmark, world, walls: bool) -> None:
+    """The same readings corrected by a radio map covering the hall (every fix solved
+    twice), and with the walls of the quartered hall too (both corrections added)."""
+    fp, batch = world
+    config = LocatorConfig(radio_map=hall_map(fp), wall_db=3.0 if walls else 0.0)
+    plan = quartered(fp) if walls else fp
+
+    def setup():
+        return (Locator(plan, None, config),), {}
 
     def run(loc: Locator) -> int:
         return len(loc.process(batch)) + len(loc.flush())

@@ -30,6 +30,7 @@ from numba import njit
 
 from engine import body_shadow, gain_offset
 from engine.batches import PositionBatch, ReadingBatch
+from engine.radio_map import RadioMap
 from engine.reading_buffer import ReadingBuffer
 from engine.tracking import TrackerSpec, TrackState, WalkableGrid, predict, track
 from engine.uncertainty import RadiusModel
@@ -99,6 +100,9 @@ class LocatorConfig:
     # Loss per wall between badge and reader, dB (engine/wall_loss.py): `sts calibrate`
     # fits it on the survey; 0 (one room, or walls the survey could not tell): off.
     wall_db: float = 0.0
+    # dB each reader reads above the model, place by place, measured by the site survey
+    # (engine/radio_map.py): `sts calibrate` fits it; None: no correction.
+    radio_map: RadioMap | None = None
     tag_height: float = 1.2  # m above the floor: a badge worn on the chest
     min_readers: int = 3
     max_iter: int = 8
@@ -256,6 +260,12 @@ class Locator:
         self.bounds = _bounds(floorplan, self.readers)
         walls = WallMap.from_floorplan(floorplan) if self.config.wall_db > 0 else None
         self._walls = walls if walls is not None and walls.walled else None
+        self._radio_map = self.config.radio_map
+        if self._radio_map is not None and self._radio_map.n_readers != len(self.readers):
+            raise ConfigError(
+                f"the radio map holds {self._radio_map.n_readers} readers and the floorplan "
+                f"{len(self.readers)}; calibrate against this floorplan"
+            )
         self._state = TrackState()
         self._n_levels = max(1, len(floorplan.levels))
         self._level_state = LevelState.empty()
@@ -415,29 +425,40 @@ class Locator:
         npt.NDArray[np.float64],
         npt.NDArray[np.bool_],
     ]:
-        """Trilaterate window rows (on their levels): x, y, uncertainty, ok. With walls,
-        solve, put back what the walls between each fix and its readers took, and solve
-        again from the first fix the rows that had a wall in the way."""
+        """Trilaterate window rows (on their levels): x, y, uncertainty, ok. With walls
+        or a radio map, solve, correct the readings for what the walls between each fix
+        and its readers took and what the map says the readers read there above the
+        model, and solve again from the first fix the rows with a correction."""
         x, y, u, ok = self._trilaterate(w, x0)
-        if self._walls is None:
+        if not self._corrects:
             return x, y, u, ok
         first = np.where(ok[:, None], np.column_stack((x, y)), np.nan)
-        loss = self._wall_loss(w, level, first)
-        walled = np.flatnonzero((loss > 0).any(axis=1))
-        if len(walled) == 0:
+        correction = self._correction(w, level, first)
+        changed = np.flatnonzero((correction != 0).any(axis=1))
+        if len(changed) == 0:
             return x, y, u, ok
-        part = _rows(w, walled)
-        part = _with_rssi(part, part.rssi + loss[walled])
-        x[walled], y[walled], u[walled], ok[walled] = self._trilaterate(part, first[walled])
+        part = _rows(w, changed)
+        part = _with_rssi(part, part.rssi + correction[changed])
+        x[changed], y[changed], u[changed], ok[changed] = self._trilaterate(part, first[changed])
         return x, y, u, ok
 
-    def _wall_loss(
+    @property
+    def _corrects(self) -> bool:
+        """Whether fixes are corrected for walls or a radio map and solved again."""
+        return self._walls is not None or self._radio_map is not None
+
+    def _correction(
         self, w: Windows, level: npt.NDArray[np.int32], at: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.float64]:
-        """dB the walls between `at` (n, 2; NaN: none counted) and each of the rows'
-        readers take from their readings (n, k)."""
-        assert self._walls is not None
-        return self.config.wall_db * self._walls.walls(level, at, w.reader)
+        """dB to add to the rows' readings (n, k) for a badge at `at` (n, 2; NaN: none):
+        what the walls between it and each reader took, less what the radio map says
+        the reader reads there above the model."""
+        out = np.zeros(w.reader.shape)
+        if self._walls is not None:
+            out += self.config.wall_db * self._walls.walls(level, at, w.reader)
+        if self._radio_map is not None:
+            out -= self._radio_map.correction(level, at, w.reader)
+        return out
 
     def _trilaterate(
         self, w: Windows, x0: npt.NDArray[np.float64] | None
@@ -599,9 +620,9 @@ class Locator:
         applied = gain_offset.applied_offset(self._gain_state[part.tag], spec)
         part = _with_rssi(part, part.rssi - applied[:, None])
         x, y, u, ok = self._solve(part, x0, level)
-        if self._walls is not None:
+        if self._corrects:
             at = np.where(ok[:, None], np.column_stack((x, y)), np.nan)
-            part = _with_rssi(part, part.rssi + self._wall_loss(part, level, at))
+            part = _with_rssi(part, part.rssi + self._correction(part, level, at))
         modelled, sigma = self._modelled(part, x, y)
         used = (part.reader >= 0) & np.isfinite(part.rssi) & ok[:, None]
         residual = gain_offset.fix_residual(part.rssi, modelled, sigma, used, spec)

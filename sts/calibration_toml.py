@@ -11,6 +11,8 @@ wall_db = 1.6               # optional: loss per wall between badge and reader
 gain_offset = true          # estimate each tag's gain offset online (written by default)
 gain_reference_db = 2.1     # the surveyed badges' own mean fix residual
 uncertainty_per_gain_db = 0.6  # optional: radius widening per dB of gain estimate beyond its band
+radio_map = "cal.radiomap.npz"  # optional: the survey's radio map (sts/radio_map_file.py),
+                                # relative to this file
 
 [calibration.global]        # the fit over every reader (used where one had few samples)
 rssi_1m = -62.0
@@ -33,6 +35,7 @@ from pathlib import Path
 
 from engine.gain_offset import GainSpec
 from engine.locate import LocatorConfig
+from engine.radio_map import RadioMap
 from engine.uncertainty import MAX_PER_GAIN_DB
 from geometry.calibration import (
     Calibration,
@@ -41,6 +44,7 @@ from geometry.calibration import (
 )
 from geometry.errors import ConfigError
 from geometry.model import Floorplan, ReaderCalibration
+from sts.radio_map_file import read_radio_map
 from sts.toml_checks import read_toml
 
 
@@ -50,10 +54,12 @@ def format_calibration(
     tag_height: float,
     uncertainty_scale: float,
     locating: LocatorConfig | None = None,
+    radio_map_file: str | None = None,
 ) -> str:
     """The calibration TOML text (deterministic: readers in floorplan order). From
     `locating`, the body and wall losses (when the survey found them) and whether the
-    gain offset is estimated (the radius was fitted for it)."""
+    gain offset is estimated (the radius was fitted for it); `radio_map_file`: the
+    radio map's sidecar, relative to the TOML (None: no map)."""
     body_db = locating.body_db if locating is not None else 0.0
     widening = locating.uncertainty_per_gain_db if locating is not None else 0.0
     wall_db = locating.wall_db if locating is not None else 0.0
@@ -71,6 +77,7 @@ def format_calibration(
         *([f"wall_db = {wall_db:.2f}"] if wall_db > 0 else []),
         *(["gain_offset = true", f"gain_reference_db = {gain.reference_db:.2f}"] if gain else []),
         *([f"uncertainty_per_gain_db = {widening:.4f}"] if gain and widening > 0 else []),
+        *([f"radio_map = {json.dumps(radio_map_file)}"] if radio_map_file else []),
         "",
         "[calibration.global]",
         *_table_lines(data["global"]),
@@ -88,7 +95,7 @@ def _table_lines(table: Mapping[str, float | int]) -> list[str]:
 @dataclass(frozen=True, slots=True)
 class CalibrationFile:
     """What a calibration file holds: per-reader fits, tag height, the radius model,
-    the wearer's body loss, the loss per wall, the gain offset estimate."""
+    the wearer's body loss, the loss per wall, the gain offset estimate, the radio map."""
 
     readers: dict[str, ReaderCalibration]
     tag_height: float
@@ -98,6 +105,7 @@ class CalibrationFile:
     gain_reference_db: float = 0.0
     uncertainty_per_gain_db: float = 0.0
     wall_db: float = 0.0
+    radio_map: RadioMap | None = None
 
     def locator_config(self, base: LocatorConfig) -> LocatorConfig:
         """`base` with what the survey measured (and the gain offset on, from the
@@ -112,6 +120,7 @@ class CalibrationFile:
             uncertainty_per_gain_db=self.uncertainty_per_gain_db,
             body_db=self.body_db,
             wall_db=self.wall_db,
+            radio_map=self.radio_map,
             gain=gain,
         )
 
@@ -161,7 +170,21 @@ def read_calibration(path: Path, floorplan: Floorplan) -> CalibrationFile:
         reference,
         uncertainty_per_gain_db=widening,
         wall_db=wall,
+        radio_map=_radio_map(path, head, floorplan),
     )
+
+
+def _radio_map(path: Path, head: Mapping[str, object], floorplan: Floorplan) -> RadioMap | None:
+    """The radio map calibration.radio_map names, relative to the file (None: no key)."""
+    name = head.get("radio_map")
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name:
+        raise ConfigError(
+            f"{path}: calibration.radio_map must name the radio map file (a string), got "
+            f"{name!r}; re-run `sts calibrate` or remove the key"
+        )
+    return read_radio_map(path.parent / name, floorplan, f"calibration.radio_map in {path}")
 
 
 def _widening(path: Path, head: Mapping[str, object], gain: bool) -> float:

@@ -12,6 +12,7 @@ from engine import body_shadow
 from engine.batches import ReadingBatch
 from engine.gain_offset import GainSpec
 from engine.locate import RSSI_MAX, RSSI_MIN, Locator, LocatorConfig, locate_all
+from engine.radio_map import RadioMap, Residuals, Smoothing, smooth_residuals
 from engine.uncertainty import MAX_PER_GAIN_DB, RadiusModel
 from engine.wall_loss import WallMap
 from geometry.calibration import (
@@ -20,6 +21,7 @@ from geometry.calibration import (
 )
 from geometry.errors import InputError
 from geometry.model import Floorplan, ReaderCalibration
+from geometry.walls import RasterFrame
 from sts.readings_csv import Truth
 
 DEFAULT_TAG_HEIGHT = 1.2
@@ -38,6 +40,17 @@ MAX_WALL_DB = 20.0
 MIN_WALL_SPREAD = 0.05
 #: The survey's median error must drop by this share for the wall term to be kept.
 MIN_WALL_GAIN = 0.03
+#: The radio map `sts calibrate` fits: residuals smoothed over 2 m and shrunk by 20
+#: readings' worth of weight, on 0.5 m cells (bandwidths of 1-3 m and shrinks of 20-300
+#: were within 5 cm of each other held out; benchmarks/RESULTS.md, "A radio map from
+#: the site survey").
+RADIO_MAP = Smoothing(bandwidth_m=2.0, shrink=20.0, cell_m=0.5)
+#: Survey walks are held out in at most this many groups to judge the map.
+MAP_FOLDS = 5
+#: The map is kept where it takes at least this share off the mean error of survey
+#: walks it was not fitted on. The mean, not the median: a map corrects places (a corner,
+#: a room), and the median of a whole site's fixes barely moves when one corner's do.
+MIN_MAP_GAIN = 0.0
 #: The gain offset estimate `sts calibrate` turns on (its reference fitted on the survey).
 DEFAULT_GAIN = GainSpec()
 #: Share of the survey's fixes the reported radius is fitted to hold, percent. 65, not
@@ -193,13 +206,140 @@ def _survey_error(
 ) -> float:
     """Median error of the survey's own tags, each located on its own (inf: no fix)."""
     config = LocatorConfig(tag_height=tag_height, wall_db=wall_db, gain=None)
+    error = _survey_errors(floorplan, batch, truth, calibration, config)
+    return float(np.median(error)) if len(error) else float("inf")
+
+
+def _survey_errors(
+    floorplan: Floorplan,
+    batch: ReadingBatch,
+    truth: Truth,
+    calibration: Mapping[str, ReaderCalibration],
+    config: LocatorConfig,
+) -> npt.NDArray[np.float64]:
+    """Errors of the fixes of the survey's tags, each located on its own."""
     errors = []
     for _, mine in each_tag(batch):
         positions, _ = locate_all(floorplan, mine, calibration, config)
         x, y, ok = truth_at(truth, positions.tag, positions.t)
         errors.append(np.hypot(positions.x - x, positions.y - y)[ok])
-    error = np.concatenate(errors) if errors else np.empty(0)
-    return float(np.median(error)) if len(error) else float("inf")
+    return np.concatenate(errors) if errors else np.empty(0)
+
+
+def survey_residuals(
+    floorplan: Floorplan,
+    batch: ReadingBatch,
+    truth: Truth,
+    calibration: Mapping[str, ReaderCalibration],
+    tag_height: float,
+    wall_db: float = 0.0,
+) -> tuple[Residuals, npt.NDArray[np.bool_]]:
+    """What each survey reading differs from the model by at its true position, dB (the
+    walls' loss put back, as the locator puts it back), and which readings have one (a
+    truth in time and, on a site of several levels, a truth level)."""
+    d, ok = survey_distances(floorplan, batch, truth, tag_height)
+    x, y, _ = truth_at(truth, batch.tag, batch.t)
+    level = _survey_levels(floorplan, truth, batch)
+    ok &= level >= 0
+    cal = [calibration[r.id] for r in floorplan.readers]
+    rssi_1m = np.array([c.rssi_1m for c in cal])
+    exponent = np.array([c.exponent for c in cal])
+    reader = batch.reader.astype(np.int64)
+    modelled = rssi_1m[reader] - 10.0 * exponent[reader] * np.log10(np.maximum(d, 0.1))
+    residual = batch.rssi.astype(np.float64) - modelled
+    if wall_db > 0:
+        at = np.where(ok[:, None], np.column_stack((x, y)), np.nan)
+        walls = WallMap.from_floorplan(floorplan).walls(
+            np.maximum(level, 0).astype(np.int32), at, batch.reader[:, None].astype(np.int32)
+        )
+        residual += wall_db * walls[:, 0]
+    return Residuals(x, y, level, reader, residual), ok
+
+
+def _survey_levels(
+    floorplan: Floorplan, truth: Truth, batch: ReadingBatch
+) -> npt.NDArray[np.int64]:
+    """The level index of each reading's tag (the truth row nearest in time): 0 on a site
+    of one level, -1 where a site of several has no known truth level."""
+    if len(floorplan.levels) <= 1:
+        return np.zeros(len(batch), np.int64)
+    index = {lv.id: i for i, lv in enumerate(floorplan.levels)}
+    levels = np.array([index.get(v, -1) for v in truth.level], np.int64)
+    out = np.full(len(batch), -1, np.int64)
+    for code in np.unique(batch.tag).tolist():
+        rows = np.flatnonzero(truth.tag == code)
+        if len(rows) == 0:
+            continue
+        rows = rows[np.argsort(truth.t[rows], kind="stable")]
+        mine = np.flatnonzero(batch.tag == code)
+        j = np.clip(np.searchsorted(truth.t[rows], batch.t[mine]), 0, len(rows) - 1)
+        out[mine] = levels[rows[j]]
+    return out
+
+
+def radio_map_of(
+    floorplan: Floorplan,
+    residuals: Residuals,
+    keep: npt.NDArray[np.bool_],
+    smoothing: Smoothing = RADIO_MAP,
+) -> RadioMap:
+    """The radio map of the kept residuals, its cells counted from the site's corner."""
+    frame = RasterFrame.around(floorplan, smoothing.cell_m, margin_m=0.0)
+    kept = Residuals(
+        residuals.x[keep],
+        residuals.y[keep],
+        residuals.level[keep],
+        residuals.reader[keep],
+        residuals.db[keep],
+    )
+    shape = (max(1, len(floorplan.levels)), len(floorplan.readers))
+    return smooth_residuals(kept, shape, (frame.x0, frame.y0), smoothing)
+
+
+def fit_radio_map(
+    floorplan: Floorplan,
+    batch: ReadingBatch,
+    truth: Truth,
+    calibration: Mapping[str, ReaderCalibration],
+    tag_height: float = DEFAULT_TAG_HEIGHT,
+    wall_db: float = 0.0,
+) -> RadioMap | None:
+    """The survey's radio map (engine/radio_map.py), or None where it does not help.
+
+    A map fitted on a walk trivially helps that walk, so it is judged on walks it was
+    not fitted on: the survey's tags in up to MAP_FOLDS groups (one tag: the two halves
+    of its walk), each group located with the map of the others and without a map. The
+    map of the whole survey is kept when the mean error of those fixes drops (by at
+    least MIN_MAP_GAIN).
+    """
+    residuals, ok = survey_residuals(floorplan, batch, truth, calibration, tag_height, wall_db)
+    plain = LocatorConfig(tag_height=tag_height, wall_db=wall_db, gain=None)
+    without, with_map = [], []
+    for held in _walk_folds(batch):
+        fold_map = radio_map_of(floorplan, residuals, ok & ~held)
+        part = batch.take(np.flatnonzero(held))
+        mapped = replace(plain, radio_map=fold_map)
+        without.append(_survey_errors(floorplan, part, truth, calibration, plain))
+        with_map.append(_survey_errors(floorplan, part, truth, calibration, mapped))
+    if not without:
+        return None
+    before, after = np.concatenate(without), np.concatenate(with_map)
+    if len(after) == 0 or not np.mean(after) < (1.0 - MIN_MAP_GAIN) * np.mean(before):
+        return None
+    return radio_map_of(floorplan, residuals, ok)
+
+
+def _walk_folds(batch: ReadingBatch) -> list[npt.NDArray[np.bool_]]:
+    """Which readings each fold holds out: the tags in up to MAP_FOLDS groups, or the
+    two halves in time of a survey of one tag (none for an empty survey)."""
+    tags = np.unique(batch.tag)
+    if len(tags) == 0:
+        return []
+    if len(tags) == 1:
+        late = batch.t > np.median(batch.t)
+        return [~late, late]
+    of_reading = np.searchsorted(tags, batch.tag) % MAP_FOLDS
+    return [of_reading == g for g in range(min(MAP_FOLDS, len(tags)))]
 
 
 def survey_distances(
@@ -255,8 +395,10 @@ def fit_body_db(
     truth: Truth,
     calibration: Mapping[str, ReaderCalibration],
     tag_height: float,
+    radio_map: RadioMap | None = None,
 ) -> float:
-    """The wearer's body loss (engine/body_shadow.py) as the locator will see it.
+    """The wearer's body loss (engine/body_shadow.py) as the locator will see it (with
+    `radio_map` on: the fixes corrected by it, the residuals taken after it).
 
     Each surveyed tag is located on its own without the correction; each reading's
     heading is its track's (the velocity between the fix before it and the one before
@@ -270,7 +412,7 @@ def fit_body_db(
     cal = [calibration[r.id] for r in floorplan.readers]
     rssi_1m = np.array([c.rssi_1m for c in cal])
     exponent = np.array([c.exponent for c in cal])
-    config = LocatorConfig(tag_height=tag_height)
+    config = LocatorConfig(tag_height=tag_height, radio_map=radio_map)
     cosines, residuals = [], []
     for code in np.unique(batch.tag).tolist():
         mine = batch.take(np.flatnonzero(batch.tag == code))
@@ -295,6 +437,11 @@ def fit_body_db(
             np.maximum(d, 0.1)
         )
         residual = mine.rssi - modelled
+        if radio_map is not None:
+            level = _survey_levels(floorplan, truth, mine).astype(np.int32)
+            spot = np.column_stack((x, y))
+            reader_code = mine.reader[:, None].astype(np.int32)
+            residual = residual - radio_map.correction(level, spot, reader_code)[:, 0]
         keep = ok & (cos != 0.0) & np.isfinite(residual)
         cosines.append(cos[keep])
         residuals.append(residual[keep])
@@ -454,13 +601,19 @@ def fit_locating(
     gain: GainSpec | None = DEFAULT_GAIN,
     body: bool = True,
     wall_db: float = 0.0,
+    radio_map: RadioMap | None = None,
 ) -> LocatorConfig:
     """What `sts calibrate` fits besides the path loss, as the locator to run: the
     wearer's body loss (`body` False: none), the gain offset estimate's reference
     (`gain`'s other parameters kept; None: no estimate) and the radius model fitted for
-    that locator; `wall_db` (`fit_walls`) as the calibration was fitted with."""
-    body_db = fit_body_db(floorplan, batch, truth, calibration, tag_height) if body else 0.0
-    config = LocatorConfig(body_db=body_db, wall_db=wall_db, tag_height=tag_height)
+    that locator; `wall_db` (`fit_walls`) as the calibration was fitted with, and the
+    radio map (`fit_radio_map`) on throughout."""
+    body_db = 0.0
+    if body:
+        body_db = fit_body_db(floorplan, batch, truth, calibration, tag_height, radio_map)
+    config = LocatorConfig(
+        body_db=body_db, wall_db=wall_db, radio_map=radio_map, tag_height=tag_height
+    )
     if gain is not None:
         reference = fit_gain_reference(floorplan, batch, calibration, tag_height, config)
         config = replace(config, gain=replace(gain, reference_db=reference))

@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
             notes.append(f"wearer's body loss {cal.body_db:.1f} dB (from the survey)")
         if cal.wall_db > 0:
             notes.append(f"loss per wall between rooms {cal.wall_db:.1f} dB (from the survey)")
+        if cal.radio_map is not None:
+            notes.append("readings corrected by the survey's radio map")
         if cal.gain_offset and not args.gain_offset:
             notes.append("per-tag gain offset estimated online (as calibrated)")
         if cal.uncertainty_per_gain_db > 0:

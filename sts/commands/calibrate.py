@@ -13,8 +13,9 @@ from engine.gain_offset import GainSpec
 from engine.locate import LocatorConfig
 from sts.calibration_toml import format_calibration
 from sts.output_files import write_replacing
+from sts.radio_map_file import radio_map_bytes, sidecar_path
 from sts.survey_files import load_survey
-from sts.survey_fit import DEFAULT_TAG_HEIGHT, fit_locating, fit_walls
+from sts.survey_fit import DEFAULT_TAG_HEIGHT, fit_locating, fit_radio_map, fit_walls
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,6 +49,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="do not estimate each tag's gain offset online where this calibration is used "
         "(by default it is: badges unlike the surveyed one are held to the survey's accuracy)",
     )
+    p.add_argument(
+        "--no-radio-map",
+        dest="radio_map",
+        action="store_false",
+        help="do not fit the survey's radio map (by default it is fitted, and kept where it "
+        "locates survey walks it was not fitted on better; written beside --out as "
+        "NAME.radiomap.npz)",
+    )
     # Accepted for scripts written when the estimate was an option; it is the default now.
     p.add_argument("--gain-offset", dest="gain_offset", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(run=run)
@@ -61,18 +70,33 @@ def run(args: argparse.Namespace) -> int:
     ids = [r.id for r in floorplan.readers]
     per = {rid: cal.reader(i) for i, rid in enumerate(ids)}
     gain = GainSpec() if args.gain_offset else None
+    radio_map = None
+    if args.radio_map:
+        radio_map = fit_radio_map(floorplan, readings.batch, truth, per, args.tag_height, wall_db)
     config = fit_locating(
-        floorplan, readings.batch, truth, per, args.tag_height, gain, wall_db=wall_db
+        floorplan,
+        readings.batch,
+        truth,
+        per,
+        args.tag_height,
+        gain,
+        wall_db=wall_db,
+        radio_map=radio_map,
     )
-    text = format_calibration(cal, ids, args.tag_height, config.uncertainty_scale, config)
-    write_replacing(args.out, text, inputs=(args.floorplan, args.readings, args.truth))
+    inputs = (args.floorplan, args.readings, args.truth)
+    sidecar = sidecar_path(args.out)
+    if radio_map is not None:
+        write_replacing(sidecar, radio_map_bytes(radio_map, floorplan), inputs=inputs)
+    name = sidecar.name if radio_map is not None else None
+    text = format_calibration(cal, ids, args.tag_height, config.uncertainty_scale, config, name)
+    write_replacing(args.out, text, inputs=inputs)
     glob = cal.global_
     print(
         f"sts calibrate: global rssi_1m {glob.rssi_1m:.1f} dBm, exponent {glob.exponent:.2f}, "
         f"sigma {glob.sigma_db:.1f} dB, body {config.body_db:.1f} dB, "
         f"walls {config.wall_db:.1f} dB each; {len(per)} readers; "
         f"reported radius x{config.uncertainty_scale:.2f}{_widening_note(config)}"
-        f"{_gain_note(config)} "
+        f"{_gain_note(config)}, {_map_note(args.radio_map, sidecar, radio_map is not None)} "
         f"-> {args.out}",
         file=sys.stderr,
     )
@@ -91,3 +115,12 @@ def _gain_note(config: LocatorConfig) -> str:
     if config.gain is None:
         return ", gain offset off"
     return f", gain offset reference {config.gain.reference_db:+.1f} dB"
+
+
+def _map_note(fitted: bool, sidecar: Path, kept: bool) -> str:
+    """What became of the radio map, for the summary line."""
+    if not fitted:
+        return "radio map off"
+    if not kept:
+        return "radio map dropped (it did not locate held-out survey walks better)"
+    return f"radio map -> {sidecar}"
