@@ -87,7 +87,8 @@ def engine_positions(survey: Survey) -> PositionBatch:
 
 
 def least_squares_positions(survey: Survey) -> PositionBatch:
-    """Plain least squares: the same solver on 1 s means of every reader, no tracking."""
+    """Plain least squares: the same solver on 1 s means of every reader, no tracking,
+    path loss alone (no body, wall or radio map correction: the baseline stays plain)."""
     window = WindowSpec(
         interval=1.0,
         window=1.0,
@@ -95,7 +96,15 @@ def least_squares_positions(survey: Survey) -> PositionBatch:
         statistic=Statistic.MEAN,
         phases=survey.config.window.phases,  # the engine's fix times: the same fixes
     )
-    config = replace(survey.config, tracking=False, window=window, gain=None)
+    config = replace(
+        survey.config,
+        tracking=False,
+        window=window,
+        gain=None,
+        body_db=0.0,
+        wall_db=0.0,
+        radio_map=None,
+    )
     batch = survey.batch.take(np.argsort(survey.batch.t, kind="stable"))
     positions, _ = locate_all(survey.floorplan, batch, survey.calibration, config)
     return positions

@@ -15,6 +15,7 @@ from engine.locate import Locator, LocatorConfig, locate_all
 from engine.radio_map import RadioMap, Residuals, Smoothing, smooth_residuals
 from geometry.errors import ConfigError
 from geometry.model import Floorplan, Level, Reader, ReaderCalibration, Site, Zone, ZoneKind
+from sts.accuracy import Survey, engine_positions, least_squares_positions
 from sts.readings_csv import Truth
 
 CAL = ReaderCalibration(rssi_1m=-60.0, exponent=2.0, sigma_db=4.0)
@@ -173,3 +174,26 @@ def test_a_map_of_other_readers_is_refused_by_the_locator() -> None:
     radio_map = RadioMap(np.zeros(0, np.float32), index, 0.0, 0.0, 0.5)
     with pytest.raises(ConfigError, match="radio map holds 3 readers"):
         Locator(hall(), None, LocatorConfig(radio_map=radio_map))
+
+
+def test_the_plain_least_squares_baseline_of_sts_accuracy_ignores_the_map() -> None:
+    fp = hall()
+    batch = heard(fp, np.tile(IN_CORNER, (10, 1)), 0, noise_db=0.0, seed=1)
+    truth = Truth(
+        np.arange(10.0),
+        np.zeros(10, np.int32),
+        *np.tile(IN_CORNER, (10, 1)).T,
+        ("L0",) * 10,
+        ("w0",),
+        (),
+    )
+    config = LocatorConfig(tag_height=HEIGHT)
+    mapped = replace(config, radio_map=corner_map(fp), wall_db=3.0, body_db=4.0)
+    plain = least_squares_positions(Survey(fp, batch, truth, {}, config))
+    same = least_squares_positions(Survey(fp, batch, truth, {}, mapped))
+    np.testing.assert_array_equal(plain.x, same.x)
+    # ...while the engine itself uses the map: its fix in the corner moves.
+    assert not np.array_equal(
+        engine_positions(Survey(fp, batch, truth, {}, config)).x,
+        engine_positions(Survey(fp, batch, truth, {}, mapped)).x,
+    )
