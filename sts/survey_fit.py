@@ -218,12 +218,7 @@ def _survey_errors(
     config: LocatorConfig,
 ) -> npt.NDArray[np.float64]:
     """Errors of the fixes of the survey's tags, each located on its own."""
-    errors = []
-    for _, mine in each_tag(batch):
-        positions, _ = locate_all(floorplan, mine, calibration, config)
-        x, y, ok = truth_at(truth, positions.tag, positions.t)
-        errors.append(np.hypot(positions.x - x, positions.y - y)[ok])
-    return np.concatenate(errors) if errors else np.empty(0)
+    return _survey_radii(floorplan, batch, truth, calibration, config)[0]
 
 
 def survey_residuals(
@@ -408,15 +403,20 @@ def fit_body_db(
     corrects best. 0 when the survey says the badge has no body in front (a robot, a
     badge on a pole) or too few readings come from walking.
     """
-    xyz = np.array([[r.x, r.y, r.z] for r in floorplan.readers], np.float64)
-    cal = [calibration[r.id] for r in floorplan.readers]
-    rssi_1m = np.array([c.rssi_1m for c in cal])
-    exponent = np.array([c.exponent for c in cal])
+    reader_xy = np.array([[r.x, r.y] for r in floorplan.readers], np.float64)
+    at_truth, known = survey_residuals(floorplan, batch, truth, calibration, tag_height)
+    residual = at_truth.db
+    if radio_map is not None:
+        spot = np.column_stack((at_truth.x, at_truth.y))
+        level = np.maximum(at_truth.level, 0).astype(np.int32)
+        reader_code = batch.reader[:, None].astype(np.int32)
+        residual = residual - radio_map.correction(level, spot, reader_code)[:, 0]
     config = LocatorConfig(tag_height=tag_height, radio_map=radio_map)
     cosines, residuals = [], []
     for code in np.unique(batch.tag).tolist():
-        mine = batch.take(np.flatnonzero(batch.tag == code))
-        mine = mine.take(np.argsort(mine.t, kind="stable"))
+        rows = np.flatnonzero(batch.tag == code)
+        rows = rows[np.argsort(batch.t[rows], kind="stable")]
+        mine = batch.take(rows)
         track, _ = locate_all(floorplan, mine, calibration, config)
         if len(track) < 3:
             continue
@@ -425,26 +425,11 @@ def fit_body_db(
         vy = np.concatenate(([np.nan], np.diff(track.y) / step))
         j = np.clip(np.searchsorted(track.t, mine.t, side="right") - 1, 0, len(track) - 1)
         at = np.column_stack((track.x[j], track.y[j]))
-        reader = xyz[mine.reader]
-        cos = body_shadow.facing_cosine(reader[:, None, :2], at, np.column_stack((vx[j], vy[j])))[
-            :, 0
-        ]
-        x, y, ok = truth_at(truth, mine.tag, mine.t)
-        d = np.sqrt(
-            (x - reader[:, 0]) ** 2 + (y - reader[:, 1]) ** 2 + (tag_height - reader[:, 2]) ** 2
-        )
-        modelled = rssi_1m[mine.reader] - 10.0 * exponent[mine.reader] * np.log10(
-            np.maximum(d, 0.1)
-        )
-        residual = mine.rssi - modelled
-        if radio_map is not None:
-            level = _survey_levels(floorplan, truth, mine).astype(np.int32)
-            spot = np.column_stack((x, y))
-            reader_code = mine.reader[:, None].astype(np.int32)
-            residual = residual - radio_map.correction(level, spot, reader_code)[:, 0]
-        keep = ok & (cos != 0.0) & np.isfinite(residual)
+        velocity = np.column_stack((vx[j], vy[j]))
+        cos = body_shadow.facing_cosine(reader_xy[mine.reader][:, None, :], at, velocity)[:, 0]
+        keep = known[rows] & (cos != 0.0) & np.isfinite(residual[rows])
         cosines.append(cos[keep])
-        residuals.append(residual[keep])
+        residuals.append(residual[rows][keep])
     c = np.concatenate(cosines) if cosines else np.empty(0)
     r = np.concatenate(residuals) if residuals else np.empty(0)
     if len(c) < MIN_WALKING_READINGS or np.var(c) <= 0:
