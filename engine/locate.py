@@ -260,10 +260,10 @@ class Locator:
         self.bounds = _bounds(floorplan, self.readers)
         walls = WallMap.from_floorplan(floorplan) if self.config.wall_db > 0 else None
         self._walls = walls if walls is not None and walls.walled else None
-        self._radio_map = self.config.radio_map
-        if self._radio_map is not None and self._radio_map.n_readers != len(self.readers):
+        radio_map = self.config.radio_map
+        if radio_map is not None and radio_map.n_readers != len(self.readers):
             raise ConfigError(
-                f"the radio map holds {self._radio_map.n_readers} readers and the floorplan "
+                f"the radio map holds {radio_map.n_readers} readers and the floorplan "
                 f"{len(self.readers)}; calibrate against this floorplan"
             )
         self._state = TrackState()
@@ -445,7 +445,7 @@ class Locator:
     @property
     def _corrects(self) -> bool:
         """Whether fixes are corrected for walls or a radio map and solved again."""
-        return self._walls is not None or self._radio_map is not None
+        return self._walls is not None or self.config.radio_map is not None
 
     def _correction(
         self, w: Windows, level: npt.NDArray[np.int32], at: npt.NDArray[np.float64]
@@ -456,8 +456,8 @@ class Locator:
         out = np.zeros(w.reader.shape)
         if self._walls is not None:
             out += self.config.wall_db * self._walls.walls(level, at, w.reader)
-        if self._radio_map is not None:
-            out -= self._radio_map.correction(level, at, w.reader)
+        if self.config.radio_map is not None:
+            out -= self.config.radio_map.correction(level, at, w.reader)
         return out
 
     def _trilaterate(

@@ -182,8 +182,13 @@ def smooth_residuals(
     tiles: list[npt.NDArray[np.float32]] = []
     offset = 0
     pair = residuals.level * n_readers + residuals.reader
-    for key in np.unique(pair[usable]).tolist():
-        mine = np.flatnonzero(usable & (pair == key))
+    # Readings grouped by (level, reader) with one sort, not a mask over all per pair.
+    order = np.flatnonzero(usable)
+    order = order[np.argsort(pair[order], kind="stable")]
+    keys, starts = np.unique(pair[order], return_index=True)
+    ends = np.append(starts[1:], len(order))
+    for key, first, last in zip(keys.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        mine = order[first:last]
         r0, c0 = int(row[mine].min()) - reach, int(col[mine].min()) - reach
         rows = int(row[mine].max()) + reach + 1 - r0
         cols = int(col[mine].max()) + reach + 1 - c0
