@@ -33,14 +33,7 @@ from engine.gain_offset import GainSpec  # noqa: E402
 from sts.accuracy import Fixes, Survey, evaluate, score  # noqa: E402
 from sts.floorplan_io import load_floorplan  # noqa: E402
 from sts.readings_csv import Truth, read_readings, read_truth  # noqa: E402
-from sts.survey_fit import (  # noqa: E402
-    fit_locating,
-    fit_radio_map,
-    fit_survey,
-    fit_walls,
-    radio_map_of,
-    survey_residuals,
-)
+from sts.survey_fit import RadioMapMode, fit_site  # noqa: E402
 from sts.tetam_mbd import TRACKS, mbd_to_csv  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
@@ -75,7 +68,8 @@ DEVICE_OFFSET_DB = 0.0
 GAIN: GainSpec | None = GainSpec()  # --no-gain-offset: without the per-tag gain offset
 BODY = True  # --no-body: without the body-loss fit (body_db 0)
 WALLS = True  # --no-walls: without the wall-loss fit (wall_db 0)
-RADIO_MAP = "fit"  # --no-radio-map: "off"; --force-radio-map: "force" (kept whatever it does)
+# --no-radio-map: "off"; --force-radio-map: "force" (kept whatever it does)
+RADIO_MAP: RadioMapMode = "fit"
 
 
 def fold(floorplan, train, test, tag_height: float) -> dict[str, Fixes]:
@@ -86,19 +80,11 @@ def fold(floorplan, train, test, tag_height: float) -> dict[str, Fixes]:
         batch.t, batch.tag, batch.reader, batch.rssi + np.float32(DEVICE_OFFSET_DB)
     )
     test = (shifted, truth)
-    wall_db, cal = fit_walls(floorplan, *train, tag_height) if WALLS else (0.0, None)
-    if cal is None:
-        cal = fit_survey(floorplan, *train, tag_height)
-    per = {r.id: cal.reader(i) for i, r in enumerate(floorplan.readers)}
-    radio_map = None
-    if RADIO_MAP == "fit":
-        radio_map = fit_radio_map(floorplan, *train, per, tag_height, wall_db)
-    elif RADIO_MAP == "force":
-        residuals, ok = survey_residuals(floorplan, *train, per, tag_height, wall_db)
-        radio_map = radio_map_of(floorplan, residuals, ok)
-    config = fit_locating(
-        floorplan, *train, per, tag_height, GAIN, BODY, wall_db, radio_map=radio_map
+    fit = fit_site(
+        floorplan, *train, tag_height, gain=GAIN, body=BODY, walls=WALLS, radio_map=RADIO_MAP
     )
+    per, config = fit.readers, fit.locating
+    wall_db, radio_map = config.wall_db, config.radio_map
     kept = "kept" if radio_map is not None else "none"
     print(f"({floorplan.site.id}: wall_db {wall_db:.2f}, radio map {kept})", file=sys.stderr)
     return evaluate(Survey(floorplan, *test, per, config))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -604,3 +605,48 @@ def fit_locating(
         config = replace(config, gain=replace(gain, reference_db=reference))
     model = fit_radius_model(floorplan, batch, truth, calibration, tag_height, config)
     return replace(config, uncertainty_scale=model.scale, uncertainty_per_gain_db=model.per_gain_db)
+
+
+#: What becomes of the survey's radio map: fitted and kept where it helps walks it was
+#: not fitted on, not fitted, or kept whatever those walks say (to measure it).
+RadioMapMode = Literal["fit", "off", "force"]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteFit:
+    """What `sts calibrate` fits from a survey: the path-loss fits and the locator to
+    run with them (body and wall losses, gain offset reference, radio map, radius)."""
+
+    calibration: Calibration
+    readers: dict[str, ReaderCalibration]
+    locating: LocatorConfig
+
+
+def fit_site(
+    floorplan: Floorplan,
+    batch: ReadingBatch,
+    truth: Truth,
+    tag_height: float = DEFAULT_TAG_HEIGHT,
+    min_samples: int = 30,
+    gain: GainSpec | None = DEFAULT_GAIN,
+    body: bool = True,
+    walls: bool = True,
+    radio_map: RadioMapMode = "fit",
+) -> SiteFit:
+    """Every fit of `sts calibrate`, in its order: path loss with the loss per wall
+    (`walls` False: none), the radio map, then `fit_locating`."""
+    if walls:
+        wall_db, cal = fit_walls(floorplan, batch, truth, tag_height, min_samples)
+    else:
+        wall_db, cal = 0.0, fit_survey(floorplan, batch, truth, tag_height, min_samples)
+    per = _by_id(cal, [r.id for r in floorplan.readers])
+    fitted = None
+    if radio_map == "fit":
+        fitted = fit_radio_map(floorplan, batch, truth, per, tag_height, wall_db)
+    elif radio_map == "force":
+        residuals, ok = survey_residuals(floorplan, batch, truth, per, tag_height, wall_db)
+        fitted = radio_map_of(floorplan, residuals, ok)
+    locating = fit_locating(
+        floorplan, batch, truth, per, tag_height, gain, body, wall_db, radio_map=fitted
+    )
+    return SiteFit(cal, per, locating)

@@ -15,7 +15,7 @@ from sts.calibration_toml import format_calibration
 from sts.output_files import write_replacing
 from sts.radio_map_file import radio_map_bytes, sidecar_path
 from sts.survey_files import load_survey
-from sts.survey_fit import DEFAULT_TAG_HEIGHT, fit_locating, fit_radio_map, fit_walls
+from sts.survey_fit import DEFAULT_TAG_HEIGHT, fit_site
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,23 +66,18 @@ def run(args: argparse.Namespace) -> int:
     """Fit and write the calibration."""
     survey = load_survey(args.floorplan, args.readings, args.truth, "calibrate")
     floorplan, readings, truth = survey.floorplan, survey.readings, survey.truth
-    wall_db, cal = fit_walls(floorplan, readings.batch, truth, args.tag_height, args.min_samples)
-    ids = [r.id for r in floorplan.readers]
-    per = {rid: cal.reader(i) for i, rid in enumerate(ids)}
-    gain = GainSpec() if args.gain_offset else None
-    radio_map = None
-    if args.radio_map:
-        radio_map = fit_radio_map(floorplan, readings.batch, truth, per, args.tag_height, wall_db)
-    config = fit_locating(
+    fit = fit_site(
         floorplan,
         readings.batch,
         truth,
-        per,
         args.tag_height,
-        gain,
-        wall_db=wall_db,
-        radio_map=radio_map,
+        args.min_samples,
+        GainSpec() if args.gain_offset else None,
+        radio_map="fit" if args.radio_map else "off",
     )
+    cal, per, config = fit.calibration, fit.readers, fit.locating
+    radio_map = config.radio_map
+    ids = [r.id for r in floorplan.readers]
     inputs = (args.floorplan, args.readings, args.truth)
     sidecar = sidecar_path(args.out)
     if radio_map is not None:
