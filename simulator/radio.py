@@ -13,8 +13,9 @@ reader's sensitivity. Readers that are down hear nothing.
 Not a badge x reader distance matrix: each level is cut into `cell_m` cells and every
 cell keeps its `candidates` strongest readers (expected level, walls and floors
 counted from the cell centre, once, when the table is built); a badge looks up its
-cell and tries only those. The walls between a cell and a reader are counted on a
-raster of the plan's rooms (each change of room along the line is a wall).
+cell and tries only those. The walls to each of those readers are counted on a raster of
+the plan's rooms (each change of room along the line is a wall), from every raster cell
+of the table cell, so a badge near a wall is heard from its own side of it.
 
 Default parameters (`RadioParams()`) are fitted on the real tetam-ble recordings
 (tests/data/tetam-ble: a beacon carried through a 20 x 18 m hall past twelve readers)
@@ -65,15 +66,19 @@ class ReaderTable:
     """What the kernel needs to know of readers and cells, as flat arrays.
 
     `readers[r]` = x, y, z (above level 0's floor), rssi_1m, exponent; `grid[level]` =
-    x0, y0, columns, rows; `candidate[level, cell, k]` a reader number (-1: none) and
-    `link_db[level, cell, k]` its static loss (walls and floors) from that cell.
+    x0, y0, columns, rows, cell side; `candidate[level, cell, k]` a reader number (-1: none) and
+    `floors_db[level, cell, k]` the loss of the floors between that cell and it;
+    `walls[level, spot, k]` the walls between it and each spot (a cell of the room
+    raster, `spots[level]` laid out as `grid[level]`) of that cell.
     """
 
     readers: FloatArray
     grid: FloatArray
     candidate: npt.NDArray[np.int32]
-    link_db: npt.NDArray[np.float32]
+    floors_db: npt.NDArray[np.float32]
     level_z: FloatArray  # floor height of each level above level 0
+    walls: npt.NDArray[np.int8]
+    spots: FloatArray
 
 
 def build_reader_table(floorplan: Floorplan, params: RadioParams) -> ReaderTable:
@@ -99,26 +104,26 @@ def build_reader_table(floorplan: Floorplan, params: RadioParams) -> ReaderTable
     rows = int(np.ceil((y1 - y0) / params.cell_m))
     k = params.candidates
     candidate = np.full((len(levels), rows * cols, k), -1, dtype=np.int32)
-    link_db = np.zeros((len(levels), rows * cols, k), dtype=np.float32)
+    floors_db = np.zeros((len(levels), rows * cols, k), dtype=np.float32)
     res = 0.5
-    for li, level_id in enumerate(levels):
-        frame = RasterFrame(
-            x0, y0, res, int(np.ceil((x1 - x0) / res)), int(np.ceil((y1 - y0) / res))
-        )
-        raster = room_raster(floorplan, level_id, frame)
+    frame = RasterFrame(x0, y0, res, int(np.ceil((x1 - x0) / res)), int(np.ceil((y1 - y0) / res)))
+    rooms = np.stack([room_raster(floorplan, level_id, frame) for level_id in levels])
+    for li in range(len(levels)):
         _fill_level(
             li,
-            raster,
+            rooms[li],
             (x0, y0, res, params.cell_m, cols, rows),
             readers,
             reader_level,
             level_z,
             params,
             candidate,
-            link_db,
+            floors_db,
         )
-    grid = np.tile(np.array([x0, y0, cols, rows], dtype=np.float64), (len(levels), 1))
-    return ReaderTable(readers, grid, candidate, link_db, level_z)
+    grid = np.tile(np.array([x0, y0, cols, rows, params.cell_m]), (len(levels), 1))
+    spots = np.tile(np.array([x0, y0, frame.columns, frame.rows, res]), (len(levels), 1))
+    walls = _walls_per_spot(rooms, spots, grid, candidate, readers, params.max_walls)
+    return ReaderTable(readers, grid, candidate, floors_db, level_z, walls, spots)
 
 
 def _fill_level(
@@ -130,7 +135,7 @@ def _fill_level(
     level_z: FloatArray,
     params: RadioParams,
     candidate: npt.NDArray[np.int32],
-    link_db: npt.NDArray[np.float32],
+    floors_db: npt.NDArray[np.float32],
 ) -> None:
     """Candidates of every cell of level `li`: the strongest expected links, walls counted."""
     x0, y0, res, cell, cols, rows = frame
@@ -149,9 +154,7 @@ def _fill_level(
     # Walls are counted only for the links that could still be among the strongest.
     shortlist = np.argsort(-mean, axis=1, kind="stable")[:, : 3 * params.candidates]
     walls = _walls_of(raster, res, x0, y0, gx, gy, readers, shortlist)
-    loss = params.floor_db * np.take_along_axis(floors, shortlist, 1) + params.wall_db * np.minimum(
-        walls, params.max_walls
-    )
+    loss = params.floor_db * np.take_along_axis(floors, shortlist, 1)
     level = np.take_along_axis(mean, shortlist, 1) - params.wall_db * np.minimum(
         walls, params.max_walls
     )
@@ -159,7 +162,7 @@ def _fill_level(
     chosen = np.take_along_axis(shortlist, keep, 1)
     heard = np.take_along_axis(level, keep, 1) >= params.sensitivity_dbm - 3 * params.sigma_db
     candidate[li, :, : chosen.shape[1]] = np.where(heard, chosen, -1)
-    link_db[li, :, : chosen.shape[1]] = np.take_along_axis(loss, keep, 1)
+    floors_db[li, :, : chosen.shape[1]] = np.take_along_axis(loss, keep, 1)
 
 
 @numba.njit(cache=True)
@@ -184,6 +187,37 @@ def _walls_of(
     return out
 
 
+@numba.njit(cache=True)
+def _walls_per_spot(rooms, spots, grid, candidate, readers, max_walls):  # type: ignore[no-untyped-def]
+    """Walls (at most `max_walls`) from each spot's centre to each candidate of its cell."""
+    levels, _, k_max = candidate.shape
+    out = np.zeros((levels, rooms.shape[1] * rooms.shape[2], k_max), dtype=np.int8)
+    for li in range(levels):
+        x0, y0, res = spots[li, 0], spots[li, 1], spots[li, 4]
+        columns, rows = int(spots[li, 2]), int(spots[li, 3])
+        for row in range(rows):
+            for col in range(columns):
+                x, y = x0 + (col + 0.5) * res, y0 + (row + 0.5) * res
+                c = _cell_of(grid[li], x, y)
+                for k in range(k_max):
+                    r = candidate[li, c, k]
+                    if r < 0:
+                        break
+                    reader_xy = (readers[r, 0], readers[r, 1])
+                    walls = count_walls(rooms[li], (x0, y0, res), (x, y), reader_xy, 0.0)
+                    out[li, row * columns + col, k] = min(walls, max_walls)
+    return out
+
+
+@numba.njit(cache=True)
+def _cell_of(grid_row: np.ndarray, x: float, y: float) -> int:
+    """The number of the grid cell (x0, y0, columns, rows, side) holding (x, y), clamped."""
+    cols, rows, side = int(grid_row[2]), int(grid_row[3]), grid_row[4]
+    col = min(max(int((x - grid_row[0]) / side), 0), cols - 1)
+    row = min(max(int((y - grid_row[1]) / side), 0), rows - 1)
+    return row * cols + col
+
+
 @dataclass(frozen=True, slots=True)
 class Heard:
     """Readings of one radio step, time-ordered: t, badge, reader number, rssi."""
@@ -203,7 +237,7 @@ def _param_vector(params: RadioParams) -> FloatArray:
             params.packet_loss,
             params.body_db,
             params.tag_height_m,
-            params.cell_m,
+            params.wall_db,
         ]
     )
 
@@ -240,7 +274,15 @@ def hear_step(
     count = _hear_kernel(
         (current, previous),
         (transmitting, first, order),
-        (table.readers, table.grid, table.candidate, table.link_db, table.level_z),
+        (
+            table.readers,
+            table.grid,
+            table.candidate,
+            table.floors_db,
+            table.level_z,
+            table.walls,
+            table.spots,
+        ),
         reader_up,
         (_param_vector(params), window[1], seed),
         (t, badge, reader, rssi),
@@ -260,11 +302,11 @@ def _hear_kernel(motion, badges, table, reader_up, settings, out):  # type: igno
     """Readings of every advertisement in the window; returns how many were written to `out`."""
     current, previous = motion
     transmitting, first, order = badges
-    readers, grid, candidate, link_db, level_z = table
+    readers, grid, candidate, floors_db, level_z, walls, spots = table
     p, t1, seed = settings
     out_t, out_badge, out_reader, out_rssi = out
     np.random.seed(seed)
-    interval, sigma, sens, loss, body, tag_h, cell = p[0], p[1], p[2], p[3], p[4], p[5], p[6]
+    interval, sigma, sens, loss, body, tag_h, wall_db = p[0], p[1], p[2], p[3], p[4], p[5], p[6]
     n_out = 0
     rounds = int(np.ceil((t1 - first.min()) / interval)) if len(first) else 0
     for m in range(rounds):
@@ -276,12 +318,8 @@ def _hear_kernel(motion, badges, table, reader_up, settings, out):  # type: igno
             x, y = _position(seg, t)
             level = int(seg[LEVEL])
             hx, hy = np.cos(seg[HEADING]), np.sin(seg[HEADING])
-            col = int((x - grid[level, 0]) / cell)
-            row = int((y - grid[level, 1]) / cell)
-            cols, rows = int(grid[level, 2]), int(grid[level, 3])
-            col = min(max(col, 0), cols - 1)
-            row = min(max(row, 0), rows - 1)
-            c = row * cols + col
+            c = _cell_of(grid[level], x, y)
+            spot = _cell_of(spots[level], x, y)
             z = level_z[level] + tag_h
             for k in range(candidate.shape[2]):
                 r = candidate[level, c, k]
@@ -293,7 +331,10 @@ def _hear_kernel(motion, badges, table, reader_up, settings, out):  # type: igno
                 flat = np.sqrt(dx * dx + dy * dy)
                 d = max(np.sqrt(flat * flat + dz * dz), 0.5)
                 facing = (dx * hx + dy * hy) / flat if flat > 1e-6 else 1.0
-                level_db = readers[r, 3] - 10.0 * readers[r, 4] * np.log10(d) - link_db[level, c, k]
+                level_db = (
+                    readers[r, 3] - 10.0 * readers[r, 4] * np.log10(d) - floors_db[level, c, k]
+                )
+                level_db -= wall_db * walls[level, spot, k]
                 level_db -= body * (1.0 - facing) * 0.5
                 level_db += sigma * np.random.standard_normal()
                 lost = np.random.random() < loss

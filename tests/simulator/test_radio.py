@@ -56,6 +56,20 @@ def _simulate_at(samples, params: RadioParams, seed: int = 1):
     return d, heard.rssi.astype(np.float64), heard
 
 
+def _one_advertisement_each(table, params: RadioParams, motion: np.ndarray):
+    """One advertisement of every badge of `motion` (all at t 0), every reader up."""
+    n = len(motion)
+    return hear_step(
+        table,
+        params,
+        (motion, motion),
+        (np.ones(n, bool), np.zeros(n)),
+        (0.0, 1.0),
+        np.ones(len(table.readers), bool),
+        3,
+    )
+
+
 def test_defaults_are_the_fit_on_tetam(tetam):
     fit = fit_log_distance(tetam.distance_m, tetam.rssi)
     fitted = radio_defaults(fit)
@@ -91,15 +105,7 @@ def test_a_reader_behind_the_wearer_hears_less(tetam):
     motion[:, [2, 4]] = 5.0
     motion[:, [3, 5]] = 5.0
     motion[1, 6] = np.pi  # the second badge's wearer faces away from the reader
-    heard = hear_step(
-        table,
-        params,
-        (motion, motion),
-        (np.ones(2, bool), np.zeros(2)),
-        (0.0, 1.0),
-        np.ones(1, bool),
-        3,
-    )
+    heard = _one_advertisement_each(table, params, motion)
     facing, away = heard.rssi[heard.badge == 0][0], heard.rssi[heard.badge == 1][0]
     assert facing - away == pytest.approx(params.body_db, abs=1.0)
 
@@ -129,3 +135,40 @@ def test_readers_that_are_down_hear_nothing_and_output_is_time_ordered(tetam):
         table, params, (motion, motion), (np.ones(n, bool), phase), (100.0, 101.0), up, 5
     )
     assert heard.rssi.tobytes() == again.rssi.tobytes()
+
+
+def test_a_badge_by_a_wall_is_heard_from_its_own_side():
+    """Walls are counted from where the badge is, not from the centre of its table cell.
+
+    The wall between the two rooms is at x 10, which is the centre of the table cell
+    [9, 11): a badge at 9.3 is in the west room and must hear the east room's reader
+    through the wall, and the badge at 10.7 the west room's.
+    """
+    params = dataclasses.replace(RadioParams(), sigma_db=0.0, packet_loss=0.0, body_db=0.0)
+    west = Zone(
+        "west", "west", "L0", ZoneKind.CLASSROOM, Polygon([(0, 0), (10, 0), (10, 10), (0, 10)])
+    )
+    east = Zone(
+        "east", "east", "L0", ZoneKind.CLASSROOM, Polygon([(10, 0), (20, 0), (20, 10), (10, 10)])
+    )
+    readers = (Reader("r-west", "L0", 5.0, 5.0, 2.5), Reader("r-east", "L0", 15.0, 5.0, 2.5))
+    fp = Floorplan(Site("s", "s"), (Level("L0", 0, "ground"),), (west, east), readers)
+    table = build_reader_table(fp, params)
+    assert table.grid[0, 0] + 7.5 * params.cell_m == 10.0  # the wall is on a cell's centre
+    motion = np.zeros((2, MOTION_COLUMNS))
+    motion[:, [2, 4]] = np.array([[9.3], [10.7]])
+    motion[:, [3, 5]] = 5.0
+    heard = _one_advertisement_each(table, params, motion)
+    rssi = {
+        (int(b), int(r)): float(v)
+        for b, r, v in zip(heard.badge, heard.reader, heard.rssi, strict=True)
+    }
+
+    def open_path(x: float, reader_x: float) -> float:
+        d = np.sqrt((x - reader_x) ** 2 + (2.5 - params.tag_height_m) ** 2)
+        return params.rssi_1m - 10 * params.exponent * np.log10(d)
+
+    assert rssi[0, 0] == pytest.approx(open_path(9.3, 5.0), abs=0.5)
+    assert rssi[0, 1] == pytest.approx(open_path(9.3, 15.0) - params.wall_db, abs=0.5)
+    assert rssi[1, 1] == pytest.approx(open_path(10.7, 15.0), abs=0.5)
+    assert rssi[1, 0] == pytest.approx(open_path(10.7, 5.0) - params.wall_db, abs=0.5)
