@@ -8,8 +8,9 @@ student in the zone, the uncertainty of the fix behind it, where the student rea
 (true zone, distance from the alerted zone) and, over the engine's stay, the share of the
 student's fixes inside the zone, their median uncertainty and the seconds the student
 truly spent inside. For each true breach no alert matched (of students the engine
-tracks, stays of at least 10 s): the engine's events for that student and zone, and the
-share and uncertainty of the fixes during the true stay.
+tracks, stays of at least 10 s): the engine's events for that student and zone (and the
+rule's last earlier alert of them there, `alerted@-S`), and the share and uncertainty of
+the fixes during the true stay.
 
     .venv/bin/python benchmarks/zone_alert_trace.py out/day out/staff --rule staff-only-areas
 """
@@ -140,6 +141,10 @@ def trace_misses(run: Replay) -> None:
             for ev in run.events
             if ev.tag == b.tag and ev.zone == b.zone and b.t_start - 5 <= ev.t <= b.t_end + 60
         ]
+        earlier = [a.t - b.t_start for a in run.alerts if a.tag == b.tag and a.zone == b.zone]
+        before = [d for d in earlier if d < 0]
+        if before:
+            events.append(f"(alerted@{max(before):.0f})")
         share, u_med = inside_share(run, b.zone, run.fixes_of(b.tag, b.t_start, b.t_end))
         print(
             f"  {run.clock(b.t_start)} {b.zone:<19} {b.t_end - b.t_start:6.0f}  "
