@@ -287,10 +287,12 @@ def _centroid_radius(
     return max(CENTROID_MIN_UNCERTAINTY, spread + rh)
 
 
+#: What `_normal` returns: chi2, g (2), J^T W J (00, 01, 11), the full Hessian (00, 01, 11).
+_NormalEquations = tuple[float, float, float, float, float, float, float, float, float]
+
+
 @njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
-def _normal(
-    scratch: np.ndarray, m: int, x: float, y: float
-) -> tuple[float, float, float, float, float, float, float, float, float]:
+def _normal(scratch: np.ndarray, m: int, x: float, y: float) -> _NormalEquations:
     """At (x, y), one pass over the readers: chi2, g = J^T W r, J^T W J and the full Hessian.
 
     The full Hessian (half of chi2's) adds sum w r grad^2 r to J^T W J: with residuals as
@@ -350,6 +352,14 @@ def _normal(
 
 
 @njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
+def _site_diagonal(bounds: tuple[float, float, float, float]) -> float:
+    """The diagonal of the site's bounding box, m."""
+    wdx = bounds[2] - bounds[0]
+    wdy = bounds[3] - bounds[1]
+    return math.sqrt(wdx * wdx + wdy * wdy)
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
 def _fallback(
     scratch: np.ndarray,
     m: int,
@@ -361,9 +371,7 @@ def _fallback(
     bounds: tuple[float, float, float, float],
 ) -> tuple[float, float, float]:
     """x, y, radius of a centroid fix, inside the bounds, radius capped."""
-    wdx = bounds[2] - bounds[0]
-    wdy = bounds[3] - bounds[1]
-    cap = max(CENTROID_MIN_UNCERTAINTY, math.sqrt(wdx * wdx + wdy * wdy))
+    cap = max(CENTROID_MIN_UNCERTAINTY, _site_diagonal(bounds))
     if not cok:
         # Only absurd inputs get here (e.g. a huge anchor): the strongest reader's place.
         x = _clamp(scratch[0, 0], bounds[0], bounds[2])
@@ -373,6 +381,134 @@ def _fallback(
     if not u < cap:
         u = cap
     return _clamp(cx, bounds[0], bounds[2]), _clamp(cy, bounds[1], bounds[3]), u
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
+def _start_point(
+    centroid_x: float,
+    centroid_y: float,
+    centroid_ok: bool,
+    guess_x: float,
+    guess_y: float,
+    bounds: tuple[float, float, float, float],
+) -> tuple[float, float]:
+    """Where the fit starts, inside the bounds: the tracker's guess when finite (NaN: no
+    guess), else the weighted centroid (else the site's centre)."""
+    xmin, ymin, xmax, ymax = bounds
+    x = _clamp(centroid_x, xmin, xmax) if centroid_ok else 0.5 * (xmin + xmax)
+    y = _clamp(centroid_y, ymin, ymax) if centroid_ok else 0.5 * (ymin + ymax)
+    if math.isfinite(guess_x) and math.isfinite(guess_y):
+        x = _clamp(guess_x, xmin, xmax)
+        y = _clamp(guess_y, ymin, ymax)
+    return x, y
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
+def _damped_step(
+    normal: _NormalEquations,
+    damping: float,
+    x: float,
+    y: float,
+    bounds: tuple[float, float, float, float],
+) -> tuple[bool, bool, float, float]:
+    """One Levenberg-Marquardt step from (x, y): (stuck, newton, step x, step y).
+
+    Newton on the full Hessian where it is positive definite (quadratic convergence),
+    Gauss-Newton's J^T W J elsewhere (`newton` says which); (H + damping diag(H)) step
+    = -g, in closed form. `stuck`: no step can lower chi2 inside the bounds.
+    """
+    _, g0, g1, h00, h01, h11, f00, f01, f11 = normal
+    newton = f00 > 0.0 and f11 > 0.0 and f00 * f11 - f01 * f01 > 0.0
+    if newton:
+        b00 = f00
+        b01 = f01
+        b11 = f11
+    else:
+        b00 = h00
+        b01 = h01
+        b11 = h11
+    a00 = b00 * (1.0 + damping) + 1e-12
+    a11 = b11 * (1.0 + damping) + 1e-12
+    # A coordinate held at a bound that chi2 pushes outwards stays there (an active
+    # set; projecting the full step instead zig-zags along the wall).
+    fix_x = (x <= bounds[0] and g0 > 0.0) or (x >= bounds[2] and g0 < 0.0)
+    fix_y = (y <= bounds[1] and g1 > 0.0) or (y >= bounds[3] and g1 < 0.0)
+    if fix_x and fix_y:
+        return True, newton, 0.0, 0.0
+    if fix_x:
+        return False, newton, 0.0, -g1 / a11
+    if fix_y:
+        return False, newton, -g0 / a00, 0.0
+    det = a00 * a11 - b01 * b01
+    if not det > 0.0:
+        return True, newton, 0.0, 0.0
+    inv = 1.0 / det
+    return False, newton, -(a11 * g0 - b01 * g1) * inv, -(a00 * g1 - b01 * g0) * inv
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
+def _minimise(
+    scratch: np.ndarray,
+    m: int,
+    x: float,
+    y: float,
+    bounds: tuple[float, float, float, float],
+    max_iter: int,
+    tol: float,
+) -> tuple[float, float, _NormalEquations, int]:
+    """Damped Newton from (x, y) within the bounds: x, y, the normal equations there
+    (`_normal`), the steps taken."""
+    xmin, ymin, xmax, ymax = bounds
+    normal = _normal(scratch, m, x, y)
+    damping = 1e-3
+    it = 0
+    while it < max_iter:
+        it += 1
+        stuck, newton, sx, sy = _damped_step(normal, damping, x, y, bounds)
+        if stuck:
+            break
+        nx = _clamp(x + sx, xmin, xmax)
+        ny = _clamp(y + sy, ymin, ymax)
+        # Converged when the step is short: take it without paying for another pass. An
+        # (almost) undamped Newton step may be NEWTON_TOL_FACTOR x longer: what is left
+        # after it shrinks like its square.
+        lim = tol * NEWTON_TOL_FACTOR if (newton and damping < 1e-2) else tol
+        if (nx - x) * (nx - x) + (ny - y) * (ny - y) < lim * lim:
+            x = nx
+            y = ny
+            break
+        trial = _normal(scratch, m, nx, ny)
+        if trial[0] <= normal[0]:
+            step2 = (nx - x) * (nx - x) + (ny - y) * (ny - y)
+            x = nx
+            y = ny
+            normal = trial
+            damping = max(damping * 0.1, 1e-9)
+            if step2 < tol * tol:
+                break
+        else:
+            # Refused: damp hard at once (x10 from 1e-3 would waste passes).
+            damping = max(damping * 10.0, 1.0)
+            if damping > 1e8:
+                break
+    return x, y, normal, it
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
+def _fit_radius(chi2: float, h00: float, h01: float, h11: float, m: int, cap: float) -> float:
+    """Radius of a least-squares fix: sqrt(trace((J^T W J)^-1) * max(1, reduced chi2)),
+    at most `cap`."""
+    det = h00 * h11 - h01 * h01
+    u = cap
+    if det > 0.0:
+        trace = (h00 + h11) / det
+        scale = 1.0
+        if m > 2:
+            scale = max(1.0, chi2 / (m - 2))
+        u2 = trace * scale
+        if u2 < cap * cap:
+            u = math.sqrt(u2)
+    return u
 
 
 @njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
@@ -399,22 +535,15 @@ def _solve_row(
     out_iter: np.ndarray,
 ) -> None:
     """Solve row i and write its fix."""
-    xmin = bounds[0]
-    ymin = bounds[1]
-    xmax = bounds[2]
-    ymax = bounds[3]
-    wdx = xmax - xmin
-    wdy = ymax - ymin
-    diag = math.sqrt(wdx * wdx + wdy * wdy)
-    cap = max(CENTROID_MIN_UNCERTAINTY, diag)
+    diag = _site_diagonal(bounds)
     cnt = count[i]
     if cnt > anchors.shape[1]:
         cnt = anchors.shape[1]
     m = _pack(anchors, rssi, cnt, rssi_1m, exponent, sigma_db, i, tag_height, scratch)
     out_iter[i] = 0
     if m == 0:
-        out_x[i] = 0.5 * (xmin + xmax)
-        out_y[i] = 0.5 * (ymin + ymax)
+        out_x[i] = 0.5 * (bounds[0] + bounds[2])
+        out_y[i] = 0.5 * (bounds[1] + bounds[3])
         out_u[i] = 0.5 * diag
         out_status[i] = FIX_NONE
         return
@@ -423,98 +552,19 @@ def _solve_row(
         out_x[i], out_y[i], out_u[i] = _fallback(scratch, m, cx, cy, lmax, kbest, cok, bounds)
         out_status[i] = FIX_CENTROID
         return
-
-    x = _clamp(cx, xmin, xmax) if cok else 0.5 * (xmin + xmax)
-    y = _clamp(cy, ymin, ymax) if cok else 0.5 * (ymin + ymax)
-    if use_x0:
-        gx = x0[i, 0]
-        gy = x0[i, 1]
-        if math.isfinite(gx) and math.isfinite(gy):
-            x = _clamp(gx, xmin, xmax)
-            y = _clamp(gy, ymin, ymax)
-    chi2, g0, g1, h00, h01, h11, f00, f01, f11 = _normal(scratch, m, x, y)
-    lam = 1e-3
-    it = 0
-    while it < max_iter:
-        it += 1
-        # Newton on the full Hessian where it is positive definite (quadratic convergence),
-        # Gauss-Newton's J^T W J elsewhere; Levenberg-Marquardt damping on top:
-        # (H + lam diag(H)) step = -g, in closed form.
-        newton = f00 > 0.0 and f11 > 0.0 and f00 * f11 - f01 * f01 > 0.0
-        if newton:
-            b00 = f00
-            b01 = f01
-            b11 = f11
-        else:
-            b00 = h00
-            b01 = h01
-            b11 = h11
-        a00 = b00 * (1.0 + lam) + 1e-12
-        a11 = b11 * (1.0 + lam) + 1e-12
-        # A coordinate held at a bound that chi2 pushes outwards stays there (an active
-        # set; projecting the full step instead zig-zags along the wall).
-        fix_x = (x <= xmin and g0 > 0.0) or (x >= xmax and g0 < 0.0)
-        fix_y = (y <= ymin and g1 > 0.0) or (y >= ymax and g1 < 0.0)
-        if fix_x and fix_y:
-            break
-        if fix_x:
-            sx = 0.0
-            sy = -g1 / a11
-        elif fix_y:
-            sx = -g0 / a00
-            sy = 0.0
-        else:
-            det = a00 * a11 - b01 * b01
-            if not det > 0.0:
-                break
-            inv = 1.0 / det
-            sx = -(a11 * g0 - b01 * g1) * inv
-            sy = -(a00 * g1 - b01 * g0) * inv
-        nx = _clamp(x + sx, xmin, xmax)
-        ny = _clamp(y + sy, ymin, ymax)
-        # Converged when the step is short: take it without paying for another pass. An
-        # (almost) undamped Newton step may be NEWTON_TOL_FACTOR x longer: what is left
-        # after it shrinks like its square (measured: 0.2 fewer passes per fix, the same
-        # share within 1 cm of the exact minimum).
-        lim = tol * NEWTON_TOL_FACTOR if (newton and lam < 1e-2) else tol
-        if (nx - x) * (nx - x) + (ny - y) * (ny - y) < lim * lim:
-            x = nx
-            y = ny
-            break
-        nchi2, ng0, ng1, nh00, nh01, nh11, nf00, nf01, nf11 = _normal(scratch, m, nx, ny)
-        if nchi2 <= chi2:
-            step2 = (nx - x) * (nx - x) + (ny - y) * (ny - y)
-            x = nx
-            y = ny
-            chi2, g0, g1, h00, h01, h11 = nchi2, ng0, ng1, nh00, nh01, nh11
-            f00, f01, f11 = nf00, nf01, nf11
-            lam = max(lam * 0.1, 1e-9)
-            if step2 < tol * tol:
-                break
-        else:
-            # Refused: damp hard at once (x10 from 1e-3 would waste passes).
-            lam = max(lam * 10.0, 1.0)
-            if lam > 1e8:
-                break
+    guess_x = x0[i, 0] if use_x0 else np.nan
+    guess_y = x0[i, 1] if use_x0 else np.nan
+    x, y = _start_point(cx, cy, cok, guess_x, guess_y, bounds)
+    x, y, normal, it = _minimise(scratch, m, x, y, bounds, max_iter, tol)
+    chi2, _, _, h00, h01, h11, _, _, _ = normal
     out_iter[i] = it
-    ok = math.isfinite(x) and math.isfinite(y) and math.isfinite(chi2)
-    if not ok:
+    if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(chi2)):
         out_x[i], out_y[i], out_u[i] = _fallback(scratch, m, cx, cy, lmax, kbest, cok, bounds)
         out_status[i] = FIX_DIVERGED
         return
-    det = h00 * h11 - h01 * h01
-    u = cap
-    if det > 0.0:
-        trace = (h00 + h11) / det
-        scale = 1.0
-        if m > 2:
-            scale = max(1.0, chi2 / (m - 2))
-        u2 = trace * scale
-        if u2 < cap * cap:
-            u = math.sqrt(u2)
     out_x[i] = x
     out_y[i] = y
-    out_u[i] = u
+    out_u[i] = _fit_radius(chi2, h00, h01, h11, m, max(CENTROID_MIN_UNCERTAINTY, diag))
     out_status[i] = FIX_OK
 
 
