@@ -308,44 +308,131 @@ def _start(
     cov[g, 3, 3] = vsig * vsig
 
 
-@njit(cache=True)
-def _track_kernel(
-    t: np.ndarray,
-    tag: np.ndarray,
-    fx: np.ndarray,
-    fy: np.ndarray,
-    fsig: np.ndarray,
-    flevel: np.ndarray,
-    fok: np.ndarray,
+#: A walkable raster as the kernels take it: x0, y0, cell, inside, near_x, near_y.
+_Walkable = tuple[float, float, float, np.ndarray, np.ndarray, np.ndarray]
+#: The speed gate's parameters: mode (a `Gate`), max speed, margin in sigmas, reset count.
+_Gating = tuple[int, float, float, int]
+
+
+@njit(cache=True, inline="always")
+def _speed_gate(
+    rx: float, ry: float, r2: float, pos_var: float, dt: float, n_gated: int, gating: _Gating
+) -> tuple[bool, bool, int, float]:
+    """A fix at residual (rx, ry) and noise variance r2 from a track of mean position
+    variance `pos_var` after `n_gated` gated fixes, at the speed gate: (use it, restart
+    the track there, the gated fixes now, the noise variance to use)."""
+    gate, vmax, gate_k, reset_after = gating
+    if gate == 0:
+        return True, False, n_gated, r2
+    dist = np.sqrt(rx * rx + ry * ry)
+    allowed = vmax * max(dt, 0.0) + gate_k * np.sqrt(pos_var + r2)
+    if not dist > allowed:
+        return True, False, 0, r2
+    n_gated += 1
+    if n_gated >= reset_after:
+        # Consistently far away: the tag really is elsewhere.
+        return False, True, 0, r2
+    if gate == 2:
+        return False, False, n_gated, r2
+    scale = dist / allowed
+    return True, False, n_gated, r2 * scale * scale
+
+
+@njit(cache=True, inline="always")
+def _kalman_update(
     mean: np.ndarray,
     cov: np.ndarray,
-    last_t: np.ndarray,
-    level: np.ndarray,
-    alive: np.ndarray,
-    gated: np.ndarray,
-    q: float,
-    vmax: float,
-    gate: int,
-    gate_k: float,
-    reset_after: int,
-    vsig: float,
-    min_sig: float,
-    sig_scale: float,
-    constrain: bool,
-    x0: float,
-    y0: float,
-    cell: float,
-    inside: np.ndarray,
-    near_x: np.ndarray,
-    near_y: np.ndarray,
-    t_out: np.ndarray,
-    out_x: np.ndarray,
-    out_y: np.ndarray,
-    out_u: np.ndarray,
-    out_level: np.ndarray,
-    out_valid: np.ndarray,
+    g: int,
+    residual: tuple[float, float],
+    r2: float,
+    gain: np.ndarray,
+    cov_next: np.ndarray,
 ) -> None:
-    """Filter every fix in order; state arrays and outputs are written in place."""
+    """Kalman update of tag g by a fix at `residual` (x, y) from its mean: H = [I 0],
+    R = r2 I. `gain` (4, 2) and `cov_next` (4, 4) are scratch, reused from fix to fix."""
+    rx, ry = residual
+    s00 = cov[g, 0, 0] + r2
+    s01 = cov[g, 0, 1]
+    s11 = cov[g, 1, 1] + r2
+    det = s00 * s11 - s01 * s01
+    i00 = s11 / det
+    i01 = -s01 / det
+    i11 = s00 / det
+    for a in range(4):
+        pa0 = cov[g, a, 0]
+        pa1 = cov[g, a, 1]
+        gain[a, 0] = pa0 * i00 + pa1 * i01
+        gain[a, 1] = pa0 * i01 + pa1 * i11
+    for a in range(4):
+        mean[g, a] += gain[a, 0] * rx + gain[a, 1] * ry
+    for a in range(4):
+        for b in range(4):
+            cov_next[a, b] = cov[g, a, b] - gain[a, 0] * cov[g, 0, b] - gain[a, 1] * cov[g, 1, b]
+    for a in range(4):
+        for b in range(a, 4):
+            v = 0.5 * (cov_next[a, b] + cov_next[b, a])
+            cov[g, a, b] = v
+            cov[g, b, a] = v
+
+
+@njit(cache=True, inline="always")
+def _capped_velocity(vx: float, vy: float, vmax: float) -> tuple[float, float]:
+    """(vx, vy) scaled down to a speed of at most vmax."""
+    sp = np.sqrt(vx**2 + vy**2)
+    if sp > vmax:
+        return vx * (vmax / sp), vy * (vmax / sp)
+    return vx, vy
+
+
+@njit(cache=True, inline="always")
+def _radius_ahead(var_x: float, var_y: float, var_vx: float, var_vy: float, lead: float) -> float:
+    """The 1-sigma radius of a position predicted `lead` s ahead, from the variances of
+    the position and the velocity (their covariance left out)."""
+    var = var_x + var_y + lead * lead * (var_vx + var_vy)
+    return np.sqrt(max(var, 0.0))
+
+
+@njit(cache=True, inline="always")
+def _begin_track(
+    state: tuple[np.ndarray, ...],
+    g: int,
+    fix: tuple[float, float, int, float],
+    sig: float,
+    vsig: float,
+) -> None:
+    """Tag g's first track, standing at `fix` (x, y, level, t) with noise sigma `sig`."""
+    mean, cov, last_t, level, alive, gated = state
+    x, y, lv, t = fix
+    _start(mean, cov, g, x, y, sig, vsig)
+    alive[g] = True
+    gated[g] = 0
+    level[g] = lv
+    last_t[g] = t
+
+
+@njit(cache=True)
+def _track_kernel(
+    fixes: tuple[np.ndarray, ...],
+    state: tuple[np.ndarray, ...],
+    params: tuple[float, float, int, float, int, float, float, float, bool],
+    walkable: _Walkable,
+    out: tuple[np.ndarray, ...],
+) -> None:
+    """Filter every fix in order; state arrays and outputs are written in place.
+
+    fixes: t, tag, x, y, sigma, level, ok, t_out; state: a `TrackState`'s arrays; params:
+    accel noise, max speed, gate, gate margin, reset count, initial speed sigma, min fix
+    sigma, fix sigma scale, constrain; out: x, y, uncertainty, level, valid.
+    """
+    t, tag, fx, fy, fsig, flevel, fok, t_out = fixes
+    mean, cov, last_t, level, alive, gated = state
+    q, vmax, gate, gate_k, reset_after, vsig, min_sig, sig_scale, constrain = params
+    out_x, out_y, out_u, out_level, out_valid = out
+    gating = (gate, vmax, gate_k, reset_after)
+    x0, y0, cell, inside, near_x, near_y = walkable
+    # Scratch of the Kalman update, allocated once rather than per fix.
+    gain = np.empty((4, 2))
+    cov_next = np.empty((4, 4))
     for i in range(len(t)):
         g = tag[i]
         sig = max(min_sig, sig_scale * fsig[i])
@@ -357,79 +444,30 @@ def _track_kernel(
             zx, zy = fx[i], fy[i]
             if constrain:
                 zx, zy = _project_one(flevel[i], zx, zy, x0, y0, cell, inside, near_x, near_y)
-            _start(mean, cov, g, zx, zy, sig, vsig)
-            alive[g] = True
-            gated[g] = 0
-            level[g] = flevel[i]
-            last_t[g] = t[i]
+            _begin_track(state, g, (zx, zy, flevel[i], t[i]), sig, vsig)
         else:
             dt = t[i] - last_t[g]
             _predict_to(mean, cov, g, dt, q)
             if dt > 0.0:
                 last_t[g] = t[i]
-            if ok:
-                if flevel[i] != level[g]:
-                    # A level change: the old track says nothing about the new floor.
+            if ok and flevel[i] != level[g]:
+                # A level change: the old track says nothing about the new floor.
+                _start(mean, cov, g, fx[i], fy[i], sig, vsig)
+                level[g] = flevel[i]
+                gated[g] = 0
+            elif ok:
+                rx = fx[i] - mean[g, 0]
+                ry = fy[i] - mean[g, 1]
+                pos_var = 0.5 * (cov[g, 0, 0] + cov[g, 1, 1])
+                use, restart, gated[g], r2 = _speed_gate(
+                    rx, ry, sig * sig, pos_var, dt, gated[g], gating
+                )
+                if restart:
                     _start(mean, cov, g, fx[i], fy[i], sig, vsig)
-                    level[g] = flevel[i]
-                    gated[g] = 0
-                else:
-                    rx = fx[i] - mean[g, 0]
-                    ry = fy[i] - mean[g, 1]
-                    r2 = sig * sig
-                    use = True
-                    if gate != 0:
-                        dist = np.sqrt(rx * rx + ry * ry)
-                        allowed = vmax * max(dt, 0.0) + gate_k * np.sqrt(
-                            0.5 * (cov[g, 0, 0] + cov[g, 1, 1]) + r2
-                        )
-                        if dist > allowed:
-                            gated[g] += 1
-                            if gated[g] >= reset_after:
-                                # Consistently far away: the tag really is elsewhere.
-                                _start(mean, cov, g, fx[i], fy[i], sig, vsig)
-                                gated[g] = 0
-                                use = False
-                            elif gate == 2:
-                                use = False
-                            else:
-                                scale = dist / allowed
-                                r2 = r2 * scale * scale
-                        else:
-                            gated[g] = 0
-                    if use:
-                        # Kalman update with H = [I 0], R = r2 I.
-                        s00 = cov[g, 0, 0] + r2
-                        s01 = cov[g, 0, 1]
-                        s11 = cov[g, 1, 1] + r2
-                        det = s00 * s11 - s01 * s01
-                        i00 = s11 / det
-                        i01 = -s01 / det
-                        i11 = s00 / det
-                        K = np.empty((4, 2))
-                        for a in range(4):
-                            pa0 = cov[g, a, 0]
-                            pa1 = cov[g, a, 1]
-                            K[a, 0] = pa0 * i00 + pa1 * i01
-                            K[a, 1] = pa0 * i01 + pa1 * i11
-                        for a in range(4):
-                            mean[g, a] += K[a, 0] * rx + K[a, 1] * ry
-                        Pn = np.empty((4, 4))
-                        for a in range(4):
-                            for b in range(4):
-                                Pn[a, b] = (
-                                    cov[g, a, b] - K[a, 0] * cov[g, 0, b] - K[a, 1] * cov[g, 1, b]
-                                )
-                        for a in range(4):
-                            for b in range(a, 4):
-                                v = 0.5 * (Pn[a, b] + Pn[b, a])
-                                cov[g, a, b] = v
-                                cov[g, b, a] = v
+                elif use:
+                    _kalman_update(mean, cov, g, (rx, ry), r2, gain, cov_next)
             # Walking speed: a person does not exceed vmax, whatever the fixes say.
-            sp = np.sqrt(mean[g, 2] ** 2 + mean[g, 3] ** 2)
-            if sp > vmax:
-                mean[g, 2] *= vmax / sp
-                mean[g, 3] *= vmax / sp
+            mean[g, 2], mean[g, 3] = _capped_velocity(mean[g, 2], mean[g, 3], vmax)
             if constrain:
                 px, py = _project_one(
                     level[g], mean[g, 0], mean[g, 1], x0, y0, cell, inside, near_x, near_y
@@ -444,8 +482,7 @@ def _track_kernel(
             ox, oy = _project_one(level[g], ox, oy, x0, y0, cell, inside, near_x, near_y)
         out_x[i] = ox
         out_y[i] = oy
-        var = cov[g, 0, 0] + cov[g, 1, 1] + lead * lead * (cov[g, 2, 2] + cov[g, 3, 3])
-        out_u[i] = np.sqrt(max(var, 0.0))
+        out_u[i] = _radius_ahead(cov[g, 0, 0], cov[g, 1, 1], cov[g, 2, 2], cov[g, 3, 3], lead)
         out_level[i] = level[g]
         out_valid[i] = True
 
@@ -477,7 +514,7 @@ def track(
     out_u = np.empty(n)
     out_level = np.empty(n, np.int32)
     out_valid = np.zeros(n, bool)
-    _track_kernel(
+    fixes = (
         np.ascontiguousarray(t, np.float64),
         np.ascontiguousarray(tag, np.int64),
         np.ascontiguousarray(x, np.float64),
@@ -485,12 +522,9 @@ def track(
         np.ascontiguousarray(sigma, np.float64),
         np.ascontiguousarray(level, np.int64),
         np.ascontiguousarray(ok, np.bool_),
-        state.mean,
-        state.cov,
-        state.last_t,
-        state.level,
-        state.alive,
-        state.gated,
+        np.ascontiguousarray(t if t_out is None else t_out, np.float64),
+    )
+    params = (
         float(spec.accel_noise),
         float(spec.max_speed),
         int(spec.gate),
@@ -500,18 +534,13 @@ def track(
         float(spec.min_fix_sigma),
         float(spec.fix_sigma_scale),
         bool(spec.constrain),
-        grid.x0,
-        grid.y0,
-        grid.cell,
-        grid.inside,
-        grid.near_x,
-        grid.near_y,
-        np.ascontiguousarray(t if t_out is None else t_out, np.float64),
-        out_x,
-        out_y,
-        out_u,
-        out_level,
-        out_valid,
+    )
+    _track_kernel(
+        fixes,
+        (state.mean, state.cov, state.last_t, state.level, state.alive, state.gated),
+        params,
+        (grid.x0, grid.y0, grid.cell, grid.inside, grid.near_x, grid.near_y),
+        (out_x, out_y, out_u, out_level, out_valid),
     )
     return Tracks(out_x, out_y, out_u, out_level, out_valid)
 
