@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -232,68 +233,115 @@ def _by_step(k: np.ndarray, k0: int, n_steps: int) -> np.ndarray:
     return order
 
 
+#: The update grid as the window kernel takes it: interval (s), phases, window (s).
+_Grid = tuple[float, int, float]
+#: A window's rows as the kernel emits them: step, tag, reader, rssi, samples, count, t_obs.
+_Rows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
 @njit(cache=True)
-def _window_kernel(
-    t: np.ndarray,
-    reader: np.ndarray,
-    rssi: np.ndarray,
-    starts: np.ndarray,
-    tags: np.ndarray,
-    tag_phase: np.ndarray,
-    n_readers: int,
-    k0: int,
-    k1: int,
-    interval: float,
-    phases: int,
-    window: float,
-    top_k: int,
-    kind: int,
-    q: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Walk each tag's time-sorted readings; emit one row per update of the tag's phase
-    (grid steps k0 .. k1) with readings."""
-    n_tags = len(tags)
-    n_steps = (k1 - k0) // phases + 1  # a tag's updates in k0 .. k1, at most
-    cap = n_tags * n_steps if k1 >= k0 else 0
-    # Rows for a tag cannot outnumber its updates, nor the updates its readings can touch.
+def _row_capacity(starts: np.ndarray, n_steps: int, grid: _Grid) -> int:
+    """The most rows the tags can emit: per tag, no more than its updates in the steps
+    asked for (n_steps), nor than the updates its readings can touch."""
+    interval, _, window = grid
     max_rows = 0
     per_reading = int(np.ceil(window / interval)) + 1
-    for g in range(n_tags):
+    for g in range(len(starts) - 1):
         max_rows += min(n_steps, (starts[g + 1] - starts[g]) * per_reading)
-    cap = min(cap, max_rows)
-    out_k = np.empty(cap, np.int64)
-    out_tag = np.empty(cap, np.int32)
-    out_reader = np.full((cap, top_k), -1, np.int32)
-    out_rssi = np.full((cap, top_k), np.nan)
-    out_samples = np.zeros((cap, top_k), np.int32)
-    out_count = np.zeros(cap, np.int32)
-    out_tobs = np.empty(cap, np.float64)
+    return max_rows
+
+
+@njit(cache=True)
+def _empty_rows(cap: int, top_k: int) -> _Rows:
+    """Room for `cap` rows of `top_k` readers (unused: reader -1, rssi NaN, 0 samples)."""
+    return (
+        np.empty(cap, np.int64),
+        np.empty(cap, np.int32),
+        np.full((cap, top_k), -1, np.int32),
+        np.full((cap, top_k), np.nan),
+        np.zeros((cap, top_k), np.int32),
+        np.zeros(cap, np.int32),
+        np.empty(cap, np.float64),
+    )
+
+
+@njit(cache=True)
+def _first_rows(rows: _Rows, n: int) -> _Rows:
+    """The first n of the rows."""
+    k, tag, reader, rssi, samples, count, t_obs = rows
+    return k[:n], tag[:n], reader[:n], rssi[:n], samples[:n], count[:n], t_obs[:n]
+
+
+@njit(cache=True)
+def _reader_scratch(
+    n_readers: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-reader scratch of the window kernel: counts (zero), touched, agg, agg_n, offs,
+    fill, order."""
+    return (
+        np.zeros(n_readers, np.int64),
+        np.empty(n_readers, np.int64),
+        np.empty(n_readers, np.float64),
+        np.empty(n_readers, np.int64),
+        np.empty(n_readers, np.int64),
+        np.empty(n_readers, np.int64),
+        np.empty(n_readers, np.int64),
+    )
+
+
+@njit(cache=True, inline="always")
+def _tag_steps(
+    t_first: float, t_last: float, phase: int, steps: tuple[int, int], grid: _Grid
+) -> tuple[int, int]:
+    """The first and last steps in `steps` (k0, k1) of a tag's phase whose windows can
+    hold its readings (times t_first .. t_last); the first may lie past the last."""
+    k0, k1 = steps
+    interval, phases, window = grid
+    # From the step before the first whose window can hold the tag's first reading
+    # to the step after the last that can hold its last (one step of slack each way
+    # for the rounding of the divisions: a step without readings emits nothing).
+    k_first = int(np.floor(t_first / interval * phases)) - 1
+    k_last = int(np.floor((t_last + window) / interval * phases)) + 1
+    if k_last > k1:
+        k_last = k1
+    if k_first < k0:
+        k_first = k0
+    # The tag's own phase: the first step from k_first with k % phases == its phase.
+    k_first += (phase - k_first) % phases
+    return k_first, k_last
+
+
+@njit(cache=True)
+def _window_kernel(
+    readings: tuple[np.ndarray, np.ndarray, np.ndarray],
+    runs: tuple[np.ndarray, np.ndarray, np.ndarray],
+    n_readers: int,
+    steps: tuple[int, int],
+    grid: _Grid,
+    summary: tuple[int, int, float],
+) -> _Rows:
+    """Walk each tag's time-sorted readings (t, reader, rssi); emit one row per update of
+    the tag's phase (grid steps k0 .. k1) with readings. runs: each tag's start in the
+    readings (plus the end), the tags, their phases; summary: top_k, statistic, quantile."""
+    t, reader, rssi = readings
+    starts, tags, tag_phase = runs
+    k0, k1 = steps
+    interval, phases, window = grid
+    top_k, kind, q = summary
+    n_steps = (k1 - k0) // phases + 1  # a tag's updates in k0 .. k1, at most
+    cap = min(len(tags) * n_steps, _row_capacity(starts, n_steps, grid)) if k1 >= k0 else 0
+    rows = _empty_rows(cap, top_k)
+    out_k, out_tag, out_reader, out_rssi, out_samples, out_count, out_tobs = rows
     # Scratch: per reader, the values in the current window (sorted per reader on use).
-    counts = np.zeros(n_readers, np.int64)
-    touched = np.empty(n_readers, np.int64)
+    counts, touched, agg, agg_n, offs, fill, order = _reader_scratch(n_readers)
     values = np.empty(64, np.float64)
-    agg = np.empty(n_readers, np.float64)
-    agg_n = np.empty(n_readers, np.int64)
-    offs = np.empty(n_readers, np.int64)
-    fill = np.empty(n_readers, np.int64)
-    order = np.empty(n_readers, np.int64)
     row = 0
-    for g in range(n_tags):
+    for g in range(len(tags)):
         a = starts[g]
         b = starts[g + 1]
         if a == b:
             continue
-        # From the step before the first whose window can hold the tag's first reading
-        # to the step after the last that can hold its last (one step of slack each way
-        # for the rounding of the divisions: a step without readings emits nothing).
-        k_first = int(np.floor(t[a] / interval * phases)) - 1
-        k_last = int(np.floor((t[b - 1] + window) / interval * phases)) + 1
-        if k_last > k1:
-            k_last = k1
-        if k_first < k0:
-            k_first = k0
-        # The tag's own phase: the first step from k_first with k % phases == its phase.
-        k_first += (tag_phase[g] - k_first) % phases
+        k_first, k_last = _tag_steps(t[a], t[b - 1], tag_phase[g], steps, grid)
         lo = a
         hi = a
         for k in range(k_first, k_last + 1, phases):
@@ -358,15 +406,7 @@ def _window_kernel(
             out_k[row] = k
             out_tag[row] = tags[g]
             row += 1
-    return (
-        out_k[:row],
-        out_tag[:row],
-        out_reader[:row],
-        out_rssi[:row],
-        out_samples[:row],
-        out_count[:row],
-        out_tobs[:row],
-    )
+    return _first_rows(rows, row)
 
 
 def window_readings(
@@ -390,60 +430,98 @@ def window_readings(
     """
     if len(batch) == 0 or k1 < k0:
         return _empty(spec.top_k)
-    # One stable sort by (tag, t): readings of a tag become a contiguous, time-ordered run.
+    runs = _tag_runs(batch, spec, k0, k1, ordered, phase_of)
+    if runs is None:
+        return _empty(spec.top_k)
+    rows = _window_kernel(
+        (runs.t, runs.reader, runs.rssi),
+        (runs.starts, runs.tags, _phases(runs.tags.astype(np.int64), spec, phase_of)),
+        int(n_readers),
+        (int(k0), int(k1)),
+        (float(spec.interval), int(spec.phases), float(spec.window)),
+        (int(spec.top_k), int(spec.statistic), float(spec.quantile)),
+    )
+    return _in_time_order(rows, spec, k0, k1)
+
+
+class _TagRuns(NamedTuple):
+    """Readings sorted by (tag, t): each tag's readings are one time-ordered run."""
+
+    t: npt.NDArray[np.float64]
+    reader: npt.NDArray[np.int64]
+    rssi: npt.NDArray[np.float64]
+    starts: npt.NDArray[np.int64]  # each run's first reading, then the end
+    tags: npt.NDArray[np.int32]  # each run's tag, ascending
+
+
+def _tag_runs(
+    batch: ReadingBatch,
+    spec: WindowSpec,
+    k0: int,
+    k1: int,
+    ordered: bool | None,
+    phase_of: npt.NDArray[np.int64] | None,
+) -> _TagRuns | None:
+    """The batch's readings sorted by (tag, t), one stable sort; None when none can fall
+    in the windows of steps k0 .. k1."""
     # A time-ordered stream (the usual case) needs only a stable sort by tag: a counting
     # sort when the tag codes span a range not much larger than the batch.
-    tag_all = batch.tag
-    lo = int(tag_all.min())
-    span = int(tag_all.max()) - lo + 1
+    lo = int(batch.tag.min())
+    span = int(batch.tag.max()) - lo + 1
     if ordered is None:
         ordered = bool(np.all(batch.t[1:] >= batch.t[:-1]))
     if span <= 4 * len(batch) + 1024 and ordered:
-        # Only readings with time_of(k0) - window < t <= time_of(k1) can fall in a window
-        # asked for (the kernel's own comparisons, same floats): in a time-ordered batch a
-        # slice, so the readings kept for later windows are not sorted now.
-        a = int(np.searchsorted(batch.t, float(spec.time_of(k0)) - spec.window, side="right"))
-        b = int(np.searchsorted(batch.t, float(spec.time_of(k1)), side="right"))
-        if a >= b:
-            return _empty(spec.top_k)
-        sl = slice(a, b)
-        t_s, reader_s, rssi_s, starts, tags = _by_tag(
+        return _counting_sorted_runs(batch, spec, k0, k1, (lo, span), phase_of)
+    order = np.lexsort((batch.t, batch.tag))
+    tag_sorted = batch.tag[order]
+    cut = np.flatnonzero(np.diff(tag_sorted)) + 1
+    starts = np.concatenate(([0], cut, [len(order)])).astype(np.int64)
+    return _TagRuns(
+        batch.t[order],
+        batch.reader[order].astype(np.int64),
+        batch.rssi[order].astype(np.float64),
+        starts,
+        tag_sorted[starts[:-1]].astype(np.int32),
+    )
+
+
+def _counting_sorted_runs(
+    batch: ReadingBatch,
+    spec: WindowSpec,
+    k0: int,
+    k1: int,
+    codes: tuple[int, int],
+    phase_of: npt.NDArray[np.int64] | None,
+) -> _TagRuns | None:
+    """`_tag_runs` of a time-ordered batch whose tag codes are `codes` (lowest, span), by
+    a counting sort of the readings that windows k0 .. k1 can hold, of the tags with an
+    update among them."""
+    lo, span = codes
+    # Only readings with time_of(k0) - window < t <= time_of(k1) can fall in a window
+    # asked for (the kernel's own comparisons, same floats): in a time-ordered batch a
+    # slice, so the readings kept for later windows are not sorted now.
+    a = int(np.searchsorted(batch.t, float(spec.time_of(k0)) - spec.window, side="right"))
+    b = int(np.searchsorted(batch.t, float(spec.time_of(k1)), side="right"))
+    if a >= b:
+        return None
+    sl = slice(a, b)
+    return _TagRuns(
+        *_by_tag(
             batch.t[sl],
-            tag_all[sl],
+            batch.tag[sl],
             batch.reader[sl],
             batch.rssi[sl],
             lo,
             span,
             _in_steps(spec, k0, k1, _phases(np.arange(lo, lo + span), spec, phase_of)),
         )
-    else:
-        order = np.lexsort((batch.t, tag_all))
-        tag_sorted = tag_all[order]
-        cut = np.flatnonzero(np.diff(tag_sorted)) + 1
-        starts = np.concatenate(([0], cut, [len(order)])).astype(np.int64)
-        tags = tag_sorted[starts[:-1]].astype(np.int32)
-        t_s = batch.t[order]
-        reader_s = batch.reader[order].astype(np.int64)
-        rssi_s = batch.rssi[order].astype(np.float64)
-    k, tag, reader, rssi, samples, count, t_obs = _window_kernel(
-        t_s,
-        reader_s,
-        rssi_s,
-        starts,
-        tags,
-        _phases(tags.astype(np.int64), spec, phase_of),
-        int(n_readers),
-        int(k0),
-        int(k1),
-        float(spec.interval),
-        int(spec.phases),
-        float(spec.window),
-        int(spec.top_k),
-        int(spec.statistic),
-        float(spec.quantile),
     )
-    # Output order: update time, then tag (the order the tracker consumes fixes in). The
-    # kernel's rows run by tag ascending, then time: a stable sort by step gives it.
+
+
+def _in_time_order(rows: _Rows, spec: WindowSpec, k0: int, k1: int) -> Windows:
+    """The kernel's rows (by tag, then step) as Windows ordered by update time, then tag:
+    the order the tracker consumes fixes in (a stable sort by step gives it)."""
+    k, tag, reader, rssi, samples, count, t_obs = rows
     if len(k) == 0 or k0 == k1:
         return Windows(
             t=spec.time_of(k),
