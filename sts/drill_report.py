@@ -104,32 +104,67 @@ def drill_summary(
     if sink.started is None:
         return {"error": "no evacuation in this recording (no fire_alarm event)"}
     alarm = sink.started
+    times = _event_times(sink.events, floorplan, alarm)
+    final = sink.reports[-1] if sink.reports else None
+    return {
+        "record": _drill_record(sink, floorplan, header, tz, final, alarm),
+        "response_s": _percentiles(_response(sink, alarm, sink.tag_ids)),
+        "egress_s": _percentiles(sorted(times.egress.values())),
+        "per_muster_point": _per_muster_point(floorplan, times.accounted),
+        "exits": _exit_flows(times.exits, _exit_openings(floorplan)),
+        "clearance_s": dict(sorted(times.clearance.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "stragglers": report_record(final)["missing"] if final else [],
+        "accounted_curve": sorted(t for _, t in times.accounted.values()),
+    }
+
+
+@dataclass(slots=True)
+class _EventTimes:
+    """Seconds from the alarm, from the zone events (see the module docstring)."""
+
+    egress: dict[str, float] = field(default_factory=dict)  # per student
+    accounted: dict[str, tuple[str, float]] = field(default_factory=dict)  # student: muster, t
+    clearance: dict[str, float] = field(default_factory=dict)  # per zone
+    exits: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # per exit
+
+
+def _exit_openings(floorplan: Floorplan) -> list[Any]:
+    """The plan's exits and emergency exits."""
+    return [
+        o for o in floorplan.openings if o.kind in (OpeningKind.EXIT, OpeningKind.EMERGENCY_EXIT)
+    ]
+
+
+def _event_times(events: Sequence[ZoneEvent], floorplan: Floorplan, alarm: float) -> _EventTimes:
+    """Egress, accounted, clearance and exit times of the drill's zone events."""
     kinds = {z.id: z.kind for z in floorplan.zones}
     buildings = {z for z, k in kinds.items() if k == ZoneKind.BUILDING}
     musters = {z for z, k in kinds.items() if k == ZoneKind.MUSTER_POINT}
-    egress: dict[str, float] = {}
-    accounted: dict[str, tuple[str, float]] = {}
-    clearance: dict[str, float] = {}
-    exits: dict[str, list[float]] = defaultdict(list)
-    exit_openings = [
-        o for o in floorplan.openings if o.kind in (OpeningKind.EXIT, OpeningKind.EMERGENCY_EXIT)
-    ]
-    for e in sink.events:
+    exit_openings = _exit_openings(floorplan)
+    times = _EventTimes()
+    for e in events:
         dt = round(e.t - alarm, 1)
         if e.kind == EventKind.EXIT:
             if kinds.get(e.zone) not in (ZoneKind.BUILDING, ZoneKind.SAFE_AREA):
-                clearance[e.zone] = dt
+                times.clearance[e.zone] = dt
             if e.zone in buildings:
-                egress[e.tag] = dt
+                times.egress[e.tag] = dt
                 if e.evidence is not None:
-                    exits[_nearest_exit(exit_openings, e)].append(dt)
+                    times.exits[_nearest_exit(exit_openings, e)].append(dt)
         elif (
             e.kind in (EventKind.ENTER, EventKind.INSIDE)
             and e.zone in musters
-            and e.tag not in accounted
+            and e.tag not in times.accounted
         ):
-            accounted[e.tag] = (e.zone, dt)
-    final = sink.reports[-1] if sink.reports else None
+            times.accounted[e.tag] = (e.zone, dt)
+    return times
+
+
+def _per_muster_point(
+    floorplan: Floorplan, accounted: dict[str, tuple[str, float]]
+) -> dict[str, Any]:
+    """Per muster point: the students accounted there and when 50/90/100% of them were."""
+    musters = {z.id for z in floorplan.zones if z.kind == ZoneKind.MUSTER_POINT}
     per_muster: dict[str, Any] = {}
     for m in sorted(musters):
         times = sorted(t for z, t in accounted.values() if z == m)
@@ -140,39 +175,47 @@ def drill_summary(
                 for p in (50, 90, 100)
             },
         }
+    return per_muster
+
+
+def _drill_record(
+    sink: DrillSink,
+    floorplan: Floorplan,
+    header: dict[str, Any],
+    tz: str,
+    final: RollCallReport | None,
+    alarm: float,
+) -> dict[str, Any]:
+    """The record's head: school, date, alarm time, drill type, duration, final counts."""
     local = datetime.fromtimestamp(alarm, ZoneInfo(tz))
+    return {
+        "school": header.get("site", floorplan.site.name),
+        "date": local.date().isoformat(),
+        "alarm_time": local.strftime("%H:%M:%S"),
+        "drill_type": final.mode.value if final is not None else header.get("mode", ""),
+        "duration_s": round((sink.ended or (final.t if final else alarm)) - alarm, 1),
+        "counts": {
+            k: v
+            for k, v in report_record(final).items()
+            if k in ("expected", "accounted", "marked_safe", "unaccounted", "unknown")
+        }
+        if final
+        else {},
+    }
+
+
+def _exit_flows(exits: dict[str, list[float]], exit_openings: Sequence[Any]) -> dict[str, Any]:
+    """Per exit used: persons, first and last exit (s), width and flow (persons/s/m)."""
     widths = {o.id: round(float(o.segment.length), 2) for o in exit_openings}
     return {
-        "record": {
-            "school": header.get("site", floorplan.site.name),
-            "date": local.date().isoformat(),
-            "alarm_time": local.strftime("%H:%M:%S"),
-            "drill_type": final.mode.value if final is not None else header.get("mode", ""),
-            "duration_s": round((sink.ended or (final.t if final else alarm)) - alarm, 1),
-            "counts": {
-                k: v
-                for k, v in report_record(final).items()
-                if k in ("expected", "accounted", "marked_safe", "unaccounted", "unknown")
-            }
-            if final
-            else {},
-        },
-        "response_s": _percentiles(_response(sink, alarm, sink.tag_ids)),
-        "egress_s": _percentiles(sorted(egress.values())),
-        "per_muster_point": per_muster,
-        "exits": {
-            o: {
-                "persons": len(ts),
-                "first_s": min(ts),
-                "last_s": max(ts),
-                "width_m": widths[o],
-                "flow_pps_per_m": round(len(ts) / max(max(ts) - min(ts), 1.0) / widths[o], 3),
-            }
-            for o, ts in sorted(exits.items())
-        },
-        "clearance_s": dict(sorted(clearance.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "stragglers": report_record(final)["missing"] if final else [],
-        "accounted_curve": sorted(t for _, t in accounted.values()),
+        o: {
+            "persons": len(ts),
+            "first_s": min(ts),
+            "last_s": max(ts),
+            "width_m": widths[o],
+            "flow_pps_per_m": round(len(ts) / max(max(ts) - min(ts), 1.0) / widths[o], 3),
+        }
+        for o, ts in sorted(exits.items())
     }
 
 
