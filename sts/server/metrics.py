@@ -35,10 +35,17 @@ class Metrics:
     """Every metric the server exports (names in docs/protocol.md, Observability)."""
 
     def __init__(self) -> None:
-        r = self.registry = CollectorRegistry()
+        self.registry = CollectorRegistry()
         self._sent: dict[str, SentMetrics] = {}
         self._events: dict[str, Counter] = {}
-        ProcessCollector(registry=r)  # process_cpu_seconds_total, resident memory
+        ProcessCollector(registry=self.registry)  # process_cpu_seconds_total, resident memory
+        self._declare_input(self.registry)
+        self._declare_output(self.registry)
+        self._declare_clients(self.registry)
+        self._declare_latency(self.registry)
+
+    def _declare_input(self, r: CollectorRegistry) -> None:
+        """What comes in: readings, and what is rejected of them and of frames."""
         self.readings_in = Counter(
             "sts_readings_in", "Readings received, by gateway", ["gateway"], registry=r
         )
@@ -57,11 +64,17 @@ class Metrics:
             ["endpoint", "code"],
             registry=r,
         )
+
+    def _declare_output(self, r: CollectorRegistry) -> None:
+        """What the engine makes of it: fixes, zone events, alert changes."""
         self.fixes = Counter("sts_fixes", "Positions computed", registry=r)
         self.events = Counter("sts_events", "Zone events, by kind", ["kind"], registry=r)
         self.alerts = Counter(
             "sts_alerts", "Alert changes, by severity and state", ["severity", "state"], registry=r
         )
+
+    def _declare_clients(self, r: CollectorRegistry) -> None:
+        """The feed's clients: connections, queues, sign-ins and what is sent to them."""
         self.clients = Gauge("sts_clients", "Connected feed clients, by role", ["role"], registry=r)
         self.queue_depth = Gauge(
             "sts_queue_depth_max", "Largest per-client queue of durable messages", registry=r
@@ -90,6 +103,9 @@ class Metrics:
         self.position_updates = Counter(
             "sts_position_updates_sent", "Position rows sent across clients", registry=r
         )
+
+    def _declare_latency(self, r: CollectorRegistry) -> None:
+        """Durations: a tick, and a reading's way from its frame's arrival to the socket."""
         self.tick_seconds = Histogram(
             "sts_tick_seconds",
             "Duration of one tick (engine, store, hand-over to the writers)",
