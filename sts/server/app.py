@@ -26,6 +26,8 @@ import numpy as np
 from websockets.asyncio.server import ServerConnection, serve
 
 from engine.batches import ReadingBatch
+from engine.engine import Engine
+from engine.roster import Roster
 from geometry.errors import ConfigError
 from store import feed_log, ingest_journal
 from store.alert_records import alerts_from_bodies
@@ -93,8 +95,19 @@ class Server:
 
     def __init__(self, options: ServeOptions) -> None:
         self.options = options
-        config = options.config
-        self.training = None
+        site, roster = self._load_site(options)
+        engine = build_engine(site)
+        self._open_store(options)
+        self.metrics = Metrics()
+        self._start_core(site, roster, engine)
+        self._start_endpoints(site, roster)
+        self._replay_journal()
+        self._stop: asyncio.Event | None = None
+
+    def _load_site(self, options: ServeOptions) -> tuple[Site, Roster]:
+        """The site (a training scenario's simulated campus, or the campus) and its roster,
+        which it must have; its retention policy checked, its kernels compiled."""
+        self.training: Prepared | None = None
         if options.training is not None:
             site, self.training = training_site(options.training)
         else:
@@ -108,27 +121,35 @@ class Server:
                 "so it needs the roster (student_id,tag,name,group,consent)"
             )
         warm_up(site)
-        engine = build_engine(site)
+        return site, site.roster
+
+    def _open_store(self, options: ServeOptions) -> None:
+        """The store of the data folder (a training one in training), its mode checked."""
         data = data_folder(options.data, options.training is not None)
         self.conn = open_store(data)
         check_mode(self.conn, options.training is not None, data)
         defer_checkpoints(self.conn)  # the commits of ticks and frames never copy the WAL
         self.checkpointer = Checkpointer(db_path(data))
-        self.metrics = Metrics()
-        group_of = site.roster.tag_groups(consented_only=False)
-        level_ids = tuple(lv.id for lv in site.floorplan.levels)
+
+    def _start_core(self, site: Site, roster: Roster, engine: Engine) -> None:
+        """The feed, the engine's hub with its alerts restored, the ingest desk."""
         self.feed = Feed(
             self.conn,
-            group_of=group_of,
-            level_ids=level_ids,
+            group_of=roster.tag_groups(consented_only=False),
+            level_ids=tuple(lv.id for lv in site.floorplan.levels),
             tag_ids=lambda: engine.tag_ids,
             metrics=self.metrics,
         )
-        self.feed.training = options.training is not None
+        self.feed.training = self.options.training is not None
         self.hub = Hub(engine, [self.feed])
         self._restore_alerts()
         reader_ids = tuple(r.id for r in site.floorplan.readers)
         self.desk = IngestDesk(reader_ids, engine.gate, on_reject=self._count_rejected)
+
+    def _start_endpoints(self, site: Site, roster: Roster) -> None:
+        """Sign-in, the tick loop, the consent watch, the ingest and feed endpoints, the
+        HTTP routes with the dashboard's API, the webhooks."""
+        config = self.options.config
         self.auth = Authenticator(
             self.conn,
             config.feed.ticket_ttl_s,
@@ -143,7 +164,7 @@ class Server:
             idle_s=config.ingest.idle_s,
         )
         self.consent = ConsentWatch(self.conn, self.hub, self.ticks.now)
-        self.consent.start(site.roster, time.time())
+        self.consent.start(roster, time.time())
         gateways: dict[int, TokenInfo] = {}
         self.ingest = IngestEndpoint(self.desk, config.ingest, self.metrics, self.conn, gateways)
         self._arrived: asyncio.Event | None = None
@@ -166,14 +187,12 @@ class Server:
             self.hub,
             self.feed,
             self.ticks.now,
-            site.roster,
+            roster,
             site.timetable,
             site.floorplan.site.name,
         )
         self.webhooks = senders(config.webhooks, self.conn, self.metrics.registry)
         self.feed.listeners += [sender.notify for sender in self.webhooks]
-        self._replay_journal()
-        self._stop: asyncio.Event | None = None
 
     def _origins(self) -> frozenset[str]:
         configured = self.options.config.feed.origins
