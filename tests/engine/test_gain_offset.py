@@ -162,7 +162,7 @@ def test_a_place_the_model_reads_hot_is_not_taken_for_a_hot_badge() -> None:
     # 1 dB below (a place the survey did not walk): to the estimate, a few dB of gain.
     # The badge without an offset is located as without the estimate (closed through
     # the applied share instead, the estimate settled at the band plus that error and
-    # applied it: 0.88 m against 0.50); a badge 10 dB hot there is still corrected.
+    # applied it: 0.89 m against 0.50); a badge 10 dB hot there is still corrected.
     fp = hall()
     spot = (4.0, 10.0)
     bias = np.array([3.0, 3.0, 3.0, 3.0, -1.0, -1.0, -1.0, -1.0])
