@@ -89,10 +89,10 @@ class LocatorConfig:
     level: LevelSpec = field(default_factory=LevelSpec)
     tracking: bool = True  # False: raw trilateration fixes (for measurement)
     seed_from_track: bool = False  # trilaterate from the tracker's prediction
-    # Estimate and remove a per-tag gain offset online (engine/gain_offset.py). Off by
-    # default, on where `sts calibrate --gain-offset` says so: it holds badges 8-16 dB off
-    # the survey to the surveyed accuracy and leaves tetam's surveyed badge as it was, but
-    # costs the flat room-level accuracy (benchmarks/RESULTS.md, "Per-tag gain offset").
+    # Estimate and remove a per-tag gain offset online (engine/gain_offset.py). None
+    # here; on where the calibration says so (`sts calibrate` writes it unless told
+    # `--no-gain-offset`): it holds badges 8-16 dB off the survey to the surveyed
+    # accuracy (benchmarks/RESULTS.md, "Per-tag gain offset by default").
     gain: gain_offset.GainSpec | None = None
     # Loss toward readers behind a walking wearer, dB (engine/body_shadow.py): `sts
     # calibrate` fits it on the survey; 0 (a badge not on a body, or not measured): off.
@@ -611,24 +611,48 @@ class Locator:
         npt.NDArray[np.bool_],
         npt.NDArray[np.float64],
     ]:
-        """`_solve` the rows of one update time, each tag's readings corrected by its gain
-        offset so far; the offset then updated from the fix's residuals (and returned:
-        the integrator of each row's tag after its fix)."""
+        """`_solve` the rows of one update time twice: each tag's readings less its whole
+        gain offset estimate, to update the estimate from that fix's residuals; and less
+        the applied share of the estimate (`gain_offset.applied_offset`), for the fix
+        that is returned (the same solve where the two agree). Also returned: each row's
+        tag's estimate after its fix."""
         if len(part) and int(part.tag.max()) >= len(self._gain_state):
             grow = int(part.tag.max()) + 1 - len(self._gain_state)
             self._gain_state = np.concatenate((self._gain_state, np.zeros(grow)))
-        applied = gain_offset.applied_offset(self._gain_state[part.tag], spec)
-        part = _with_rssi(part, part.rssi - applied[:, None])
-        x, y, u, ok = self._solve(part, x0, level)
+        estimate = self._gain_state[part.tag]
+        learning = gain_offset.learning_offset(estimate, spec)
+        corrected = _with_rssi(part, part.rssi - learning[:, None])
+        x, y, u, ok = self._solve(corrected, x0, level)
+        after = gain_offset.step(
+            estimate, self._fix_residual(corrected, x, y, ok, level, spec), spec
+        )
+        self._gain_state[part.tag] = after
+        applied = gain_offset.applied_offset(estimate, spec)
+        redo = np.flatnonzero(applied != learning)
+        if len(redo):
+            shown = _rows(part, redo)
+            shown = _with_rssi(shown, shown.rssi - applied[redo, None])
+            seed = None if x0 is None else x0[redo]
+            x[redo], y[redo], u[redo], ok[redo] = self._solve(shown, seed, level[redo])
+        return x, y, u, ok, after
+
+    def _fix_residual(
+        self,
+        part: Windows,
+        x: npt.NDArray[np.float64],
+        y: npt.NDArray[np.float64],
+        ok: npt.NDArray[np.bool_],
+        level: npt.NDArray[np.int32],
+        spec: gain_offset.GainSpec,
+    ) -> npt.NDArray[np.float64]:
+        """Each row's mean residual at its fix (`gain_offset.fix_residual`), the readings
+        corrected as the fix was (walls, radio map); NaN without a fix."""
         if self._corrects:
             at = np.where(ok[:, None], np.column_stack((x, y)), np.nan)
             part = _with_rssi(part, part.rssi + self._correction(part, level, at))
         modelled, sigma = self._modelled(part, x, y)
         used = (part.reader >= 0) & np.isfinite(part.rssi) & ok[:, None]
-        residual = gain_offset.fix_residual(part.rssi, modelled, sigma, used, spec)
-        after = gain_offset.step(self._gain_state[part.tag], residual, spec)
-        self._gain_state[part.tag] = after
-        return x, y, u, ok, after
+        return gain_offset.fix_residual(part.rssi, modelled, sigma, used, spec)
 
     def _modelled(
         self, w: Windows, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]

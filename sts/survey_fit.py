@@ -565,8 +565,8 @@ def fit_gain_reference(
     summing each fix's residual and never applying it; the reference is the sum over
     every tag divided by the number of fixes. 0.0 when the survey gives no fix.
     """
-    # A band no sum reaches and no leak: the integrator is the plain sum of residuals.
-    summing = GainSpec(rate=1.0, dead_band_db=1e12, limit_db=2e12, leak=0.0)
+    # Measured, never applied, at rate 1 with no bound: the plain sum of the residuals.
+    summing = GainSpec(rate=1.0, limit_db=1e12, applies=False)
     config = replace(config or LocatorConfig(), tag_height=tag_height, tracking=False, gain=summing)
     total, fixes = 0.0, 0
     for code, mine in each_tag(batch):
