@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import shapely
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -29,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from engine.batches import ReadingBatch  # noqa: E402
 from engine.locate import Locator, LocatorConfig  # noqa: E402
 from geometry.model import Floorplan  # noqa: E402
-from sts.accuracy import ROOM_KINDS, Survey, evaluate  # noqa: E402
+from sts.accuracy import Survey, evaluate, room_of, rooms_by_area  # noqa: E402
 from sts.calibration_toml import read_calibration  # noqa: E402
 from sts.survey_files import load_survey  # noqa: E402
 
@@ -51,16 +49,18 @@ def estimates_per_second(survey: Survey) -> dict[int, np.ndarray]:
 
 
 def main_room(floorplan: Floorplan, x: np.ndarray, y: np.ndarray, level: tuple[str, ...]) -> str:
-    """The smallest room holding the most of the points (one a second), and its kind."""
-    rooms = sorted(
-        (z for z in floorplan.zones if z.kind in ROOM_KINDS), key=lambda z: z.polygon.area
-    )
-    seen: Counter[str] = Counter()
-    for px, py, lv in zip(x[::10].tolist(), y[::10].tolist(), level[::10], strict=True):
-        point = shapely.Point(px, py)
-        zone = next((z for z in rooms if z.level == lv and z.polygon.contains(point)), None)
-        seen[f"{zone.id} ({zone.kind.value})" if zone else "-"] += 1
-    return seen.most_common(1)[0][0] if seen else "-"
+    """The smallest room holding the most of the truth's points, and its kind."""
+    level_ids = [lv.id for lv in floorplan.levels]
+    # A truth without levels is on the one level of the plan.
+    index = np.array([level_ids.index(lv) if lv else 0 for lv in level], np.int32)
+    room = room_of(floorplan, x, y, index)
+    if not len(room):
+        return "-"
+    counts = np.bincount(room + 1)
+    if counts.argmax() == 0:
+        return "-"
+    zone = rooms_by_area(floorplan)[int(counts.argmax()) - 1]
+    return f"{zone.id} ({zone.kind.value})"
 
 
 def readers_per_second(batch: ReadingBatch, code: int) -> float:

@@ -207,15 +207,9 @@ def room_of(
     y: npt.NDArray[np.float64],
     level: npt.NDArray[np.int32],
 ) -> npt.NDArray[np.int32]:
-    """Index of the smallest room containing each point on its level (-1: in no room)."""
-    rooms = sorted(
-        (
-            z
-            for z in floorplan.zones
-            if z.kind in ROOM_KINDS and z.properties.get("walkable") is not False
-        ),
-        key=lambda z: z.polygon.area,
-    )
+    """Index into `rooms_by_area` of the smallest room containing each point on its level
+    (-1: in no room)."""
+    rooms = rooms_by_area(floorplan)
     level_ids = [lv.id for lv in floorplan.levels]
     out = np.full(len(x), -1, np.int32)
     for i, zone in reversed(list(enumerate(rooms))):
@@ -223,6 +217,11 @@ def room_of(
         inside = on & shapely.contains_xy(zone.polygon, x, y)
         out[inside] = i
     return out
+
+
+def rooms_by_area(floorplan: Floorplan) -> list[Zone]:
+    """The rooms (`_rooms`), smallest first: what `room_of`'s indices refer to."""
+    return sorted(_rooms(floorplan), key=lambda z: z.polygon.area)
 
 
 def _rooms(floorplan: Floorplan) -> list[Zone]:
