@@ -21,6 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.turning_tracks import badge_gain  # noqa: E402
 from sts.accuracy import Survey, evaluate  # noqa: E402
 from sts.calibration_toml import read_calibration  # noqa: E402
 from sts.survey_files import load_survey  # noqa: E402
@@ -33,7 +34,7 @@ def main() -> int:
     parser.add_argument("calibration", type=Path, help="from sts calibrate on the survey run")
     parser.add_argument("--gains", default="0,8,-8,16", help="as given to turning_tracks.py")
     args = parser.parse_args()
-    gains = [int(g) for g in args.gains.split(",")]
+    gains = tuple(float(g) for g in args.gains.split(","))
     files = load_survey(
         ROOT / "floorplans/tetam",
         args.run / "readings.csv",
@@ -45,7 +46,7 @@ def main() -> int:
     survey = replace(survey, calibration=cal.readers, config=cal.locator_config(survey.config))
     fixes = evaluate(survey)["engine"]
     walker = np.array([int(files.readings.tag_ids[t].split("-")[1]) for t in fixes.tag])
-    gain = np.array([gains[i % len(gains)] for i in walker])
+    gain = np.array([badge_gain(i, gains) for i in walker])
     covered = fixes.error <= fixes.radius
     print(
         f"all: {covered.mean():.0%} of {len(covered)} fixes, median {np.median(fixes.error):.2f} m"
@@ -54,7 +55,7 @@ def main() -> int:
         mine = gain == g
         error, radius = np.median(fixes.error[mine]), np.median(fixes.radius[mine])
         print(
-            f"{g:+d} dB: {covered[mine].mean():.0%} within 1x, median error {error:.2f} m, "
+            f"{g:+.0f} dB: {covered[mine].mean():.0%} within 1x, median error {error:.2f} m, "
             f"median radius {radius:.2f} m"
         )
     return 0

@@ -105,6 +105,11 @@ class Walkers:
 DEFAULTS = Walkers()
 
 
+def badge_gain(walker: int, gains_db: tuple[float, ...]) -> float:
+    """The gain of walker number `walker`'s badge (`--gains` in turn), dB."""
+    return gains_db[walker % len(gains_db)]
+
+
 def simulate(out: Path, seed: int, walkers: Walkers) -> None:
     """Write out/readings.csv and out/truth.csv."""
     floorplan = load_floorplan(ROOT / "floorplans" / "tetam").floorplan
@@ -129,7 +134,7 @@ def simulate(out: Path, seed: int, walkers: Walkers) -> None:
     gains = walkers.gains_db
     rows: list[tuple[float, int, int, float]] = []
     for gain in sorted(set(gains)):
-        mine = [i for i in range(walkers.count) if gains[i % len(gains)] == gain]
+        mine = [i for i in range(walkers.count) if badge_gain(i, gains) == gain]
         table = build_reader_table(radio_plan, replace(base, rssi_1m=base.rssi_1m + gain))
         rows += _hear(table, base, [paths[i] for i in mine], phase[mine], mine, seed)
     rows.sort()

@@ -141,10 +141,11 @@ def trace_misses(run: Replay) -> None:
             for ev in run.events
             if ev.tag == b.tag and ev.zone == b.zone and b.t_start - 5 <= ev.t <= b.t_end + 60
         ]
-        earlier = [a.t - b.t_start for a in run.alerts if a.tag == b.tag and a.zone == b.zone]
-        before = [d for d in earlier if d < 0]
+        before = [
+            a.t for a in run.alerts if a.tag == b.tag and a.zone == b.zone and a.t < b.t_start
+        ]
         if before:
-            events.append(f"(alerted@{max(before):.0f})")
+            events.append(f"(alerted@{max(before) - b.t_start:.0f})")
         share, u_med = inside_share(run, b.zone, run.fixes_of(b.tag, b.t_start, b.t_end))
         print(
             f"  {run.clock(b.t_start)} {b.zone:<19} {b.t_end - b.t_start:6.0f}  "
