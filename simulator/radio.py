@@ -66,19 +66,19 @@ class ReaderTable:
     """What the kernel needs to know of readers and cells, as flat arrays.
 
     `readers[r]` = x, y, z (above level 0's floor), rssi_1m, exponent; `grid[level]` =
-    x0, y0, columns, rows, cell side; `candidate[level, cell, k]` a reader number (-1: none) and
-    `floors_db[level, cell, k]` the loss of the floors between that cell and it;
+    x0, y0, columns, rows, cell side; `candidate[level, cell, k]` a reader number (-1: none);
     `walls[level, spot, k]` the walls between it and each spot (a cell of the room
-    raster, `spots[level]` laid out as `grid[level]`) of that cell.
+    raster, `spots[level]` laid out as `grid[level]`) of that cell; `reader_level[r]`
+    the index of reader r's level (the floors in between are the difference).
     """
 
     readers: FloatArray
     grid: FloatArray
     candidate: npt.NDArray[np.int32]
-    floors_db: npt.NDArray[np.float32]
     level_z: FloatArray  # floor height of each level above level 0
     walls: npt.NDArray[np.int8]
     spots: FloatArray
+    reader_level: npt.NDArray[np.int64]
 
 
 def build_reader_table(floorplan: Floorplan, params: RadioParams) -> ReaderTable:
@@ -104,7 +104,6 @@ def build_reader_table(floorplan: Floorplan, params: RadioParams) -> ReaderTable
     rows = int(np.ceil((y1 - y0) / params.cell_m))
     k = params.candidates
     candidate = np.full((len(levels), rows * cols, k), -1, dtype=np.int32)
-    floors_db = np.zeros((len(levels), rows * cols, k), dtype=np.float32)
     res = 0.5
     frame = RasterFrame(x0, y0, res, int(np.ceil((x1 - x0) / res)), int(np.ceil((y1 - y0) / res)))
     rooms = np.stack([room_raster(floorplan, level_id, frame) for level_id in levels])
@@ -118,12 +117,11 @@ def build_reader_table(floorplan: Floorplan, params: RadioParams) -> ReaderTable
             level_z,
             params,
             candidate,
-            floors_db,
         )
     grid = np.tile(np.array([x0, y0, cols, rows, params.cell_m]), (len(levels), 1))
     spots = np.tile(np.array([x0, y0, frame.columns, frame.rows, res]), (len(levels), 1))
     walls = _walls_per_spot(rooms, spots, grid, candidate, readers, params.max_walls)
-    return ReaderTable(readers, grid, candidate, floors_db, level_z, walls, spots)
+    return ReaderTable(readers, grid, candidate, level_z, walls, spots, reader_level)
 
 
 def _fill_level(
@@ -135,7 +133,6 @@ def _fill_level(
     level_z: FloatArray,
     params: RadioParams,
     candidate: npt.NDArray[np.int32],
-    floors_db: npt.NDArray[np.float32],
 ) -> None:
     """Candidates of every cell of level `li`: the strongest expected links, walls counted."""
     x0, y0, res, cell, cols, rows = frame
@@ -154,7 +151,6 @@ def _fill_level(
     # Walls are counted only for the links that could still be among the strongest.
     shortlist = np.argsort(-mean, axis=1, kind="stable")[:, : 3 * params.candidates]
     walls = _walls_of(raster, res, x0, y0, gx, gy, readers, shortlist)
-    loss = params.floor_db * np.take_along_axis(floors, shortlist, 1)
     level = np.take_along_axis(mean, shortlist, 1) - params.wall_db * np.minimum(
         walls, params.max_walls
     )
@@ -162,7 +158,6 @@ def _fill_level(
     chosen = np.take_along_axis(shortlist, keep, 1)
     heard = np.take_along_axis(level, keep, 1) >= params.sensitivity_dbm - 3 * params.sigma_db
     candidate[li, :, : chosen.shape[1]] = np.where(heard, chosen, -1)
-    floors_db[li, :, : chosen.shape[1]] = np.take_along_axis(loss, keep, 1)
 
 
 @numba.njit(cache=True)
@@ -238,6 +233,7 @@ def _param_vector(params: RadioParams) -> FloatArray:
             params.body_db,
             params.tag_height_m,
             params.wall_db,
+            params.floor_db,
         ]
     )
 
@@ -278,10 +274,10 @@ def hear_step(
             table.readers,
             table.grid,
             table.candidate,
-            table.floors_db,
             table.level_z,
             table.walls,
             table.spots,
+            table.reader_level,
         ),
         reader_up,
         (_param_vector(params), window[1], seed),
@@ -302,11 +298,12 @@ def _hear_kernel(motion, badges, table, reader_up, settings, out):  # type: igno
     """Readings of every advertisement in the window; returns how many were written to `out`."""
     current, previous = motion
     transmitting, first, order = badges
-    readers, grid, candidate, floors_db, level_z, walls, spots = table
+    readers, grid, candidate, level_z, walls, spots, reader_level = table
     p, t1, seed = settings
     out_t, out_badge, out_reader, out_rssi = out
     np.random.seed(seed)
-    interval, sigma, sens, loss, body, tag_h, wall_db = p[0], p[1], p[2], p[3], p[4], p[5], p[6]
+    interval, sigma, sens, loss, body, tag_h = p[0], p[1], p[2], p[3], p[4], p[5]
+    wall_db, floor_db = p[6], p[7]
     n_out = 0
     rounds = int(np.ceil((t1 - first.min()) / interval)) if len(first) else 0
     for m in range(rounds):
@@ -331,9 +328,8 @@ def _hear_kernel(motion, badges, table, reader_up, settings, out):  # type: igno
                 flat = np.sqrt(dx * dx + dy * dy)
                 d = max(np.sqrt(flat * flat + dz * dz), 0.5)
                 facing = (dx * hx + dy * hy) / flat if flat > 1e-6 else 1.0
-                level_db = (
-                    readers[r, 3] - 10.0 * readers[r, 4] * np.log10(d) - floors_db[level, c, k]
-                )
+                floors = abs(reader_level[r] - level)
+                level_db = readers[r, 3] - 10.0 * readers[r, 4] * np.log10(d) - floor_db * floors
                 level_db -= wall_db * walls[level, spot, k]
                 level_db -= body * (1.0 - facing) * 0.5
                 level_db += sigma * np.random.standard_normal()
