@@ -208,13 +208,14 @@ def room_of(
     level: npt.NDArray[np.int32],
 ) -> npt.NDArray[np.int32]:
     """Index into `rooms_by_area` of the smallest room containing each point on its level
-    (-1: in no room)."""
+    (-1: in no room). A room holds its edges, as in the zone index (docs/zone-lookup.md):
+    a fix the solver stops on an outer wall is in the room inside it."""
     rooms = rooms_by_area(floorplan)
     level_ids = [lv.id for lv in floorplan.levels]
     out = np.full(len(x), -1, np.int32)
     for i, zone in reversed(list(enumerate(rooms))):
         on = np.array([level_ids[v] == zone.level if v >= 0 else False for v in level.tolist()])
-        inside = on & shapely.contains_xy(zone.polygon, x, y)
+        inside = on & shapely.intersects_xy(zone.polygon, x, y)
         out[inside] = i
     return out
 

@@ -137,3 +137,11 @@ def test_room_accuracy_compares_the_rooms_of_fix_and_truth() -> None:
     # Bedroom (x < 2.6) and living room (2.7 < x < 6.3) at y = 4.
     s = score(plan, fixes([1.0, 1.0, 4.0, 4.0], [1.0] * 4, [1.5, 3.5, 5.0, 2.0]))
     assert s.room_accuracy == pytest.approx(0.5)
+
+
+def test_a_fix_on_a_rooms_edge_is_in_that_room_as_the_zone_engine_counts_it() -> None:
+    plan = load_floorplan(ROOT / "floorplans" / "kolakowski").floorplan
+    # The bedroom's outer wall is x = 0 (where the solver's bounds stop a fix), its
+    # wall to the living room x = 2.58; the truth is inside the bedroom each time.
+    s = score(plan, fixes([0.0, 2.58, 0.0], [1.0] * 3, [1.0, 2.0, 1.5]))
+    assert s.room_accuracy == pytest.approx(1.0)
