@@ -5,7 +5,7 @@
 format = "sts-calibration"
 version = 1
 tag_height_m = 1.2          # height of the surveyed tag above the floor
-uncertainty_scale = 0.35    # reported radius = scale x filter radius (65% on the survey)
+uncertainty_scale = 0.35    # reported radius = scale x filter radius (68% on the survey)
 body_db = 3.7               # optional: loss toward readers behind a walking wearer
 wall_db = 1.6               # optional: loss per wall between badge and reader
 gain_offset = true          # estimate each tag's gain offset online (written by default)
@@ -13,6 +13,8 @@ gain_reference_db = 2.1     # the surveyed badges' own mean fix residual
 uncertainty_per_gain_db = 0.6  # optional: radius widening per dB of gain estimate beyond its band
 radio_map = "cal.radiomap.npz"  # optional: the survey's radio map (sts/radio_map_file.py),
                                 # relative to this file
+window_statistic = "mean"   # optional: each reader's readings in a window become their
+                            # mean ("quantile", the default: their upper quartile)
 
 [calibration.global]        # the fit over every reader (used where one had few samples)
 rssi_1m = -62.0
@@ -37,6 +39,7 @@ from engine.gain_offset import GainSpec
 from engine.locate import LocatorConfig
 from engine.radio_map import RadioMap
 from engine.uncertainty import MAX_PER_GAIN_DB
+from engine.windowing import WindowSpec
 from geometry.calibration import (
     Calibration,
     calibration_from_dict,
@@ -45,7 +48,11 @@ from geometry.calibration import (
 from geometry.errors import ConfigError
 from geometry.model import Floorplan, ReaderCalibration
 from sts.radio_map_file import read_radio_map
+from sts.survey_fit import WINDOW_CANDIDATES
 from sts.toml_checks import read_toml
+
+#: The window statistic a file without `window_statistic` locates with.
+DEFAULT_STATISTIC = "quantile"
 
 
 def format_calibration(
@@ -64,6 +71,7 @@ def format_calibration(
     widening = locating.uncertainty_per_gain_db if locating is not None else 0.0
     wall_db = locating.wall_db if locating is not None else 0.0
     gain = locating.gain if locating is not None else None
+    statistic = window_statistic_name(locating.window) if locating else DEFAULT_STATISTIC
     data = calibration_to_dict(cal, reader_ids)
     lines = [
         "# Path-loss calibration written by `sts calibrate`:",
@@ -78,6 +86,7 @@ def format_calibration(
         *(["gain_offset = true", f"gain_reference_db = {gain.reference_db:.2f}"] if gain else []),
         *([f"uncertainty_per_gain_db = {widening:.4f}"] if gain and widening > 0 else []),
         *([f"radio_map = {json.dumps(radio_map_file)}"] if radio_map_file else []),
+        *([f'window_statistic = "{statistic}"'] if statistic != DEFAULT_STATISTIC else []),
         "",
         "[calibration.global]",
         *_table_lines(data["global"]),
@@ -106,6 +115,7 @@ class CalibrationFile:
     uncertainty_per_gain_db: float = 0.0
     wall_db: float = 0.0
     radio_map: RadioMap | None = None
+    window: WindowSpec | None = None  # the statistic the survey chose (None: not said)
 
     def locator_config(self, base: LocatorConfig) -> LocatorConfig:
         """`base` with what the survey measured (and the gain offset on, from the
@@ -122,6 +132,7 @@ class CalibrationFile:
             wall_db=self.wall_db,
             radio_map=self.radio_map,
             gain=gain,
+            window=_with_statistic(base.window, self.window),
         )
 
 
@@ -171,7 +182,39 @@ def read_calibration(path: Path, floorplan: Floorplan) -> CalibrationFile:
         uncertainty_per_gain_db=widening,
         wall_db=wall,
         radio_map=_radio_map(path, head, floorplan),
+        window=_window(path, head),
     )
+
+
+def _with_statistic(window: WindowSpec, chosen: WindowSpec | None) -> WindowSpec:
+    """`window` (its interval and length as the command set them) with the statistic of
+    `chosen` (None: as it is)."""
+    if chosen is None:
+        return window
+    return replace(window, statistic=chosen.statistic, quantile=chosen.quantile)
+
+
+def window_statistic_name(window: WindowSpec) -> str:
+    """The name of `window` among the candidates `sts calibrate` chooses from."""
+    for name, candidate in WINDOW_CANDIDATES.items():
+        if candidate == window:
+            return name
+    raise ValueError(f"not a window sts calibrate writes: {window}")
+
+
+def _window(path: Path, head: Mapping[str, object]) -> WindowSpec | None:
+    """The window calibration.window_statistic names (None when absent: a file from
+    before the survey chose it, or one where it chose the default)."""
+    if "window_statistic" not in head:
+        return None
+    name = head["window_statistic"]
+    if not isinstance(name, str) or name not in WINDOW_CANDIDATES:
+        choices = ", ".join(f'"{n}"' for n in WINDOW_CANDIDATES)
+        raise ConfigError(
+            f"{path}: calibration.window_statistic must be one of {choices}, got {name!r}; "
+            "re-run `sts calibrate` or remove the key"
+        )
+    return WINDOW_CANDIDATES[name]
 
 
 def _radio_map(path: Path, head: Mapping[str, object], floorplan: Floorplan) -> RadioMap | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from engine.gain_offset import GainSpec
 from engine.locate import LocatorConfig
-from sts.calibration_toml import format_calibration
+from sts.calibration_toml import format_calibration, window_statistic_name
 from sts.output_files import write_replacing
 from sts.radio_map_file import radio_map_bytes, sidecar_path
 from sts.survey_files import load_survey
@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         f"sts calibrate: global rssi_1m {glob.rssi_1m:.1f} dBm, exponent {glob.exponent:.2f}, "
         f"sigma {glob.sigma_db:.1f} dB, body {config.body_db:.1f} dB, "
         f"walls {config.wall_db:.1f} dB each; {len(per)} readers; "
+        f"window {window_statistic_name(config.window)}, "
         f"reported radius x{config.uncertainty_scale:.2f}{_widening_note(config)}"
         f"{_gain_note(config)}, {_map_note(args.radio_map, sidecar, radio_map is not None)} "
         f"-> {args.out}",
