@@ -108,7 +108,7 @@ class LocatorConfig:
     max_iter: int = 8
     late_tolerance: float = 0.5  # s
     walkable_cell: float = 0.25  # m, raster of walkable space
-    walkable_tolerance: float = 0.25  # m, slack around walkable zones
+    walkable_tolerance: float = 0.0  # m, slack around walkable zones
     sigma_floor_db: float = 2.0  # lowest per-reader noise used by the solver
     # Reported uncertainty = scale x the filter's 1-sigma radius, widened by
     # per_gain_db per dB that the tag's gain offset estimate is beyond its dead band

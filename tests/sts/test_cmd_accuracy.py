@@ -145,3 +145,25 @@ def test_a_fix_on_a_rooms_edge_is_in_that_room_as_the_zone_engine_counts_it() ->
     # wall to the living room x = 2.58; the truth is inside the bedroom each time.
     s = score(plan, fixes([0.0, 2.58, 0.0], [1.0] * 3, [1.0, 2.0, 1.5]))
     assert s.room_accuracy == pytest.approx(1.0)
+
+
+def test_no_fix_on_the_calibrated_flat_lies_outside_it() -> None:
+    import shapely
+
+    from engine.locate import locate_all
+    from sts.readings_csv import read_readings, read_truth
+    from sts.survey_fit import fit_site
+
+    plan = load_floorplan(ROOT / "floorplans" / "kolakowski").floorplan
+    ids = [r.id for r in plan.readers]
+    survey = read_readings(KOLAKOWSKI / "calib3_readings.csv", ids)
+    truth = read_truth(KOLAKOWSKI / "calib3_truth.csv", survey.tag_ids)
+    fit = fit_site(plan, survey.batch, truth, 1.3)
+    run = read_readings(KOLAKOWSKI / "robot_test_readings.csv", ids).batch
+    positions, _ = locate_all(
+        plan, run.take(np.argsort(run.t, kind="stable")), fit.readers, fit.locating
+    )
+    flat = next(z.polygon for z in plan.zones if z.id == "flat")
+    outside = shapely.distance(flat, shapely.points(positions.x, positions.y))
+    # The walkable raster tests a cell by its centre: at most half a cell's diagonal out.
+    assert outside.max() <= fit.locating.walkable_cell * np.sqrt(0.5) + 1e-9
