@@ -6,15 +6,17 @@
 
     .venv/bin/python benchmarks/accuracy_folds.py [--device-offset DB] [--no-gain-offset]
         [--no-body] [--no-walls] [--no-radio-map] [--force-radio-map]
+        [--window-statistic fit|quantile|mean]
 
 Each fold calibrates as `sts calibrate` does: path loss, the wearer's body loss
 (`--no-body`: without), the per-tag gain offset's reference (`--no-gain-offset`:
 without the estimate, as before it was the default) and the radius scale fitted for the
 locator that will run; the survey's radio map is fitted and kept where it helps held-out
 survey walks (`--no-radio-map`: never fitted; `--force-radio-map`: always kept, to
-measure what it would do where the calibration drops it). --device-offset adds DB to every
-held-out reading: a device the calibration never saw that reads that much hotter (or,
-negative, weaker) than the surveyed one.
+measure what it would do where the calibration drops it); the window statistic is
+chosen on held-out survey walks (`--window-statistic quantile|mean`: that one).
+--device-offset adds DB to every held-out reading: a device the calibration never saw
+that reads that much hotter (or, negative, weaker) than the surveyed one.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from engine.gain_offset import GainSpec  # noqa: E402
 from sts.accuracy import Fixes, Survey, evaluate, score  # noqa: E402
 from sts.floorplan_io import load_floorplan  # noqa: E402
 from sts.readings_csv import Truth, read_readings, read_truth  # noqa: E402
-from sts.survey_fit import RadioMapMode, fit_site  # noqa: E402
+from sts.survey_fit import RadioMapMode, WindowMode, fit_site  # noqa: E402
 from sts.tetam_mbd import TRACKS, mbd_to_csv  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
@@ -70,6 +72,7 @@ BODY = True  # --no-body: without the body-loss fit (body_db 0)
 WALLS = True  # --no-walls: without the wall-loss fit (wall_db 0)
 # --no-radio-map: "off"; --force-radio-map: "force" (kept whatever it does)
 RADIO_MAP: RadioMapMode = "fit"
+WINDOW: WindowMode = "fit"  # --window-statistic
 
 
 def fold(floorplan, train, test, tag_height: float) -> dict[str, Fixes]:
@@ -81,12 +84,23 @@ def fold(floorplan, train, test, tag_height: float) -> dict[str, Fixes]:
     )
     test = (shifted, truth)
     fit = fit_site(
-        floorplan, *train, tag_height, gain=GAIN, body=BODY, walls=WALLS, radio_map=RADIO_MAP
+        floorplan,
+        *train,
+        tag_height,
+        gain=GAIN,
+        body=BODY,
+        walls=WALLS,
+        radio_map=RADIO_MAP,
+        window=WINDOW,
     )
     per, config = fit.readers, fit.locating
     wall_db, radio_map = config.wall_db, config.radio_map
     kept = "kept" if radio_map is not None else "none"
-    print(f"({floorplan.site.id}: wall_db {wall_db:.2f}, radio map {kept})", file=sys.stderr)
+    statistic = config.window.statistic.name.lower()
+    print(
+        f"({floorplan.site.id}: wall_db {wall_db:.2f}, radio map {kept}, window {statistic})",
+        file=sys.stderr,
+    )
     return evaluate(Survey(floorplan, *test, per, config))
 
 
@@ -111,7 +125,7 @@ def table(title: str, floorplan, fixes: dict[str, Fixes]) -> str:
     ]
     for name, f in fixes.items():
         s = score(floorplan, f)
-        c1 = f"{s.coverage_1x:.0%}" if s.coverage_1x is not None else "-"
+        c1 = f"{s.coverage_1x:.1%}" if s.coverage_1x is not None else "-"
         c2 = f"{s.coverage_2x:.0%}" if s.coverage_2x is not None else "-"
         room = f"{s.room_accuracy:.0%}" if s.room_accuracy is not None else "-"
         lines.append(
@@ -173,7 +187,9 @@ def kolakowski() -> str:
 
 def main() -> int:
     """Print both tables."""
-    global DEVICE_OFFSET_DB, GAIN, BODY, WALLS, RADIO_MAP
+    global DEVICE_OFFSET_DB, GAIN, BODY, WALLS, RADIO_MAP, WINDOW
+    if "--window-statistic" in sys.argv:
+        WINDOW = sys.argv[sys.argv.index("--window-statistic") + 1]  # type: ignore[assignment]
     if "--no-radio-map" in sys.argv:
         RADIO_MAP = "off"
     if "--force-radio-map" in sys.argv:

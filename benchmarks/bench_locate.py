@@ -22,7 +22,7 @@ from engine.gain_offset import GainSpec
 from engine.locate import Locator, LocatorConfig
 from engine.radio_map import RadioMap, Residuals, Smoothing, smooth_residuals
 from engine.tracking import TrackerSpec, TrackState, WalkableGrid, track
-from engine.windowing import WindowSpec, window_readings
+from engine.windowing import Statistic, WindowSpec, window_readings
 from geometry.model import Floorplan, Zone, ZoneKind
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,6 +91,32 @@ def test_locate_pipeline_body_and_gain(benchmark, world) -> None:
     fp, batch = world
     config = LocatorConfig(
         body_db=4.0, gain=GainSpec(reference_db=2.3), uncertainty_per_gain_db=0.6
+    )
+
+    def setup():
+        return (Locator(fp, None, config),), {}
+
+    def run(loc: Locator) -> int:
+        return len(loc.process(batch)) + len(loc.flush())
+
+    fixes = benchmark.pedantic(run, setup=setup, rounds=5, iterations=1)
+    benchmark.extra_info["readings_per_s"] = len(batch) / benchmark.stats.stats.median
+    assert fixes > 0.9 * N_TAGS * SECONDS
+
+
+@pytest.mark.parametrize(
+    "statistic", [Statistic.QUANTILE, Statistic.MEAN], ids=["quantile", "mean"]
+)
+def test_locate_pipeline_window_statistic(benchmark, world, statistic: Statistic) -> None:
+    """The calibrated site above with the window statistic its survey chose (`sts
+    calibrate`: the upper quartile or the mean; the mean's gain reference near 0)."""
+    fp, batch = world
+    reference = 2.3 if statistic == Statistic.QUANTILE else 0.2
+    config = LocatorConfig(
+        window=WindowSpec(statistic=statistic),
+        body_db=4.0,
+        gain=GainSpec(reference_db=reference),
+        uncertainty_per_gain_db=0.6,
     )
 
     def setup():

@@ -15,7 +15,7 @@ from sts.calibration_toml import format_calibration, window_statistic_name
 from sts.output_files import write_replacing
 from sts.radio_map_file import radio_map_bytes, sidecar_path
 from sts.survey_files import load_survey
-from sts.survey_fit import DEFAULT_TAG_HEIGHT, fit_site
+from sts.survey_fit import DEFAULT_TAG_HEIGHT, WINDOW_CANDIDATES, fit_site
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,6 +57,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "locates survey walks it was not fitted on better; written beside --out as "
         "NAME.radiomap.npz)",
     )
+    p.add_argument(
+        "--window-statistic",
+        choices=("fit", *WINDOW_CANDIDATES),
+        default="fit",
+        help="what each reader's readings in a window become: chosen on survey walks the "
+        "fits were not made on (fit, the default), their upper quartile or their mean",
+    )
     # Accepted for scripts written when the estimate was an option; it is the default now.
     p.add_argument("--gain-offset", dest="gain_offset", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(run=run)
@@ -74,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         args.min_samples,
         GainSpec() if args.gain_offset else None,
         radio_map="fit" if args.radio_map else "off",
+        window=args.window_statistic,
     )
     cal, per, config = fit.calibration, fit.readers, fit.locating
     radio_map = config.radio_map

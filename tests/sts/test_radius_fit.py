@@ -59,7 +59,7 @@ def test_a_survey_that_never_leaves_the_band_fits_no_widening() -> None:
     error, radius, _ = fixes(rng, 2000, 0.0)
     model = fit_widening(error, radius, np.zeros(len(error)))
     assert model.per_gain_db == 0.0
-    assert 0.63 < np.mean(error <= model.scale * radius) < 0.67
+    assert 0.66 < np.mean(error <= model.scale * radius) < 0.70  # RADIUS_PERCENTILE, 68
     # A handful beyond it say too little to fit on.
     beyond = np.zeros(len(error))
     beyond[:10] = 2.0

@@ -17,6 +17,7 @@ from sts.calibration_toml import format_calibration, read_calibration
 from sts.readings_csv import Truth
 from sts.survey_fit import WINDOW_CANDIDATES, fit_site, fit_survey, fit_window
 from tests.engine.test_radio_map import HEIGHT, hall, survey
+from tests.sts.test_cmd_accuracy import KOLAKOWSKI, ROOT, sts
 
 #: A body between badge and reader: this share of the readings comes in this much weaker.
 FADE_SHARE = 0.3
@@ -98,3 +99,17 @@ def test_an_unknown_window_statistic_names_the_key_and_the_choices(
         match=r"cal.toml: calibration.window_statistic must be one of \"quantile\", \"mean\"",
     ):
         read_calibration(path, fp)
+
+
+@pytest.mark.parametrize("statistic", ["quantile", "mean"])
+def test_sts_calibrate_can_be_told_the_statistic(tmp_path: Path, statistic: str) -> None:
+    flat = KOLAKOWSKI
+    out = tmp_path / "cal.toml"
+    proc = sts(
+        "calibrate", "--floorplan", ROOT / "floorplans" / "kolakowski",
+        "--readings", flat / "calib1_readings.csv", "--truth", flat / "calib1_truth.csv",
+        "--tag-height", "1.3", "--out", out, "--window-statistic", statistic,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"window {statistic}," in proc.stderr
+    assert ('window_statistic = "mean"' in out.read_text()) is (statistic == "mean")
