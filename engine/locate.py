@@ -112,7 +112,7 @@ class LocatorConfig:
     sigma_floor_db: float = 2.0  # lowest per-reader noise used by the solver
     # Reported uncertainty = scale x the filter's 1-sigma radius, widened by
     # per_gain_db per dB that the tag's gain offset estimate is beyond its dead band
-    # (engine/uncertainty.py); `sts calibrate` fits both on the survey so that about 65%
+    # (engine/uncertainty.py); `sts calibrate` fits both on the survey so that about 68%
     # of its fixes lie within the reported radius (benchmarks/RESULTS.md, "Uncertainty
     # that follows the fix").
     uncertainty_scale: float = 1.0

@@ -7,8 +7,8 @@ widened where the tag's gain offset estimate is beyond its dead band.
 site whose surveyed badges push their estimate out of the band, the survey's own fixes
 there are far worse than the filter thinks: their residuals are model error sustained
 for minutes (a part of the site the survey calibrated badly), which the estimate then
-soaks up. `sts calibrate` fits both parameters on the survey (`scale` so that 65% of all
-fixes lie within the radius, `per_gain_db` so that 65% of those beyond the band do); a
+soaks up. `sts calibrate` fits both parameters on the survey (`scale` so that 68% of all
+fixes lie within the radius, `per_gain_db` so that 68% of those beyond the band do); a
 survey that never leaves the band fits `per_gain_db` 0: the radius is the scaled one.
 """
 

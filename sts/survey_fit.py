@@ -553,7 +553,7 @@ def fit_uncertainty_scale(
     tag_height: float,
     config: LocatorConfig | None = None,
 ) -> float:
-    """The factor that makes the reported radius hold about 65% of the survey's fixes,
+    """The factor that makes the reported radius hold about 68% of the survey's fixes,
     with no widening where the gain estimate is beyond its band."""
     args = (floorplan, batch, truth, calibration, tag_height, config)
     return fit_radius_model(*args, widen=False).scale
@@ -573,8 +573,8 @@ def fit_radius_model(
     Each surveyed tag is located on its own (survey walks may have been recorded at
     different times) with the fitted calibration and `config` (the default locator when
     None: fit for the configuration that will locate). The scale makes the radius hold
-    65% of the survey's fixes; with the gain offset estimate on, the widening per dB
-    beyond its band makes it hold 65% of the fixes beyond the band too (0 when those
+    68% of the survey's fixes; with the gain offset estimate on, the widening per dB
+    beyond its band makes it hold 68% of the fixes beyond the band too (0 when those
     are covered without it, or fewer than MIN_BEYOND_BAND_FIXES; `widen` False: 0). The
     scale is 1.0 when the survey gives too few fixes to say.
     """
