@@ -55,9 +55,9 @@ MAP_FOLDS = 5
 MIN_MAP_GAIN = 0.0
 #: The window statistics a survey chooses between, the default first (kept on a tie): the
 #: upper quartile of each reader's readings resists the deep fades of a body in the way;
-#: the mean averages out noise where fades are few. Per site the better one cuts the
-#: median error of unseen walks by 10-20% (benchmarks/RESULTS.md, "The window statistic
-#: chosen by the survey").
+#: the mean averages out noise where fades are few. Per site the better one has a median
+#: error of unseen walks 5-25% under the other's (benchmarks/RESULTS.md, "The window
+#: statistic chosen by the survey").
 WINDOW_CANDIDATES = {
     "quantile": WindowSpec(),
     "mean": WindowSpec(statistic=Statistic.MEAN),

@@ -10,9 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import shapely
 
+from engine.locate import locate_all
 from sts.accuracy import Fixes, score
 from sts.floorplan_io import load_floorplan
+from sts.readings_csv import read_readings, read_truth
+from sts.survey_fit import fit_site
 from sts.tetam_mbd import mbd_to_csv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,12 +152,6 @@ def test_a_fix_on_a_rooms_edge_is_in_that_room_as_the_zone_engine_counts_it() ->
 
 
 def test_no_fix_on_the_calibrated_flat_lies_outside_it() -> None:
-    import shapely
-
-    from engine.locate import locate_all
-    from sts.readings_csv import read_readings, read_truth
-    from sts.survey_fit import fit_site
-
     plan = load_floorplan(ROOT / "floorplans" / "kolakowski").floorplan
     ids = [r.id for r in plan.readers]
     survey = read_readings(KOLAKOWSKI / "calib3_readings.csv", ids)
