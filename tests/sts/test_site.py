@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from engine.windowing import Statistic, WindowSpec
 from engine.zone_state import Hysteresis
 from geometry.errors import ConfigError
 from sts.site import SiteFiles, build_engine, load_site
@@ -49,3 +51,16 @@ def test_a_bad_file_in_the_campus_names_itself(tmp_path: Path) -> None:
     (campus / "rules.toml").write_text('version = 1\n[[rules]]\nid = "x"\ntype = "teleport"\n')
     with pytest.raises(ConfigError, match=r"(?s)rules\.toml.*teleport"):
         load_site(SiteFiles.campus(campus))
+
+
+def test_the_window_statistic_a_survey_chose_reaches_every_shells_engine(tmp_path: Path) -> None:
+    campus = tmp_path / "campus"
+    shutil.copytree(NORTHFIELD, campus)
+    assert build_engine(load_site(SiteFiles.campus(campus))).locator.config.window == WindowSpec()
+    cal = campus / "calibration.toml"
+    text = cal.read_text().replace(
+        "[calibration.global]", 'window_statistic = "mean"\n\n[calibration.global]', 1
+    )
+    cal.write_text(text)
+    window = build_engine(load_site(SiteFiles.campus(campus))).locator.config.window
+    assert window == replace(WindowSpec(), statistic=Statistic.MEAN)
