@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 from engine.batches import ReadingBatch  # noqa: E402
 from engine.locate import Locator, LocatorConfig  # noqa: E402
 from geometry.model import Floorplan  # noqa: E402
-from sts.accuracy import Survey, evaluate, room_of, rooms_by_area  # noqa: E402
+from geometry.zone_index import ZoneIndex  # noqa: E402
+from sts.accuracy import Survey, evaluate, room_of  # noqa: E402
 from sts.calibration_toml import read_calibration  # noqa: E402
 from sts.survey_files import load_survey  # noqa: E402
 
@@ -53,13 +54,14 @@ def main_room(floorplan: Floorplan, x: np.ndarray, y: np.ndarray, level: tuple[s
     level_ids = [lv.id for lv in floorplan.levels]
     # A truth without levels is on the one level of the plan.
     index = np.array([level_ids.index(lv) if lv else 0 for lv in level], np.int32)
-    room = room_of(floorplan, x, y, index)
+    zones = ZoneIndex.from_floorplan(floorplan)
+    room = room_of(zones, x, y, index)
     if not len(room):
         return "-"
     counts = np.bincount(room + 1)
     if counts.argmax() == 0:
         return "-"
-    zone = rooms_by_area(floorplan)[int(counts.argmax()) - 1]
+    zone = zones.zone(int(counts.argmax()) - 1)
     return f"{zone.id} ({zone.kind.value})"
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numba
@@ -294,6 +294,32 @@ class ZoneIndex:
         self._grid = None
 
     # ---- queries -----------------------------------------------------------------------
+
+    def smallest(
+        self,
+        level: npt.ArrayLike,
+        x: npt.ArrayLike,
+        y: npt.ArrayLike,
+        eligible: Callable[[Zone], bool],
+    ) -> npt.NDArray[np.int64]:
+        """The number of the smallest zone (by area, then id) among those `eligible` that
+        contain each point, by `query`'s rule (edges inside); -1 where none does."""
+        hits = self.query(level, x, y, distances=False)
+        ranked = sorted(
+            (zone.polygon.area, zone.id, number)
+            for number, zone in enumerate(self._zones)
+            if zone is not None and eligible(zone)
+        )
+        never = len(ranked)  # the rank of a zone that is not eligible
+        rank = np.full(len(self._zones), never, np.int64)
+        rank[[number for _, _, number in ranked]] = np.arange(never)
+        number_of_rank = np.array([number for _, _, number in ranked] + [-1], np.int64)
+        best = np.full(len(hits.offsets) - 1, never, np.int64)
+        held = np.flatnonzero(np.diff(hits.offsets) > 0)
+        if len(held):
+            # Empty runs hold nothing between two starts: each reduces over its own hits.
+            best[held] = np.minimum.reduceat(rank[hits.zone], hits.offsets[held])
+        return np.asarray(number_of_rank[best])
 
     def segment_candidates(
         self, level: npt.ArrayLike, start: npt.ArrayLike, end: npt.ArrayLike

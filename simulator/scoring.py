@@ -92,13 +92,11 @@ def walkable_zone_of(
     y: npt.NDArray[np.float64],
 ) -> list[str]:
     """The smallest walkable zone containing each point ("" where none does)."""
-    hits = index.query(level, x, y, distances=False)
-    out = []
-    for i in range(len(hits)):
-        zones = [index.zone(int(z)) for z in hits.zone[hits.offsets[i] : hits.offsets[i + 1]]]
-        walkable = [z for z in zones if z.kind not in CONTAINER_KINDS]
-        out.append(min(walkable, key=lambda z: (z.polygon.area, z.id)).id if walkable else "")
-    return out
+    number = index.smallest(level, x, y, lambda zone: zone.kind not in CONTAINER_KINDS)
+    names = [""] * (index.capacity + 1)  # the last: no zone (-1)
+    for zone in index.zones:
+        names[index.zone_number(zone.id)] = zone.id
+    return list(np.array(names, dtype=object)[number])
 
 
 def score_positions(

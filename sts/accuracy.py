@@ -13,12 +13,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
-import shapely
 
 from engine.batches import PositionBatch, ReadingBatch
 from engine.locate import LocatorConfig, locate_all
 from engine.windowing import Statistic, WindowSpec, first_reading_phases, window_readings
 from geometry.model import Floorplan, ReaderCalibration, Zone, ZoneKind
+from geometry.zone_index import ZoneIndex
 from sts.readings_csv import Truth
 from sts.survey_fit import truth_at
 
@@ -202,41 +202,25 @@ def _true_levels(survey: Survey, positions: PositionBatch) -> npt.NDArray[np.int
 
 
 def room_of(
-    floorplan: Floorplan,
+    index: ZoneIndex,
     x: npt.NDArray[np.float64],
     y: npt.NDArray[np.float64],
     level: npt.NDArray[np.int32],
-) -> npt.NDArray[np.int32]:
-    """Index into `rooms_by_area` of the smallest room containing each point on its level
-    (-1: in no room). A room holds its edges, as in the zone index (docs/zone-lookup.md):
-    a fix the solver stops on an outer wall is in the room inside it."""
-    rooms = rooms_by_area(floorplan)
-    level_ids = [lv.id for lv in floorplan.levels]
-    out = np.full(len(x), -1, np.int32)
-    for i, zone in reversed(list(enumerate(rooms))):
-        on = np.array([level_ids[v] == zone.level if v >= 0 else False for v in level.tolist()])
-        inside = on & shapely.intersects_xy(zone.polygon, x, y)
-        out[inside] = i
-    return out
+) -> npt.NDArray[np.int64]:
+    """The number in `index` of the smallest room (`is_room`) containing each point on its
+    level (-1: in no room), by the zone index's rule: a room holds its edges, so a fix
+    the solver stops on an outer wall is in the room inside it."""
+    return index.smallest(level, x, y, is_room)
 
 
-def rooms_by_area(floorplan: Floorplan) -> list[Zone]:
-    """The rooms (`_rooms`), smallest first: what `room_of`'s indices refer to."""
-    return sorted(_rooms(floorplan), key=lambda z: z.polygon.area)
-
-
-def _rooms(floorplan: Floorplan) -> list[Zone]:
-    """The zones a person can be in that count as rooms (not walkable: false)."""
-    return [
-        z
-        for z in floorplan.zones
-        if z.kind in ROOM_KINDS and z.properties.get("walkable") is not False
-    ]
+def is_room(zone: Zone) -> bool:
+    """A zone a person can be in that counts as a room (not one marked walkable: false)."""
+    return zone.kind in ROOM_KINDS and zone.properties.get("walkable") is not False
 
 
 def has_rooms(floorplan: Floorplan) -> bool:
     """True when the floorplan has more than one room to tell apart."""
-    return len(_rooms(floorplan)) > 1
+    return sum(1 for z in floorplan.zones if is_room(z)) > 1
 
 
 def score(floorplan: Floorplan, fixes: Fixes) -> Scores:
@@ -247,8 +231,9 @@ def score(floorplan: Floorplan, fixes: Fixes) -> Scores:
     room = floor = None
     truth_level = np.where(fixes.true_level >= 0, fixes.true_level, fixes.level)
     if n and has_rooms(floorplan):
-        true_room = room_of(floorplan, fixes.true_x, fixes.true_y, truth_level)
-        fix_room = room_of(floorplan, fixes.x, fixes.y, fixes.level)
+        index = ZoneIndex.from_floorplan(floorplan)
+        true_room = room_of(index, fixes.true_x, fixes.true_y, truth_level)
+        fix_room = room_of(index, fixes.x, fixes.y, fixes.level)
         scored = true_room >= 0
         room = float(np.mean(fix_room[scored] == true_room[scored])) if scored.any() else None
     if n and len(floorplan.levels) > 1 and (fixes.true_level >= 0).any():

@@ -507,3 +507,25 @@ def test_the_docstring_example_runs() -> None:
     from geometry import zone_index
 
     assert doctest.testmod(zone_index, raise_on_error=True).attempted > 0
+
+
+def test_smallest_picks_the_smallest_eligible_zone_holding_each_point() -> None:
+    building = Zone("building", "b", "L0", ZoneKind.BUILDING, box(0, 0, 20, 10))
+    hall = zone("hall", box(0, 0, 10, 10))
+    office = zone("office", box(2, 2, 4, 4))
+    store = zone("store", box(10, 0, 20, 10))  # edge x = 10 shared with the hall
+    idx = indexed([building, hall, office, store])
+    # in the office; in the hall only; on the hall/store edge (equal areas: the id
+    # decides); outside everything; on the other level; in the store.
+    x = np.array([3.0, 8.0, 10.0, 30.0, 3.0, 15.0])
+    y = np.array([3.0, 8.0, 5.0, 5.0, 3.0, 5.0])
+    level = np.array([0, 0, 0, 0, 1, 0], np.int32)
+    rooms = idx.smallest(level, x, y, lambda z: z.kind is not ZoneKind.BUILDING)
+    names = [idx.zone_id(int(n)) if n >= 0 else "" for n in rooms]
+    assert names == ["office", "hall", "hall", "", "", "store"]
+    # The building is the smallest zone holding any point when it alone is eligible.
+    only = idx.smallest(level, x, y, lambda z: z.kind is ZoneKind.BUILDING)
+    assert [idx.zone_id(int(n)) if n >= 0 else "" for n in only] == [
+        "building", "building", "building", "", "", "building",
+    ]  # fmt: skip
+    assert idx.smallest(level, x, y, lambda z: False).tolist() == [-1] * 6
