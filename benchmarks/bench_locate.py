@@ -85,31 +85,14 @@ def test_locate_pipeline(benchmark, world) -> None:
     assert fixes > 0.9 * N_TAGS * SECONDS
 
 
-def test_locate_pipeline_body_and_gain(benchmark, world) -> None:
-    """The same, as a site calibrated with the body loss, the gain offset and the radius
-    widening beyond its band locates: solved and tracked one update time after the other."""
-    fp, batch = world
-    config = LocatorConfig(
-        body_db=4.0, gain=GainSpec(reference_db=2.3), uncertainty_per_gain_db=0.6
-    )
-
-    def setup():
-        return (Locator(fp, None, config),), {}
-
-    def run(loc: Locator) -> int:
-        return len(loc.process(batch)) + len(loc.flush())
-
-    fixes = benchmark.pedantic(run, setup=setup, rounds=5, iterations=1)
-    benchmark.extra_info["readings_per_s"] = len(batch) / benchmark.stats.stats.median
-    assert fixes > 0.9 * N_TAGS * SECONDS
-
-
 @pytest.mark.parametrize(
     "statistic", [Statistic.QUANTILE, Statistic.MEAN], ids=["quantile", "mean"]
 )
-def test_locate_pipeline_window_statistic(benchmark, world, statistic: Statistic) -> None:
-    """The calibrated site above with the window statistic its survey chose (`sts
-    calibrate`: the upper quartile or the mean; the mean's gain reference near 0)."""
+def test_locate_pipeline_body_and_gain(benchmark, world, statistic: Statistic) -> None:
+    """The same, as a site calibrated with the body loss, the gain offset and the radius
+    widening beyond its band locates: solved and tracked one update time after the other;
+    with the window statistic its survey chose (`sts calibrate`: the upper quartile, or
+    the mean with its gain reference near 0)."""
     fp, batch = world
     reference = 2.3 if statistic == Statistic.QUANTILE else 0.2
     config = LocatorConfig(
