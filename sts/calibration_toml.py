@@ -51,9 +51,6 @@ from sts.radio_map_file import read_radio_map
 from sts.survey_fit import WINDOW_CANDIDATES
 from sts.toml_checks import read_toml
 
-#: The window statistic a file without `window_statistic` locates with.
-DEFAULT_STATISTIC = "quantile"
-
 
 def format_calibration(
     cal: Calibration,
@@ -71,7 +68,7 @@ def format_calibration(
     widening = locating.uncertainty_per_gain_db if locating is not None else 0.0
     wall_db = locating.wall_db if locating is not None else 0.0
     gain = locating.gain if locating is not None else None
-    statistic = window_statistic_name(locating.window) if locating else DEFAULT_STATISTIC
+    window = locating.window if locating is not None else WindowSpec()
     data = calibration_to_dict(cal, reader_ids)
     lines = [
         "# Path-loss calibration written by `sts calibrate`:",
@@ -86,7 +83,11 @@ def format_calibration(
         *(["gain_offset = true", f"gain_reference_db = {gain.reference_db:.2f}"] if gain else []),
         *([f"uncertainty_per_gain_db = {widening:.4f}"] if gain and widening > 0 else []),
         *([f"radio_map = {json.dumps(radio_map_file)}"] if radio_map_file else []),
-        *([f'window_statistic = "{statistic}"'] if statistic != DEFAULT_STATISTIC else []),
+        *(
+            [f'window_statistic = "{window_statistic_name(window)}"']
+            if window != WindowSpec()
+            else []
+        ),
         "",
         "[calibration.global]",
         *_table_lines(data["global"]),
